@@ -1,0 +1,25 @@
+#include "mda/cli/command_context.h"
+
+#include "mda/util/log.h"
+
+namespace mda {
+
+void add_common_options(ArgParser& parser) {
+  parser.option("--config", "FILE", "YAML configuration merged over the built-in defaults")
+      .repeated("--set", "KEY=VALUE", "override one configuration key, e.g. --set evaluation.features_num=500")
+      .flag("--quiet", "print only warnings and errors (no progress bars)")
+      .flag("--verbose", "print debug messages too")
+      .option("--log", "FILE", "append every message, with timestamps, to this file");
+}
+
+Config setup_command(const ArgParser& parser) {
+  set_log_quiet(parser.flag_set("--quiet"));
+  set_log_verbose(parser.flag_set("--verbose"));
+  if (parser.has("--log")) set_log_file(parser.get("--log"));
+  Config config;
+  if (parser.has("--config")) config.merge_file(parser.get("--config"));
+  for (const std::string& assignment : parser.all("--set")) config.set_override(assignment);
+  return config;
+}
+
+}  // namespace mda

@@ -1,0 +1,25 @@
+// What every sub-command shares: the common options (--config, --set, --quiet, --verbose, --log)
+// and the effective configuration they produce.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mda/cli/arg_parser.h"
+#include "mda/config/config.h"
+
+namespace mda {
+
+void add_common_options(ArgParser& parser);
+// Applies --quiet/--verbose/--log and builds defaults <- --config <- --set.
+Config setup_command(const ArgParser& parser);
+
+// "out/metrics.json" -> "out/metrics.config.yaml": where each output's configuration is saved.
+std::string sidecar_config_path(const std::string& output_path);
+
+// Sub-commands: each returns the process exit status.
+int run_evaluate(const std::vector<std::string>& args);
+int run_config(const std::vector<std::string>& args);
+int run_demo(const std::vector<std::string>& args);
+
+}  // namespace mda

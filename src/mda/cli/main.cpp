@@ -1,0 +1,68 @@
+// mda: the command-line front end. One sub-command per pipeline stage.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "mda/cli/command_context.h"
+#include "mda/util/log.h"
+#include "mda/version.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>&);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"demo", mda::run_demo, "build a small built-in dataset and run the pipeline on it end to end"},
+    {"evaluate", mda::run_evaluate, "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
+    {"config", mda::run_config, "print the effective configuration (defaults <- --config <- --set)"},
+};
+
+void print_usage() {
+  std::cout << "mda " << MDA_VERSION_STRING
+            << ": instance-level image retrieval with learned deep local features (MDA, ASMK*)\n\n"
+            << "Usage: mda <command> [options]     (mda <command> --help for its options)\n\nCommands:\n";
+  for (const Command& command : kCommands) {
+    std::string name = command.name;
+    name.resize(12, ' ');
+    std::cout << "  " << name << command.summary << "\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage();
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage();
+    return 0;
+  }
+  if (name == "--version") {
+    std::cout << "mda " << MDA_VERSION_STRING << "\n";
+    return 0;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const Command& command : kCommands) {
+    if (name != command.name) continue;
+    try {
+      return command.run(args);
+    } catch (const mda::UsageError& error) {
+      mda::log_error(error.what());
+      return 2;
+    } catch (const std::exception& error) {
+      mda::log_error(error.what());
+      return 1;
+    }
+  }
+  std::cerr << "mda: unknown command '" << name << "' (mda --help lists the commands)\n";
+  return 2;
+}

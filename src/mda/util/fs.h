@@ -1,0 +1,25 @@
+// File helpers: whole-file reads with clear errors and crash-safe (atomic) writes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace mda {
+
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+std::string read_file_text(const std::string& path);
+bool file_exists(const std::string& path);
+// Creates the folder and its parents; no error when it exists.
+void make_dirs(const std::string& path);
+std::string parent_dir(const std::string& path);
+std::string join_path(const std::string& folder, const std::string& name);
+
+// Writes through `write` into a temporary file beside `path`, flushes it to disk and renames it
+// over `path`, so a crash leaves either the old file or the complete new one, never half of it.
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace mda

@@ -1,0 +1,20 @@
+// Small string helpers used across the project.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mda {
+
+std::string_view trim(std::string_view text);
+std::vector<std::string> split(std::string_view text, char separator);
+bool starts_with(std::string_view text, std::string_view prefix);
+bool ends_with(std::string_view text, std::string_view suffix);
+// "1h02m03s", "4m05s", "12.3s": for progress bars and timings.
+std::string format_duration(double seconds);
+// Parses a whole string as a number; false when anything but the number is present.
+bool parse_int(std::string_view text, long long& value);
+bool parse_double(std::string_view text, double& value);
+
+}  // namespace mda
