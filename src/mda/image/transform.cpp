@@ -106,10 +106,10 @@ Image crop(const Image& image, const std::array<double, 4>& box) {
   for (double v : box) {
     if (!std::isfinite(v)) fail("crop box has a non-finite coordinate");
   }
-  const int x1 = std::clamp(static_cast<int>(std::lround(box[0])), 0, image.width);
-  const int y1 = std::clamp(static_cast<int>(std::lround(box[1])), 0, image.height);
-  const int x2 = std::clamp(static_cast<int>(std::lround(box[2])), 0, image.width);
-  const int y2 = std::clamp(static_cast<int>(std::lround(box[3])), 0, image.height);
+  const int x1 = std::clamp(static_cast<int>(std::nearbyint(box[0])), 0, image.width);
+  const int y1 = std::clamp(static_cast<int>(std::nearbyint(box[1])), 0, image.height);
+  const int x2 = std::clamp(static_cast<int>(std::nearbyint(box[2])), 0, image.width);
+  const int y2 = std::clamp(static_cast<int>(std::nearbyint(box[3])), 0, image.height);
   if (x2 <= x1 || y2 <= y1) {
     fail("crop box [", box[0], ", ", box[1], ", ", box[2], ", ", box[3], "] is empty inside a ",
          image.width, "x", image.height, " image");

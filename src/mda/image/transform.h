@@ -19,8 +19,8 @@ Image resize_max_side(const Image& image, int max_side, bool allow_upscale = fal
 void max_side_size(int width, int height, int max_side, bool allow_upscale, int& out_width,
                    int& out_height);
 
-// Crops to the box [x1, y1, x2, y2) in pixels; coordinates are rounded to the nearest integer
-// (as PIL's crop does) and clipped to the image. An empty box is an error.
+// Crops to the box [x1, y1, x2, y2) in pixels; coordinates are rounded half to even
+// (Python's round, as PIL's crop does) and clipped to the image. An empty box is an error.
 Image crop(const Image& image, const std::array<double, 4>& box);
 
 // (pixel / 255 - mean) / std per channel, planar CHW layout.

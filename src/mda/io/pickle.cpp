@@ -364,6 +364,9 @@ class Unpickler {
       }
       return scalar_int(array.to_int64()[0]);
     }
+    if ((name == "__builtin__.bytes" || name == "builtins.bytes") && a.empty()) {
+      return str_object(K::kBytes, "");  // protocol 2 writes b'' this way
+    }
     if (name == "collections.OrderedDict" && a.empty()) return make(K::kDict);
     bad("object '", name, "' is not supported (only plain data and numpy arrays)");
   }
