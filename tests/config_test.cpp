@@ -31,13 +31,15 @@ TEST(Config, DocsListEveryLeafWithDefaultAndComment) {
   EXPECT_TRUE(found);
   // Every documented key exists in the parsed defaults.
   const Config config;
-  for (const ConfigKeyDoc& doc : default_config_docs()) EXPECT_NO_THROW(config.at(doc.key)) << doc.key;
+  for (const ConfigKeyDoc& doc : default_config_docs())
+    EXPECT_NO_THROW(config.at(doc.key)) << doc.key;
 }
 
 TEST(Config, TemplatesOverridesAndChecks) {
   test::TempDir dir;
   write_file_atomic(dir.path("base.yml"), "evaluation:\n  features_num: 500\n  image_size: 512\n");
-  write_file_atomic(dir.path("child.yml"), "__template__: base.yml\nevaluation:\n  features_num: 200\n");
+  write_file_atomic(dir.path("child.yml"),
+                    "__template__: base.yml\nevaluation:\n  features_num: 200\n");
   Config config;
   config.merge_file(dir.path("child.yml"));
   EXPECT_EQ(config.get_int("evaluation.features_num"), 200);  // child wins
@@ -53,8 +55,10 @@ TEST(Config, TemplatesOverridesAndChecks) {
   EXPECT_TRUE(config.at("query_ivf.similarity.alpha").is_float());
   EXPECT_EQ(config.get_int("query_ivf.search.topk"), 100);
 
-  test::expect_error([&] { config.set_override("model.haeds=4"); }, {"unknown configuration key 'model.haeds'", "heads"});
-  test::expect_error([&] { config.set_override("model.heads=many"); }, {"model.heads", "expects a int", "string"});
+  test::expect_error([&] { config.set_override("model.haeds=4"); },
+                     {"unknown configuration key 'model.haeds'", "heads"});
+  test::expect_error([&] { config.set_override("model.heads=many"); },
+                     {"model.heads", "expects a int", "string"});
   test::expect_error([&] { config.set_override("model.heads"); }, {"section.key=value"});
   test::expect_error([&] { config.get_int("model.nothing"); }, {"model.nothing"});
 
@@ -68,7 +72,8 @@ TEST(Config, TemplateCycleAndMissingFileAreErrors) {
   write_file_atomic(dir.path("a.yml"), "__template__: b.yml\n");
   write_file_atomic(dir.path("b.yml"), "__template__: a.yml\n");
   test::expect_error([&] { load_config_file(dir.path("a.yml")); }, {"cycle"});
-  test::expect_error([&] { load_config_file(dir.path("none.yml")); }, {"none.yml", "does not exist"});
+  test::expect_error([&] { load_config_file(dir.path("none.yml")); },
+                     {"none.yml", "does not exist"});
   write_file_atomic(dir.path("typo.yml"), "evaluaton:\n  features_num: 3\n");
   Config config;
   test::expect_error([&] { config.merge_file(dir.path("typo.yml")); }, {"typo.yml", "'evaluaton'"});

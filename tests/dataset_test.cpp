@@ -42,26 +42,31 @@ TEST(RevisitedDataset, MalformedGroundTruthIsAClearError) {
   test::expect_error(load, {"gnd_ds.json", "1 entries for 2 queries"});
   write_gnd(dir, R"({"qimlist": [], "gnd": []})");
   test::expect_error(load, {"gnd_ds.json", "no 'imlist'"});
-  write_gnd(dir, R"({"imlist": ["a"], "qimlist": ["q"], "gnd": [{"bbx": [0, 0, 1], "easy": [0], "hard": []}]})");
+  write_gnd(
+      dir,
+      R"({"imlist": ["a"], "qimlist": ["q"], "gnd": [{"bbx": [0, 0, 1], "easy": [0], "hard": []}]})");
   test::expect_error(load, {"bbx", "3 values"});
   write_gnd(dir, R"({"imlist": ["a", 5], "qimlist": [], "gnd": []})");
   test::expect_error(load, {"imlist[1]"});
   write_gnd(dir, R"({"imlist": ["a"], "qimlist": ["q"], "gnd": [{"easy": [-1], "hard": []}]})");
   test::expect_error(load, {"index -1"});
-  test::expect_error([&] { load_revisited_dataset(dir.path(), "other"); }, {"gnd_other.pkl", "gnd_other.json"});
+  test::expect_error([&] { load_revisited_dataset(dir.path(), "other"); },
+                     {"gnd_other.pkl", "gnd_other.json"});
 }
 
 TEST(RevisitedDataset, SharedDataPickleMatchesJson) {
   MDA_SKIP_WITHOUT_SHARED_DATA();
-  for (const auto& [name, n_db, n_q] : {std::tuple<std::string, size_t, size_t>{"ukbench1k", 1000, 1000},
-                                        {"grocery", 864, 100}}) {
+  for (const auto& [name, n_db, n_q] :
+       {std::tuple<std::string, size_t, size_t>{"ukbench1k", 1000, 1000}, {"grocery", 864, 100}}) {
     const RevisitedDataset d = load_revisited_dataset(test::shared_data(), name);
     EXPECT_EQ(d.gnd_path, test::shared_data() + "/" + name + "/gnd_" + name + ".pkl");
     EXPECT_EQ(d.database.size(), n_db);
     EXPECT_EQ(d.queries.size(), n_q);
     d.check_images_exist();
     const std::string folder = test::shared_data() + "/" + name;
-    EXPECT_EQ(read_pickle(folder + "/gnd_" + name + ".pkl"), read_json(folder + "/gnd_" + name + ".json")) << name;
+    EXPECT_EQ(read_pickle(folder + "/gnd_" + name + ".pkl"),
+              read_json(folder + "/gnd_" + name + ".json"))
+        << name;
   }
   const RevisitedDataset uk = load_revisited_dataset(test::shared_data(), "ukbench1k");
   EXPECT_EQ(uk.gnd[5].easy, (std::vector<int64_t>{4, 6, 7}));
@@ -97,7 +102,8 @@ TEST(TrainingManifest, BadRowsNameTheLine) {
 TEST(ImageList, ResolvesRelativePathsAndRejectsEmptyLists) {
   test::TempDir dir;
   write_file_atomic(dir.path("list.txt"), "a.jpg\n\n/abs/b.jpg\r\n");
-  EXPECT_EQ(read_image_list(dir.path("list.txt")), (std::vector<std::string>{dir.path("a.jpg"), "/abs/b.jpg"}));
+  EXPECT_EQ(read_image_list(dir.path("list.txt")),
+            (std::vector<std::string>{dir.path("a.jpg"), "/abs/b.jpg"}));
   EXPECT_EQ(read_image_list(dir.path("list.txt"), "/root")[0], "/root/a.jpg");
   write_file_atomic(dir.path("empty.txt"), "\n\n");
   test::expect_error([&] { read_image_list(dir.path("empty.txt")); }, {"empty.txt", "empty"});
@@ -128,7 +134,8 @@ TEST(SyntheticDataset, GroundTruthFollowsTheConstruction) {
   // Same seed, same bytes.
   test::TempDir again;
   write_synthetic_dataset(again.path(), "syn", options);
-  EXPECT_EQ(read_file_bytes(d.database_path(4)), read_file_bytes(again.path("syn/jpg/" + d.database[4] + ".jpg")));
+  EXPECT_EQ(read_file_bytes(d.database_path(4)),
+            read_file_bytes(again.path("syn/jpg/" + d.database[4] + ".jpg")));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "mda/image/codec.h"
+#include "mda/image/image_stream.h"
 #include "mda/image/transform.h"
 #include "mda/util/fs.h"
 #include "test_helpers.h"
@@ -55,7 +56,8 @@ std::vector<uint8_t> make_bmp(const Image& image) {
 class Codec : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!image_codecs_available()) GTEST_SKIP() << "SKIPPED: built without stb (image decoding off)";
+    if (!image_codecs_available())
+      GTEST_SKIP() << "SKIPPED: built without stb (image decoding off)";
   }
   test::TempDir dir_;
 };
@@ -72,7 +74,8 @@ TEST_F(Codec, PngRoundTripIsExactAndJpegIsClose) {
   const Image jpg = read_image(dir_.path("a.jpg"));
   ASSERT_EQ(jpg.pixels.size(), image.pixels.size());
   double error = 0;
-  for (size_t i = 0; i < image.pixels.size(); ++i) error += std::abs(jpg.pixels[i] - image.pixels[i]);
+  for (size_t i = 0; i < image.pixels.size(); ++i)
+    error += std::abs(jpg.pixels[i] - image.pixels[i]);
   EXPECT_LT(error / image.pixels.size(), 4.0);
 }
 
@@ -82,7 +85,9 @@ TEST_F(Codec, DecodesBmpAndGreyPng) {
   EXPECT_EQ(bmp.pixels, image.pixels);
 
   if (!test::numpy_python().empty()) {
-    ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_grey_png.py", dir_.path("grey.png")), 0);
+    ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_grey_png.py",
+                               dir_.path("grey.png")),
+              0);
     const Image grey = read_image(dir_.path("grey.png"));
     EXPECT_EQ(grey.width, 16);
     EXPECT_EQ(grey.height, 8);
@@ -98,8 +103,10 @@ TEST_F(Codec, CorruptTruncatedAndUnsupportedFilesNameTheFile) {
   write_image(dir_.path("a.png"), image);
   for (const char* name : {"a.jpg", "a.png"}) {
     const std::vector<uint8_t> bytes = read_file_bytes(dir_.path(name));
-    const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() * 2 / 3));
-    test::expect_error([&] { decode_image(cut, std::string("cut_") + name); }, {std::string("cut_") + name, "truncated"});
+    const std::vector<uint8_t> cut(
+        bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() * 2 / 3));
+    test::expect_error([&] { decode_image(cut, std::string("cut_") + name); },
+                       {std::string("cut_") + name, "truncated"});
   }
   std::vector<uint8_t> bmp = make_bmp(image);
   bmp.resize(bmp.size() - 100);
@@ -171,9 +178,47 @@ TEST(Transform, NormalisationIsPlanarImagenet) {
   image.at(1, 0, 2) = 0;
   const FloatImage f = to_normalized_float(image);
   ASSERT_EQ(f.data.size(), 6u);
-  EXPECT_NEAR(f.data[0], (1.0 - 0.485) / 0.229, 1e-5);    // R of pixel 0
-  EXPECT_NEAR(f.data[1], (0.0 - 0.485) / 0.229, 1e-5);    // R of pixel 1
-  EXPECT_NEAR(f.data[5], (0.0 - 0.406) / 0.225, 1e-5);    // B of pixel 1
+  EXPECT_NEAR(f.data[0], (1.0 - 0.485) / 0.229, 1e-5);  // R of pixel 0
+  EXPECT_NEAR(f.data[1], (0.0 - 0.485) / 0.229, 1e-5);  // R of pixel 1
+  EXPECT_NEAR(f.data[5], (0.0 - 0.406) / 0.225, 1e-5);  // B of pixel 1
+}
+
+}  // namespace
+}  // namespace mda
+
+namespace mda {
+namespace {
+
+TEST(ImageStream, FailPolicyNamesTheFileAndSkipPolicyGoesOn) {
+  if (!image_codecs_available()) GTEST_SKIP() << "SKIPPED: built without stb (image decoding off)";
+  test::TempDir dir;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 6; ++i) {
+    paths.push_back(dir.path("img" + std::to_string(i) + ".png"));
+    write_image(paths.back(), gradient(8 + i, 8));
+  }
+  write_file_atomic(paths[2], "not an image");
+  paths[4] = dir.path("missing.jpg");
+
+  ImageStreamOptions options;
+  options.threads = 3;
+  test::expect_error([&] { for_each_image(paths, options, [](size_t, const Image&) {}); },
+                     {"img2.png", "unsupported image format"});
+
+  options.on_bad_image = BadImagePolicy::kSkip;
+  std::vector<size_t> seen;
+  const std::vector<size_t> skipped = for_each_image(
+      paths, options,
+      [&](size_t i, const Image& image) {
+        seen.push_back(i);
+        EXPECT_EQ(image.width, 4);  // prepare ran on the decoding thread
+      },
+      [](size_t, Image image) {
+        return crop(image, {0, 0, 4, 4});
+      });
+  EXPECT_EQ(seen, (std::vector<size_t>{0, 1, 3, 5}));
+  EXPECT_EQ(skipped, (std::vector<size_t>{2, 4}));
+  test::expect_error([] { parse_bad_image_policy("ignore"); }, {"'ignore'"});
 }
 
 }  // namespace

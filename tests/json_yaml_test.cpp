@@ -10,7 +10,8 @@ namespace mda {
 namespace {
 
 TEST(Json, ParsesAndWritesBack) {
-  const Value v = parse_json(R"({"a": [1, -2.5, true, null, "x\"y\u00e9"], "b": {}, "c": 1e3})", "t.json");
+  const Value v =
+      parse_json(R"({"a": [1, -2.5, true, null, "x\"y\u00e9"], "b": {}, "c": 1e3})", "t.json");
   const auto& a = v.find("a")->as_list();
   EXPECT_EQ(a[0].as_int(), 1);
   EXPECT_TRUE(a[0].is_int());
@@ -23,9 +24,7 @@ TEST(Json, ParsesAndWritesBack) {
   EXPECT_EQ(parse_json(to_json(v, -1), "again"), v);
 }
 
-TEST(Json, NonFiniteBecomesNull) {
-  EXPECT_EQ(to_json(Value(std::nan("")), -1), "null");
-}
+TEST(Json, NonFiniteBecomesNull) { EXPECT_EQ(to_json(Value(std::nan("")), -1), "null"); }
 
 TEST(Json, ErrorsGiveFileLineAndColumn) {
   test::expect_error([] { parse_json("{\n  \"a\": [1, 2,\n}", "bad.json"); }, {"bad.json:3:1"});
@@ -68,8 +67,10 @@ list:
 
 TEST(Yaml, RejectsWhatItDoesNotUnderstand) {
   test::expect_error([] { parse_yaml("a: 1\n  b: 2\n", "bad.yml"); }, {"bad.yml:2", "indentation"});
-  test::expect_error([] { parse_yaml("a: 1\na: 2\n", "bad.yml"); }, {"bad.yml:2", "duplicate key 'a'"});
-  test::expect_error([] { parse_yaml("a: |\n  text\n", "bad.yml"); }, {"bad.yml:1", "block scalars"});
+  test::expect_error([] { parse_yaml("a: 1\na: 2\n", "bad.yml"); },
+                     {"bad.yml:2", "duplicate key 'a'"});
+  test::expect_error([] { parse_yaml("a: |\n  text\n", "bad.yml"); },
+                     {"bad.yml:1", "block scalars"});
   test::expect_error([] { parse_yaml("a: &x 1\n", "bad.yml"); }, {"anchors"});
   test::expect_error([] { parse_yaml("a:\n\tb: 1\n", "bad.yml"); }, {"bad.yml:2", "tabs"});
   test::expect_error([] { parse_yaml("a: [1, 2\n", "bad.yml"); }, {"bad.yml:1"});

@@ -11,13 +11,15 @@
 namespace mda {
 namespace {
 
-const std::vector<DType> kDTypes = {DType::kFloat32, DType::kFloat16, DType::kFloat64, DType::kInt32,
-                                    DType::kInt64, DType::kUInt8, DType::kUInt16};
+const std::vector<DType> kDTypes = {DType::kFloat32, DType::kFloat16, DType::kFloat64,
+                                    DType::kInt32,   DType::kInt64,   DType::kUInt8,
+                                    DType::kUInt16};
 
 // The values the numpy script writes: (3 i + 1), times 0.25 for floats.
 std::vector<double> expected_values(DType dtype) {
   std::vector<double> v;
-  const bool floating = dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kFloat64;
+  const bool floating =
+      dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kFloat64;
   for (int i = 0; i < 12; ++i) v.push_back((3 * i + 1) * (floating ? 0.25 : 1.0));
   return v;
 }
@@ -31,13 +33,40 @@ NdArray make_array(DType dtype) {
   for (size_t i = 0; i < 12; ++i) {
     uint8_t* p = a.bytes.data() + i * dtype_size(dtype);
     switch (dtype) {
-      case DType::kFloat32: { float x = static_cast<float>(values[i]); std::memcpy(p, &x, 4); break; }
-      case DType::kFloat64: { double x = values[i]; std::memcpy(p, &x, 8); break; }
-      case DType::kFloat16: { uint16_t x = float_to_half(static_cast<float>(values[i])); std::memcpy(p, &x, 2); break; }
-      case DType::kInt32: { int32_t x = static_cast<int32_t>(values[i]); std::memcpy(p, &x, 4); break; }
-      case DType::kInt64: { int64_t x = static_cast<int64_t>(values[i]); std::memcpy(p, &x, 8); break; }
-      case DType::kUInt8: { *p = static_cast<uint8_t>(values[i]); break; }
-      case DType::kUInt16: { uint16_t x = static_cast<uint16_t>(values[i]); std::memcpy(p, &x, 2); break; }
+      case DType::kFloat32: {
+        float x = static_cast<float>(values[i]);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::kFloat64: {
+        double x = values[i];
+        std::memcpy(p, &x, 8);
+        break;
+      }
+      case DType::kFloat16: {
+        uint16_t x = float_to_half(static_cast<float>(values[i]));
+        std::memcpy(p, &x, 2);
+        break;
+      }
+      case DType::kInt32: {
+        int32_t x = static_cast<int32_t>(values[i]);
+        std::memcpy(p, &x, 4);
+        break;
+      }
+      case DType::kInt64: {
+        int64_t x = static_cast<int64_t>(values[i]);
+        std::memcpy(p, &x, 8);
+        break;
+      }
+      case DType::kUInt8: {
+        *p = static_cast<uint8_t>(values[i]);
+        break;
+      }
+      case DType::kUInt16: {
+        uint16_t x = static_cast<uint16_t>(values[i]);
+        std::memcpy(p, &x, 2);
+        break;
+      }
     }
   }
   return a;
@@ -62,10 +91,13 @@ TEST(Npy, RoundTripsEveryDtype) {
 TEST(Npy, ReadsWhatNumpyWritesAllVersions) {
   MDA_SKIP_WITHOUT_NUMPY();
   test::TempDir dir;
-  ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/npy_numpy_check.py", "write " + dir.path()), 0);
+  ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/npy_numpy_check.py",
+                             "write " + dir.path()),
+            0);
   for (DType dtype : kDTypes) {
     for (int version = 1; version <= 3; ++version) {
-      const std::string path = dir.path(dtype_name(dtype) + "_v" + std::to_string(version) + ".npy");
+      const std::string path =
+          dir.path(dtype_name(dtype) + "_v" + std::to_string(version) + ".npy");
       const NdArray a = read_npy(path);
       EXPECT_EQ(a.dtype, dtype) << path;
       EXPECT_EQ(a.shape, (std::vector<int64_t>{3, 4})) << path;
@@ -81,8 +113,11 @@ TEST(Npy, ReadsWhatNumpyWritesAllVersions) {
 TEST(Npy, NumpyReadsWhatMdaWrites) {
   MDA_SKIP_WITHOUT_NUMPY();
   test::TempDir dir;
-  for (DType dtype : kDTypes) write_npy(dir.path("mda_" + dtype_name(dtype) + ".npy"), make_array(dtype));
-  EXPECT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/npy_numpy_check.py", "verify " + dir.path()), 0);
+  for (DType dtype : kDTypes)
+    write_npy(dir.path("mda_" + dtype_name(dtype) + ".npy"), make_array(dtype));
+  EXPECT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/npy_numpy_check.py",
+                             "verify " + dir.path()),
+            0);
 }
 
 TEST(Npy, TruncatedAndForeignFilesAreClearErrors) {
@@ -105,9 +140,9 @@ TEST(Half, ConvertsExactlyAndRoundsToNearestEven) {
   for (float v : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, 5.9604645e-08f}) {
     EXPECT_EQ(half_to_float(float_to_half(v)), v) << v;
   }
-  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                 // overflow -> inf
-  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);   // halfway rounds to even (down)
-  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);   // halfway rounds to even (up)
+  EXPECT_EQ(float_to_half(1e6f), 0x7c00);                // overflow -> inf
+  EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048), 0x3c00);  // halfway rounds to even (down)
+  EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048), 0x3c02);  // halfway rounds to even (up)
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ class PickleFromPython : public ::testing::Test {
  protected:
   void SetUp() override {
     if (test::numpy_python().empty()) GTEST_SKIP() << "SKIPPED: no python3 with numpy";
-    ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/pickle_numpy_check.py", dir_.path()), 0);
+    ASSERT_EQ(
+        test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/pickle_numpy_check.py", dir_.path()),
+        0);
   }
   test::TempDir dir_;
 };
@@ -50,29 +52,32 @@ TEST_F(PickleFromPython, ReadsPlainDataAndNumpyArraysAtProtocols2To5) {
 }
 
 TEST_F(PickleFromPython, RefusesToRunCodeOrLoadObjects) {
-  test::expect_error([&] { read_pickle(dir_.path("evil.pkl")); }, {"evil.pkl", "system", "not supported"});
+  test::expect_error([&] { read_pickle(dir_.path("evil.pkl")); },
+                     {"evil.pkl", "system", "not supported"});
   test::expect_error([&] { read_pickle(dir_.path("object_array.pkl")); }, {"object_array.pkl"});
 }
 
 TEST_F(PickleFromPython, TruncatedPickleIsAClearError) {
   std::vector<uint8_t> bytes = read_file_bytes(dir_.path("case_p4.pkl"));
   for (size_t keep : {bytes.size() - 1, bytes.size() / 2, size_t{3}}) {
-    const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep));
+    const std::vector<uint8_t> cut(bytes.begin(),
+                                   bytes.begin() + static_cast<std::ptrdiff_t>(keep));
     test::expect_error([&] { parse_pickle(cut, "cut.pkl"); }, {"cut.pkl"});
   }
 }
 
 TEST(Pickle, RejectsNonPickles) {
   const std::string text = "{\"imlist\": []}";
-  test::expect_error([&] { parse_pickle(std::vector<uint8_t>(text.begin(), text.end()), "gnd.json"); },
-                     {"gnd.json", "not a pickle"});
+  test::expect_error(
+      [&] { parse_pickle(std::vector<uint8_t>(text.begin(), text.end()), "gnd.json"); },
+      {"gnd.json", "not a pickle"});
 }
 
 TEST(Pickle, HandMadeProtocol2Bytes) {
   // {'a': [1, 2.5, None]} written by hand: PROTO 2, EMPTY_DICT, SHORT_BINUNICODE is protocol 4,
   // so use BINUNICODE; BININT1 1, BINFLOAT 2.5, NONE; APPENDS; SETITEM; STOP.
-  std::vector<uint8_t> b = {0x80, 2, '}', 'X', 1, 0, 0, 0, 'a', ']', '(', 'K', 1, 'G',
-                            0x40, 0x04, 0, 0, 0, 0, 0, 0, 'N', 'e', 's', '.'};
+  std::vector<uint8_t> b = {0x80, 2,    '}',  'X', 1, 0, 0, 0, 'a', ']', '(', 'K', 1,
+                            'G',  0x40, 0x04, 0,   0, 0, 0, 0, 0,   'N', 'e', 's', '.'};
   const Value v = parse_pickle(b, "hand.pkl");
   const auto& list = v.find("a")->as_list();
   ASSERT_EQ(list.size(), 3u);

@@ -18,12 +18,15 @@ Ranking make_ranking(const std::vector<std::vector<int64_t>>& columns) {
   r.n_db = static_cast<int64_t>(columns[0].size());
   r.ranks.resize(static_cast<size_t>(r.n_db * r.n_queries));
   for (int64_t q = 0; q < r.n_queries; ++q) {
-    for (int64_t i = 0; i < r.n_db; ++i) r.ranks[static_cast<size_t>(i * r.n_queries + q)] = columns[static_cast<size_t>(q)][static_cast<size_t>(i)];
+    for (int64_t i = 0; i < r.n_db; ++i)
+      r.ranks[static_cast<size_t>(i * r.n_queries + q)] =
+          columns[static_cast<size_t>(q)][static_cast<size_t>(i)];
   }
   return r;
 }
 
-QueryGroundTruth truth(std::vector<int64_t> easy, std::vector<int64_t> hard, std::vector<int64_t> junk) {
+QueryGroundTruth truth(std::vector<int64_t> easy, std::vector<int64_t> hard,
+                       std::vector<int64_t> junk) {
   QueryGroundTruth t;
   t.easy = std::move(easy);
   t.hard = std::move(hard);
@@ -47,7 +50,8 @@ TEST(RevisitedEval, JunkBeforeAndBetweenPositivesIsRemoved) {
   // Positions: 0 -> 2, 1 -> 4. Junk before 0: one (5); before 1: two (5, 3).
   // Adjusted positions 1 and 2, so AP = (0/1 + 1/2)/2 * 1/2 + (1/2 + 2/3)/2 * 1/2 = 1/8 + 7/24.
   const Ranking r = make_ranking({{5, 2, 0, 3, 1, 4}});
-  const auto result = evaluate_protocol(r, {truth({0}, {1}, {5, 3})}, Protocol::kMedium, {1, 5, 10});
+  const auto result =
+      evaluate_protocol(r, {truth({0}, {1}, {5, 3})}, Protocol::kMedium, {1, 5, 10});
   ASSERT_EQ(result.evaluated_queries, 1);
   EXPECT_NEAR(result.map, 1.0 / 8 + 7.0 / 24, 1e-12);
   // mP@k: 1-based adjusted positions {2, 3}. k=1: kq = 1, 0 hits -> 0.
@@ -74,7 +78,8 @@ TEST(RevisitedEval, ProtocolsSplitEasyHardJunk) {
   const Evaluation f = evaluate_revisited(reversed, gnd, {1});
   // Easy: 0 at position 2, junk before it: 2 (position 1) -> adjusted 1: AP = (0 + 1/2)/2 = 1/4.
   EXPECT_NEAR(f.protocols[0].map, 0.25, 1e-12);
-  // Medium: positives at positions 1 (2) and 2 (0), no junk before -> AP = (0+1/2)/2/2 + (1/2+2/3)/2/2.
+  // Medium: positives at positions 1 (2) and 2 (0), no junk before -> AP = (0+1/2)/2/2 +
+  // (1/2+2/3)/2/2.
   EXPECT_NEAR(f.protocols[1].map, 0.125 + 7.0 / 24, 1e-12);
   // Hard: 2 at position 1, no junk before -> AP = 1/4.
   EXPECT_NEAR(f.protocols[2].map, 0.25, 1e-12);
@@ -83,7 +88,8 @@ TEST(RevisitedEval, ProtocolsSplitEasyHardJunk) {
 TEST(RevisitedEval, QueriesWithoutPositivesAreSkipped) {
   const Ranking r = make_ranking({{0, 1, 2}, {2, 1, 0}});
   // Query 1 has no positive at all: it must not count in the mean.
-  const auto result = evaluate_protocol(r, {truth({0}, {}, {}), truth({}, {}, {})}, Protocol::kMedium, {1});
+  const auto result =
+      evaluate_protocol(r, {truth({0}, {}, {}), truth({}, {}, {})}, Protocol::kMedium, {1});
   EXPECT_EQ(result.evaluated_queries, 1);
   EXPECT_NEAR(result.map, 1.0, 1e-12);
   EXPECT_TRUE(std::isnan(result.ap[1]));
@@ -104,7 +110,8 @@ TEST(RevisitedEval, ProtocolWithoutAnyPositiveIsNotApplicable) {
 TEST(RevisitedEval, AveragesOverQueries) {
   // Query 0: perfect (AP 1). Query 1: its positive 0 at position 2 -> AP = (0/2 + 1/3)/2 = 1/6.
   const Ranking r = make_ranking({{0, 1, 2}, {1, 2, 0}});
-  const auto result = evaluate_protocol(r, {truth({0}, {}, {}), truth({0}, {}, {})}, Protocol::kEasy, {1});
+  const auto result =
+      evaluate_protocol(r, {truth({0}, {}, {}), truth({0}, {}, {})}, Protocol::kEasy, {1});
   EXPECT_NEAR(result.map, (1.0 + 1.0 / 6) / 2, 1e-12);
   // mP@1: query 0 -> 1; query 1: kq = min(3, 1) = 1, no hit -> 0.
   EXPECT_NEAR(result.mp_at_k[0], 0.5, 1e-12);
@@ -112,15 +119,28 @@ TEST(RevisitedEval, AveragesOverQueries) {
 
 TEST(RankingValidation, RejectsWrongShapeMissingAndDuplicateIndices) {
   using test::expect_error;
-  expect_error([] { ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 2}, {3, 1}), 3, 2, "r.npy"); },
-               {"r.npy", "shape (3, 1)", "expected (3, 2)"});
-  expect_error([] { ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 1}, {3, 1}), 3, 1, "r.npy"); },
-               {"r.npy", "index 1 twice"});
-  expect_error([] { ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 3}, {3, 1}), 3, 1, "r.npy"); },
-               {"r.npy", "index 3"});
-  expect_error([] { ranking_from_array(NdArray::from_vector<float>({0, 1, 2}, {3, 1}), 3, 1, "r.npy"); },
-               {"r.npy", "integers"});
-  const Ranking ok = ranking_from_array(NdArray::from_vector<int32_t>({2, 0, 1, 1, 0, 2}, {3, 2}), 3, 2, "r.npy");
+  expect_error(
+      [] {
+        ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 2}, {3, 1}), 3, 2, "r.npy");
+      },
+      {"r.npy", "shape (3, 1)", "expected (3, 2)"});
+  expect_error(
+      [] {
+        ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 1}, {3, 1}), 3, 1, "r.npy");
+      },
+      {"r.npy", "index 1 twice"});
+  expect_error(
+      [] {
+        ranking_from_array(NdArray::from_vector<int64_t>({0, 1, 3}, {3, 1}), 3, 1, "r.npy");
+      },
+      {"r.npy", "index 3"});
+  expect_error(
+      [] {
+        ranking_from_array(NdArray::from_vector<float>({0, 1, 2}, {3, 1}), 3, 1, "r.npy");
+      },
+      {"r.npy", "integers"});
+  const Ranking ok =
+      ranking_from_array(NdArray::from_vector<int32_t>({2, 0, 1, 1, 0, 2}, {3, 2}), 3, 2, "r.npy");
   EXPECT_EQ(ok.at(0, 0), 2);
   EXPECT_EQ(ok.at(0, 1), 0);
 }

@@ -25,7 +25,9 @@ class TempDir {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string path(const std::string& name = "") const { return name.empty() ? path_.string() : (path_ / name).string(); }
+  std::string path(const std::string& name = "") const {
+    return name.empty() ? path_.string() : (path_ / name).string();
+  }
 
  private:
   std::filesystem::path path_;
@@ -38,23 +40,24 @@ inline int run_python(const std::string& script_path, const std::string& args) {
   return std::system((numpy_python() + " " + script_path + " " + args).c_str());
 }
 
-#define MDA_SKIP_WITHOUT_NUMPY()                                                     \
-  do {                                                                               \
-    if (mda::test::numpy_python().empty())                                           \
+#define MDA_SKIP_WITHOUT_NUMPY()                                                        \
+  do {                                                                                  \
+    if (mda::test::numpy_python().empty())                                              \
       GTEST_SKIP() << "SKIPPED: no python3 with numpy (apt-get install python3-numpy)"; \
   } while (0)
 
 inline std::string shared_data() { return MDA_SHARED_DATA; }
 inline bool have_shared_data() { return std::filesystem::exists(shared_data() + "/README.md"); }
 
-#define MDA_SKIP_WITHOUT_SHARED_DATA()                                                        \
-  do {                                                                                        \
-    if (!mda::test::have_shared_data())                                                       \
-      GTEST_SKIP() << "SKIPPED: ../shared/data is not present next to the checkout";          \
+#define MDA_SKIP_WITHOUT_SHARED_DATA()                                               \
+  do {                                                                               \
+    if (!mda::test::have_shared_data())                                              \
+      GTEST_SKIP() << "SKIPPED: ../shared/data is not present next to the checkout"; \
   } while (0)
 
 // Expects `call` to throw mda::Error with every one of `fragments` in its message.
-inline void expect_error(const std::function<void()>& call, std::initializer_list<std::string> fragments) {
+inline void expect_error(const std::function<void()>& call,
+                         std::initializer_list<std::string> fragments) {
   try {
     call();
     ADD_FAILURE() << "expected an mda::Error, nothing was thrown";

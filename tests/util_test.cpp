@@ -39,10 +39,11 @@ TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporary) {
   write_file_atomic(path, "second");
   EXPECT_EQ(read_file_text(path), "second");
   // A writer that fails part-way leaves the previous content and no temporary file.
-  EXPECT_THROW(write_file_atomic(path, [](std::ostream& out) {
-                 out << "partial";
-                 throw std::runtime_error("crash");
-               }),
+  EXPECT_THROW(write_file_atomic(path,
+                                 [](std::ostream& out) {
+                                   out << "partial";
+                                   throw std::runtime_error("crash");
+                                 }),
                std::runtime_error);
   EXPECT_EQ(read_file_text(path), "second");
   size_t files = 0;

@@ -61,8 +61,9 @@ bool ArgParser::parse(const std::vector<std::string>& args) {
     }
     const Spec* spec = find(name);
     if (!spec) {
-      throw UsageError(cat("mda ", command_, ": unknown ", starts_with(name, "-") ? "option" : "argument",
-                           " '", args[i], "' (see mda ", command_, " --help)"));
+      throw UsageError(cat("mda ", command_, ": unknown ",
+                           starts_with(name, "-") ? "option" : "argument", " '", args[i],
+                           "' (see mda ", command_, " --help)"));
     }
     if (spec->is_flag) {
       if (inline_value) throw UsageError(cat("mda ", command_, ": ", name, " takes no value"));
@@ -75,7 +76,8 @@ bool ArgParser::parse(const std::vector<std::string>& args) {
     }
     if (!inline_value) {
       if (i + 1 >= args.size()) {
-        throw UsageError(cat("mda ", command_, ": ", name, " needs a value (", spec->value_name, ")"));
+        throw UsageError(
+            cat("mda ", command_, ": ", name, " needs a value (", spec->value_name, ")"));
       }
       value = args[++i];
     }
@@ -118,8 +120,10 @@ std::string ArgParser::help() const {
   out << "Usage: mda " << command_ << " [options]\n\n" << summary_ << "\n\nOptions:\n";
   for (const Spec& spec : specs_) {
     std::string left = "  " + spec.name + (spec.value_name.empty() ? "" : " " + spec.value_name);
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
+    if (left.size() < 30)
+      left.resize(30, ' ');
+    else
+      left += "\n" + std::string(30, ' ');
     out << left << spec.help;
     if (spec.required) out << " (required)";
     if (!spec.default_value.empty()) out << " [default: " << spec.default_value << "]";
@@ -127,14 +131,18 @@ std::string ArgParser::help() const {
     out << "\n";
   }
   if (!config_prefixes_.empty()) {
-    out << "\nConfiguration keys read by this command (change with --config FILE or --set KEY=VALUE):\n";
+    out << "\nConfiguration keys read by this command (change with --config FILE or --set "
+           "KEY=VALUE):\n";
     for (const ConfigKeyDoc& doc : default_config_docs()) {
       bool wanted = false;
-      for (const std::string& prefix : config_prefixes_) wanted = wanted || starts_with(doc.key, prefix);
+      for (const std::string& prefix : config_prefixes_)
+        wanted = wanted || starts_with(doc.key, prefix);
       if (!wanted) continue;
       std::string left = "  " + doc.key;
-      if (left.size() < 44) left.resize(44, ' ');
-      else left += " ";
+      if (left.size() < 44)
+        left.resize(44, ' ');
+      else
+        left += " ";
       out << left << doc.comment << " [default: " << doc.default_text << "]\n";
     }
   }

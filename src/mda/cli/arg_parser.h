@@ -21,7 +21,8 @@ class ArgParser {
 
   ArgParser& option(const std::string& name, const std::string& value_name, const std::string& help,
                     const std::string& default_value = "", bool required = false);
-  ArgParser& repeated(const std::string& name, const std::string& value_name, const std::string& help);
+  ArgParser& repeated(const std::string& name, const std::string& value_name,
+                      const std::string& help);
   ArgParser& flag(const std::string& name, const std::string& help);
   // Configuration sections (dotted prefixes) whose keys --help lists with their defaults.
   ArgParser& config_sections(std::vector<std::string> prefixes);

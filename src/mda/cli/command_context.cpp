@@ -6,7 +6,8 @@ namespace mda {
 
 void add_common_options(ArgParser& parser) {
   parser.option("--config", "FILE", "YAML configuration merged over the built-in defaults")
-      .repeated("--set", "KEY=VALUE", "override one configuration key, e.g. --set evaluation.features_num=500")
+      .repeated("--set", "KEY=VALUE",
+                "override one configuration key, e.g. --set evaluation.features_num=500")
       .flag("--quiet", "print only warnings and errors (no progress bars)")
       .flag("--verbose", "print debug messages too")
       .option("--log", "FILE", "append every message, with timestamps, to this file");

@@ -11,7 +11,8 @@ namespace mda {
 std::string sidecar_config_path(const std::string& output_path) {
   const size_t slash = output_path.find_last_of('/');
   const size_t dot = output_path.find_last_of('.');
-  const bool has_extension = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  const bool has_extension =
+      dot != std::string::npos && (slash == std::string::npos || dot > slash);
   return (has_extension ? output_path.substr(0, dot) : output_path) + ".config.yaml";
 }
 

@@ -12,25 +12,31 @@
 namespace mda {
 
 int run_evaluate(const std::vector<std::string>& args) {
-  ArgParser parser("evaluate",
-                   "Computes Easy/Medium/Hard mAP and mP@k of a ranking with the Revisited "
-                   "Oxford/Paris protocol\n(junk removed, trapezoidal AP, queries without positives "
-                   "skipped).");
-  parser.option("--data-root", "DIR", "folder holding <dataset>/gnd_<dataset>.pkl (or .json)", "", true)
+  ArgParser parser(
+      "evaluate",
+      "Computes Easy/Medium/Hard mAP and mP@k of a ranking with the Revisited "
+      "Oxford/Paris protocol\n(junk removed, trapezoidal AP, queries without positives "
+      "skipped).");
+  parser
+      .option("--data-root", "DIR", "folder holding <dataset>/gnd_<dataset>.pkl (or .json)", "",
+              true)
       .option("--dataset", "NAME", "dataset name, e.g. roxford5k", "", true)
-      .option("--ranks", "FILE", "ranks.npy, integers of shape (database images, queries), best first", "", true)
+      .option("--ranks", "FILE",
+              "ranks.npy, integers of shape (database images, queries), best first", "", true)
       .option("--json", "FILE", "also write the metrics (and per-query AP) as JSON here")
       .config_sections({"evaluation.kappas"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
 
-  const RevisitedDataset dataset = load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
+  const RevisitedDataset dataset =
+      load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
   const std::string ranks_path = parser.get("--ranks");
-  const Ranking ranking = ranking_from_array(read_npy(ranks_path),
-                                             static_cast<int64_t>(dataset.database.size()),
-                                             static_cast<int64_t>(dataset.queries.size()), ranks_path);
-  const Evaluation evaluation = evaluate_revisited(ranking, dataset.gnd, config.get_ints("evaluation.kappas"));
+  const Ranking ranking =
+      ranking_from_array(read_npy(ranks_path), static_cast<int64_t>(dataset.database.size()),
+                         static_cast<int64_t>(dataset.queries.size()), ranks_path);
+  const Evaluation evaluation =
+      evaluate_revisited(ranking, dataset.gnd, config.get_ints("evaluation.kappas"));
   log_info("dataset ", dataset.name, ": ", dataset.queries.size(), " queries, ",
            dataset.database.size(), " database images; ranking ", ranks_path);
   std::cout << format_evaluation_table(evaluation) << std::flush;

@@ -19,14 +19,17 @@ struct Command {
 
 const Command kCommands[] = {
     {"demo", mda::run_demo, "build a small built-in dataset and run the pipeline on it end to end"},
-    {"evaluate", mda::run_evaluate, "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
-    {"config", mda::run_config, "print the effective configuration (defaults <- --config <- --set)"},
+    {"evaluate", mda::run_evaluate,
+     "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
+    {"config", mda::run_config,
+     "print the effective configuration (defaults <- --config <- --set)"},
 };
 
 void print_usage() {
-  std::cout << "mda " << MDA_VERSION_STRING
-            << ": instance-level image retrieval with learned deep local features (MDA, ASMK*)\n\n"
-            << "Usage: mda <command> [options]     (mda <command> --help for its options)\n\nCommands:\n";
+  std::cout
+      << "mda " << MDA_VERSION_STRING
+      << ": instance-level image retrieval with learned deep local features (MDA, ASMK*)\n\n"
+      << "Usage: mda <command> [options]     (mda <command> --help for its options)\n\nCommands:\n";
   for (const Command& command : kCommands) {
     std::string name = command.name;
     name.resize(12, ' ');

@@ -63,7 +63,8 @@ Value load_with_templates(const std::string& path, std::set<std::string>& visiti
   if (!templ) return tree;
   if (!templ->is_string()) fail(path, ": __template__ must be a file path");
   std::string base_path = templ->as_string();
-  if (!std::filesystem::path(base_path).is_absolute()) base_path = join_path(parent_dir(path), base_path);
+  if (!std::filesystem::path(base_path).is_absolute())
+    base_path = join_path(parent_dir(path), base_path);
   Value base = load_with_templates(base_path, visiting);
   // The file's own keys override the template's, section by section.
   std::function<void(Value&, const Value&)> overlay = [&](Value& target, const Value& top) {
@@ -108,7 +109,8 @@ void Config::merge_into(Value& target, const Value& overlay, const std::string& 
     const std::string dotted = prefix.empty() ? key : prefix + "." + key;
     Value* existing = target.find(key);
     if (!existing) {
-      fail(source, ": unknown configuration key '", dotted, "' (known here: ", known_keys(target), ")");
+      fail(source, ": unknown configuration key '", dotted, "' (known here: ", known_keys(target),
+           ")");
     }
     if (existing->is_dict()) {
       merge_into(*existing, value, dotted, source);

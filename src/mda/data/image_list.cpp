@@ -48,7 +48,8 @@ TrainingManifest read_training_manifest(const std::string& path, const std::stri
     const std::string name(trim(fields[0]));
     const std::string label(trim(fields[1]));
     if (!seen.insert(name).second) fail(path, ":", i + 1, ": duplicate image name '", name, "'");
-    const auto [it, inserted] = label_ids.emplace(label, static_cast<int>(manifest.label_names.size()));
+    const auto [it, inserted] =
+        label_ids.emplace(label, static_cast<int>(manifest.label_names.size()));
     if (inserted) manifest.label_names.push_back(label);
     manifest.names.push_back(name);
     manifest.labels.push_back(it->second);

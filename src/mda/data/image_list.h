@@ -11,17 +11,18 @@ namespace mda {
 std::vector<std::string> read_image_list(const std::string& path, const std::string& root = "");
 
 struct TrainingManifest {
-  std::string path;                     // the manifest file
-  std::string image_folder;             // names are relative to it (the dataset's jpg/)
-  std::vector<std::string> names;       // without extension
-  std::vector<int> labels;              // dense ids, one per name
-  std::vector<std::string> label_names; // id -> label text, in order of first appearance
+  std::string path;                      // the manifest file
+  std::string image_folder;              // names are relative to it (the dataset's jpg/)
+  std::vector<std::string> names;        // without extension
+  std::vector<int> labels;               // dense ids, one per name
+  std::vector<std::string> label_names;  // id -> label text, in order of first appearance
 
   std::string image_path(size_t index) const;
 };
 
 // Header must be exactly "name<TAB>label". Each row needs both fields; a duplicate name is an
 // error. `image_folder` defaults to <manifest folder>/jpg.
-TrainingManifest read_training_manifest(const std::string& path, const std::string& image_folder = "");
+TrainingManifest read_training_manifest(const std::string& path,
+                                        const std::string& image_folder = "");
 
 }  // namespace mda

@@ -30,14 +30,16 @@ void RevisitedDataset::check_images_exist() const {
 
 namespace {
 
-std::vector<std::string> string_list(const Value& tree, const char* key, const std::string& source) {
+std::vector<std::string> string_list(const Value& tree, const char* key,
+                                     const std::string& source) {
   const Value* v = tree.find(key);
   if (!v) fail(source, ": ground truth has no '", key, "'");
   if (!v->is_list()) fail(source, ": '", key, "' must be a list of names, found ", v->kind_name());
   std::vector<std::string> names;
   for (size_t i = 0; i < v->as_list().size(); ++i) {
     const Value& item = v->as_list()[i];
-    if (!item.is_string()) fail(source, ": ", key, "[", i, "] is a ", item.kind_name(), ", not a name");
+    if (!item.is_string())
+      fail(source, ": ", key, "[", i, "] is a ", item.kind_name(), ", not a name");
     names.push_back(item.as_string());
   }
   return names;

@@ -21,8 +21,8 @@ struct QueryGroundTruth {
 
 struct RevisitedDataset {
   std::string name;
-  std::string folder;     // <root>/<name>
-  std::string gnd_path;   // the ground-truth file that was read
+  std::string folder;                 // <root>/<name>
+  std::string gnd_path;               // the ground-truth file that was read
   std::vector<std::string> database;  // imlist
   std::vector<std::string> queries;   // qimlist
   std::vector<QueryGroundTruth> gnd;  // one per query

@@ -27,7 +27,9 @@ class Random {
     return z ^ (z >> 31);
   }
   double uniform(double lo, double hi) { return lo + (hi - lo) * ((next() >> 11) * 0x1.0p-53); }
-  int integer(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1)); }
+  int integer(int lo, int hi) {
+    return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1));
+  }
   double sign() { return (next() & 1) ? 1.0 : -1.0; }
 
  private:
@@ -145,18 +147,22 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
     write_image(dataset.image_path(image_name), image, 92);
   };
   const int per_object = 1 + options.easy_views + options.hard_views + options.junk_views;
-  Progress progress("synthetic dataset", static_cast<int64_t>(options.objects) * per_object + options.distractors, "img");
+  Progress progress("synthetic dataset",
+                    static_cast<int64_t>(options.objects) * per_object + options.distractors,
+                    "img");
   for (int o = 0; o < options.objects; ++o) {
     const Image object = make_object(random);
     const auto mild = [&]() {
-      return ViewGeometry{base_scale * random.uniform(0.8, 1.25), random.uniform(-15, 15) * kPi / 180,
-                          w / 2.0 + random.uniform(-0.12, 0.12) * w, h / 2.0 + random.uniform(-0.12, 0.12) * h};
+      return ViewGeometry{
+          base_scale * random.uniform(0.8, 1.25), random.uniform(-15, 15) * kPi / 180,
+          w / 2.0 + random.uniform(-0.12, 0.12) * w, h / 2.0 + random.uniform(-0.12, 0.12) * h};
     };
     QueryGroundTruth truth;
     char stem[64];
     // Query.
     {
-      const RenderedView view = render_view(object, mild(), random.uniform(0.9, 1.1), random.uniform(-10, 10), random, w, h);
+      const RenderedView view = render_view(object, mild(), random.uniform(0.9, 1.1),
+                                            random.uniform(-10, 10), random, w, h);
       std::snprintf(stem, sizeof stem, "q%03d", o);
       save(view.image, stem);
       dataset.queries.push_back(stem);
@@ -173,13 +179,18 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
       progress.advance();
     };
     for (int v = 0; v < options.easy_views; ++v) {
-      add_db(render_view(object, mild(), random.uniform(0.85, 1.15), random.uniform(-15, 15), random, w, h), truth.easy);
+      add_db(render_view(object, mild(), random.uniform(0.85, 1.15), random.uniform(-15, 15),
+                         random, w, h),
+             truth.easy);
     }
     for (int v = 0; v < options.hard_views; ++v) {
       const double s = random.next() & 1 ? random.uniform(0.5, 0.65) : random.uniform(1.5, 1.8);
       const ViewGeometry g{base_scale * s, random.sign() * random.uniform(30, 60) * kPi / 180,
-                           w / 2.0 + random.uniform(-0.1, 0.1) * w, h / 2.0 + random.uniform(-0.1, 0.1) * h};
-      add_db(render_view(object, g, random.uniform(0.6, 1.4), random.uniform(-30, 30), random, w, h), truth.hard);
+                           w / 2.0 + random.uniform(-0.1, 0.1) * w,
+                           h / 2.0 + random.uniform(-0.1, 0.1) * h};
+      add_db(
+          render_view(object, g, random.uniform(0.6, 1.4), random.uniform(-30, 30), random, w, h),
+          truth.hard);
     }
     for (int v = 0; v < options.junk_views; ++v) {
       // Centre the object just outside a border so that only a sliver remains visible.

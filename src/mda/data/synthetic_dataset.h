@@ -4,8 +4,8 @@
 // follows from the construction:
 //   query  = a mild view, with bbx = the object's bounding box in it;
 //   easy   = mild views (scale 0.8-1.25, rotation within 15 degrees);
-//   hard   = strong views (scale 0.5-0.65 or 1.5-1.8, rotation 30-60 degrees, stronger lighting change);
-//   junk   = a view that shows under a fifth of the object (cut by the image border);
+//   hard   = strong views (scale 0.5-0.65 or 1.5-1.8, rotation 30-60 degrees, stronger lighting
+//   change); junk   = a view that shows under a fifth of the object (cut by the image border);
 //   distractors = scenes without any object.
 #pragma once
 

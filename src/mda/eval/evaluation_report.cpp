@@ -67,8 +67,10 @@ Ranking rank_by_scores(const std::vector<float>& scores, int64_t n_queries, int6
   for (int64_t q = 0; q < n_queries; ++q) {
     const float* row = &scores[static_cast<size_t>(q * n_db)];
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row[a] > row[b]; });
-    for (int64_t r = 0; r < n_db; ++r) ranking.ranks[static_cast<size_t>(r * n_queries + q)] = order[static_cast<size_t>(r)];
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+    for (int64_t r = 0; r < n_db; ++r)
+      ranking.ranks[static_cast<size_t>(r * n_queries + q)] = order[static_cast<size_t>(r)];
   }
   return ranking;
 }

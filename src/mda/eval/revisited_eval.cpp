@@ -15,8 +15,8 @@ Ranking ranking_from_array(const NdArray& array, int64_t n_db, int64_t n_queries
     fail(source, ": ranks must be integers, found ", dtype_name(array.dtype));
   }
   if (array.shape.size() != 2 || array.shape[0] != n_db || array.shape[1] != n_queries) {
-    fail(source, ": ranks have shape ", array.shape_string(), ", expected (", n_db, ", ",
-         n_queries, ") = (database images, queries)");
+    fail(source, ": ranks have shape ", array.shape_string(), ", expected (", n_db, ", ", n_queries,
+         ") = (database images, queries)");
   }
   Ranking ranking;
   ranking.n_db = n_db;
@@ -55,9 +55,12 @@ double average_precision(const std::vector<int64_t>& positions, int64_t n_positi
 
 const char* protocol_name(Protocol protocol) {
   switch (protocol) {
-    case Protocol::kEasy: return "easy";
-    case Protocol::kMedium: return "medium";
-    case Protocol::kHard: return "hard";
+    case Protocol::kEasy:
+      return "easy";
+    case Protocol::kMedium:
+      return "medium";
+    case Protocol::kHard:
+      return "hard";
   }
   return "?";
 }

@@ -18,7 +18,9 @@ struct Ranking {
   int64_t n_queries = 0;
   std::vector<int64_t> ranks;  // row-major: ranks[r * n_queries + q]
 
-  int64_t at(int64_t rank, int64_t query) const { return ranks[static_cast<size_t>(rank * n_queries + query)]; }
+  int64_t at(int64_t rank, int64_t query) const {
+    return ranks[static_cast<size_t>(rank * n_queries + query)];
+  }
 };
 
 // Checks the shape and that every column is a permutation of 0..n_db-1; `source` names the file.
@@ -33,11 +35,11 @@ const char* protocol_name(Protocol protocol);
 
 struct ProtocolResult {
   Protocol protocol = Protocol::kMedium;
-  int64_t evaluated_queries = 0;   // queries with at least one positive
+  int64_t evaluated_queries = 0;  // queries with at least one positive
   bool applicable() const { return evaluated_queries > 0; }
-  double map = 0;                  // in [0, 1]; meaningless when not applicable
-  std::vector<double> mp_at_k;     // one per kappa
-  std::vector<double> ap;          // per query; NaN where skipped
+  double map = 0;               // in [0, 1]; meaningless when not applicable
+  std::vector<double> mp_at_k;  // one per kappa
+  std::vector<double> ap;       // per query; NaN where skipped
 };
 
 struct Evaluation {

@@ -82,14 +82,17 @@ void check_complete(const std::vector<uint8_t>& b, Format format, const std::str
       if (width <= 0 || height == 0) fail(source, ": BMP with bad size ", width, "x", height);
       if (compression == 0 || compression == 3) {  // uncompressed: the size is known exactly
         const uint64_t stride = ((static_cast<uint64_t>(width) * bits + 31) / 32) * 4;
-        const uint64_t needed = offset + stride * static_cast<uint64_t>(height < 0 ? -static_cast<int64_t>(height) : height);
+        const uint64_t needed =
+            offset +
+            stride * static_cast<uint64_t>(height < 0 ? -static_cast<int64_t>(height) : height);
         if (b.size() < needed) {
           fail(source, ": truncated BMP (", b.size(), " bytes, the header announces ", needed, ")");
         }
       }
       break;
     }
-    case Format::kUnknown: break;
+    case Format::kUnknown:
+      break;
   }
 }
 
@@ -136,7 +139,8 @@ void write_image(const std::string& path, const Image& image, int jpeg_quality) 
     out->insert(out->end(), bytes, bytes + size);
   };
   std::string lower = path;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   int ok = 0;
   if (ends_with(lower, ".png")) {
     ok = stbi_write_png_to_func(sink, &encoded, image.width, image.height, 3, image.pixels.data(),
@@ -149,7 +153,8 @@ void write_image(const std::string& path, const Image& image, int jpeg_quality) 
   }
   if (!ok) fail("cannot encode image for '", path, "'");
   write_file_atomic(path, [&](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+    out.write(reinterpret_cast<const char*>(encoded.data()),
+              static_cast<std::streamsize>(encoded.size()));
   });
 #else
   fail("cannot write '", path, "': this mda was built without image support (stb_image_write.h)");

@@ -17,7 +17,9 @@ struct Image {
   Image() = default;
   Image(int w, int h) : width(w), height(h), pixels(static_cast<std::size_t>(w) * h * 3, 0) {}
   bool empty() const { return width == 0 || height == 0; }
-  uint8_t& at(int x, int y, int c) { return pixels[(static_cast<std::size_t>(y) * width + x) * 3 + c]; }
+  uint8_t& at(int x, int y, int c) {
+    return pixels[(static_cast<std::size_t>(y) * width + x) * 3 + c];
+  }
   uint8_t at(int x, int y, int c) const {
     return pixels[(static_cast<std::size_t>(y) * width + x) * 3 + c];
   }

@@ -74,7 +74,8 @@ Image resize(const Image& image, int width, int height) {
     for (int x = 0; x < width * 3; ++x) {
       float v = 0;
       for (size_t k = 0; k < t.weights.size(); ++k) {
-        v += t.weights[k] * rows[static_cast<size_t>(t.first + static_cast<int>(k)) * width * 3 + x];
+        v +=
+            t.weights[k] * rows[static_cast<size_t>(t.first + static_cast<int>(k)) * width * 3 + x];
       }
       dst[x] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
     }

@@ -9,39 +9,60 @@ namespace mda {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kFloat64: return 8;
-    case DType::kFloat16: return 2;
-    case DType::kInt32: return 4;
-    case DType::kInt64: return 8;
-    case DType::kUInt8: return 1;
-    case DType::kUInt16: return 2;
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat64:
+      return 8;
+    case DType::kFloat16:
+      return 2;
+    case DType::kInt32:
+      return 4;
+    case DType::kInt64:
+      return 8;
+    case DType::kUInt8:
+      return 1;
+    case DType::kUInt16:
+      return 2;
   }
   return 0;
 }
 
 std::string dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
-    case DType::kFloat16: return "float16";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kUInt8: return "uint8";
-    case DType::kUInt16: return "uint16";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kUInt16:
+      return "uint16";
   }
   return "?";
 }
 
 std::string dtype_code(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return "f4";
-    case DType::kFloat64: return "f8";
-    case DType::kFloat16: return "f2";
-    case DType::kInt32: return "i4";
-    case DType::kInt64: return "i8";
-    case DType::kUInt8: return "u1";
-    case DType::kUInt16: return "u2";
+    case DType::kFloat32:
+      return "f4";
+    case DType::kFloat64:
+      return "f8";
+    case DType::kFloat16:
+      return "f2";
+    case DType::kInt32:
+      return "i4";
+    case DType::kInt64:
+      return "i8";
+    case DType::kUInt8:
+      return "u1";
+    case DType::kUInt16:
+      return "u2";
   }
   return "?";
 }
@@ -153,9 +174,9 @@ T* NdArray::mutable_data() {
   return reinterpret_cast<T*>(bytes.data());
 }
 
-#define MDA_INSTANTIATE(T)                                                            \
+#define MDA_INSTANTIATE(T)                                                               \
   template NdArray NdArray::from_vector<T>(const std::vector<T>&, std::vector<int64_t>); \
-  template const T* NdArray::data<T>() const;                                         \
+  template const T* NdArray::data<T>() const;                                            \
   template T* NdArray::mutable_data<T>();
 MDA_INSTANTIATE(float)
 MDA_INSTANTIATE(double)
@@ -177,13 +198,38 @@ std::vector<Out> convert_all(const NdArray& array, Convert convert) {
 
 double element_as_double(DType dtype, const uint8_t* p) {
   switch (dtype) {
-    case DType::kFloat32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::kFloat64: { double v; std::memcpy(&v, p, 8); return v; }
-    case DType::kFloat16: { uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
-    case DType::kInt32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::kInt64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case DType::kUInt8: return *p;
-    case DType::kUInt16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::kFloat32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::kFloat64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+    case DType::kFloat16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return half_to_float(v);
+    }
+    case DType::kInt32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::kInt64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<double>(v);
+    }
+    case DType::kUInt8:
+      return *p;
+    case DType::kUInt16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
   }
   return 0;
 }
@@ -194,9 +240,8 @@ std::vector<double> NdArray::to_double() const {
 }
 
 std::vector<float> NdArray::to_float() const {
-  return convert_all<float>(*this, [&](const uint8_t* p) {
-    return static_cast<float>(element_as_double(dtype, p));
-  });
+  return convert_all<float>(
+      *this, [&](const uint8_t* p) { return static_cast<float>(element_as_double(dtype, p)); });
 }
 
 std::vector<int64_t> NdArray::to_int64() const {

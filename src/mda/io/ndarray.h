@@ -20,12 +20,30 @@ bool dtype_from_code(const std::string& code, DType& dtype);
 
 template <typename T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::kFloat32; }
-template <> constexpr DType dtype_of<double>() { return DType::kFloat64; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::kInt32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::kUInt8; }
-template <> constexpr DType dtype_of<uint16_t>() { return DType::kUInt16; }
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::kFloat32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::kFloat64;
+}
+template <>
+constexpr DType dtype_of<int32_t>() {
+  return DType::kInt32;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::kInt64;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return DType::kUInt8;
+}
+template <>
+constexpr DType dtype_of<uint16_t>() {
+  return DType::kUInt16;
+}
 
 float half_to_float(uint16_t half);
 uint16_t float_to_half(float value);  // round to nearest even, overflow to infinity
@@ -35,7 +53,7 @@ struct NdArray {
   std::vector<int64_t> shape;
   std::vector<uint8_t> bytes;  // element count x dtype_size, little endian
 
-  int64_t size() const;  // number of elements
+  int64_t size() const;              // number of elements
   std::string shape_string() const;  // "(3, 4)"
 
   template <typename T>

@@ -42,7 +42,8 @@ class HeaderParser {
       skip_space();
       if (peek() == ',') ++pos_;
     }
-    if (!seen_descr || !seen_order || !seen_shape) bad("header lacks descr, fortran_order or shape");
+    if (!seen_descr || !seen_order || !seen_shape)
+      bad("header lacks descr, fortran_order or shape");
   }
 
  private:
@@ -166,8 +167,8 @@ std::vector<uint8_t> encode_npy(const NdArray& array) {
   }
   std::string header = "{'descr': '";
   header += element == 1 ? '|' : '<';
-  header += dtype_code(array.dtype) + "', 'fortran_order': False, 'shape': " +
-            array.shape_string() + ", }";
+  header += dtype_code(array.dtype) +
+            "', 'fortran_order': False, 'shape': " + array.shape_string() + ", }";
   // Pad with spaces so that the data starts at a multiple of 64 bytes; end with a newline.
   int major = 1;
   size_t prefix = 10;
@@ -184,7 +185,8 @@ std::vector<uint8_t> encode_npy(const NdArray& array) {
   out.push_back(static_cast<uint8_t>(major));
   out.push_back(0);
   const uint32_t length = static_cast<uint32_t>(header.size());
-  for (int i = 0; i < (major == 1 ? 2 : 4); ++i) out.push_back(static_cast<uint8_t>(length >> (8 * i)));
+  for (int i = 0; i < (major == 1 ? 2 : 4); ++i)
+    out.push_back(static_cast<uint8_t>(length >> (8 * i)));
   out.insert(out.end(), header.begin(), header.end());
   out.insert(out.end(), array.bytes.begin(), array.bytes.end());
   return out;
@@ -193,7 +195,8 @@ std::vector<uint8_t> encode_npy(const NdArray& array) {
 void write_npy(const std::string& path, const NdArray& array) {
   const std::vector<uint8_t> bytes = encode_npy(array);
   write_file_atomic(path, [&](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   });
 }
 

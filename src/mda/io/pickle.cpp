@@ -17,17 +17,30 @@ struct Object;
 using ObjectPtr = std::shared_ptr<Object>;
 
 struct Object {
-  enum class Kind { kNone, kBool, kInt, kFloat, kStr, kBytes, kList, kTuple, kDict, kGlobal,
-                    kDType, kArray, kMark };
+  enum class Kind {
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kStr,
+    kBytes,
+    kList,
+    kTuple,
+    kDict,
+    kGlobal,
+    kDType,
+    kArray,
+    kMark
+  };
   Kind kind = Kind::kNone;
   bool b = false;
   int64_t i = 0;
   double f = 0;
-  std::string text;  // str (UTF-8), bytes, global "module.name", dtype code
-  std::vector<ObjectPtr> items;                       // list, tuple
+  std::string text;              // str (UTF-8), bytes, global "module.name", dtype code
+  std::vector<ObjectPtr> items;  // list, tuple
   std::vector<std::pair<ObjectPtr, ObjectPtr>> pairs;  // dict
-  NdArray array;      // ndarray (filled by BUILD or _frombuffer)
-  char byte_order = '<';  // dtype
+  NdArray array;                                       // ndarray (filled by BUILD or _frombuffer)
+  char byte_order = '<';                               // dtype
 };
 
 ObjectPtr make(Object::Kind kind) {
@@ -155,32 +168,109 @@ class Unpickler {
         if (protocol > 5) bad("pickle protocol ", protocol, " is newer than 5");
         break;
       }
-      case 0x95: read_le(8); break;  // FRAME: a length hint only
-      case '(': push(make(K::kMark)); break;
-      case '0': pop(); break;
-      case '1': pop_to_mark(); break;
-      case '2': push(top()); break;
-      case '}': push(make(K::kDict)); break;
-      case ']': push(make(K::kList)); break;
-      case ')': push(tuple_of({})); break;
-      case 't': push(tuple_of(pop_to_mark())); break;
-      case 0x85: { auto a = pop(); push(tuple_of({a})); break; }
-      case 0x86: { auto b = pop(), a = pop(); push(tuple_of({a, b})); break; }
-      case 0x87: { auto c = pop(), b = pop(), a = pop(); push(tuple_of({a, b, c})); break; }
-      case 'l': { auto l = make(K::kList); l->items = pop_to_mark(); push(l); break; }
-      case 'd': { auto d = make(K::kDict); set_items(d, pop_to_mark()); push(d); break; }
-      case 0x8f: push(make(K::kList)); break;  // EMPTY_SET, read as a list
-      case 0x90: { auto items = pop_to_mark(); append_items(top(), items); break; }  // ADDITEMS
-      case 0x91: { auto l = make(K::kList); l->items = pop_to_mark(); push(l); break; }  // FROZENSET
-      case 'a': { auto v = pop(); append_items(top(), {v}); break; }
-      case 'e': { auto items = pop_to_mark(); append_items(top(), items); break; }
-      case 's': { auto v = pop(), k = pop(); set_items(top(), {k, v}); break; }
-      case 'u': { auto items = pop_to_mark(); set_items(top(), items); break; }
-      case 'J': push(scalar_int(static_cast<int32_t>(read_le(4)))); break;
-      case 'K': push(scalar_int(read_u8())); break;
-      case 'M': push(scalar_int(static_cast<int64_t>(read_le(2)))); break;
-      case 0x8a: push(long_value(read_u8())); break;
-      case 0x8b: push(long_value(read_le(4))); break;
+      case 0x95:
+        read_le(8);
+        break;  // FRAME: a length hint only
+      case '(':
+        push(make(K::kMark));
+        break;
+      case '0':
+        pop();
+        break;
+      case '1':
+        pop_to_mark();
+        break;
+      case '2':
+        push(top());
+        break;
+      case '}':
+        push(make(K::kDict));
+        break;
+      case ']':
+        push(make(K::kList));
+        break;
+      case ')':
+        push(tuple_of({}));
+        break;
+      case 't':
+        push(tuple_of(pop_to_mark()));
+        break;
+      case 0x85: {
+        auto a = pop();
+        push(tuple_of({a}));
+        break;
+      }
+      case 0x86: {
+        auto b = pop(), a = pop();
+        push(tuple_of({a, b}));
+        break;
+      }
+      case 0x87: {
+        auto c = pop(), b = pop(), a = pop();
+        push(tuple_of({a, b, c}));
+        break;
+      }
+      case 'l': {
+        auto l = make(K::kList);
+        l->items = pop_to_mark();
+        push(l);
+        break;
+      }
+      case 'd': {
+        auto d = make(K::kDict);
+        set_items(d, pop_to_mark());
+        push(d);
+        break;
+      }
+      case 0x8f:
+        push(make(K::kList));
+        break;  // EMPTY_SET, read as a list
+      case 0x90: {
+        auto items = pop_to_mark();
+        append_items(top(), items);
+        break;
+      }  // ADDITEMS
+      case 0x91: {
+        auto l = make(K::kList);
+        l->items = pop_to_mark();
+        push(l);
+        break;
+      }  // FROZENSET
+      case 'a': {
+        auto v = pop();
+        append_items(top(), {v});
+        break;
+      }
+      case 'e': {
+        auto items = pop_to_mark();
+        append_items(top(), items);
+        break;
+      }
+      case 's': {
+        auto v = pop(), k = pop();
+        set_items(top(), {k, v});
+        break;
+      }
+      case 'u': {
+        auto items = pop_to_mark();
+        set_items(top(), items);
+        break;
+      }
+      case 'J':
+        push(scalar_int(static_cast<int32_t>(read_le(4))));
+        break;
+      case 'K':
+        push(scalar_int(read_u8()));
+        break;
+      case 'M':
+        push(scalar_int(static_cast<int64_t>(read_le(2))));
+        break;
+      case 0x8a:
+        push(long_value(read_u8()));
+        break;
+      case 0x8b:
+        push(long_value(read_le(4)));
+        break;
       case 'I': {  // protocol 0 int, also True/False as I01/I00
         const std::string line = read_line();
         if (line == "01" || line == "00") {
@@ -210,25 +300,77 @@ class Unpickler {
         push(o);
         break;
       }
-      case 'N': push(make(K::kNone)); break;
-      case 0x88: { auto o = make(K::kBool); o->b = true; push(o); break; }
-      case 0x89: { auto o = make(K::kBool); o->b = false; push(o); break; }
-      case 'X': push(str_object(K::kStr, read_bytes(read_le(4)))); break;
-      case 0x8c: push(str_object(K::kStr, read_bytes(read_u8()))); break;
-      case 0x8d: push(str_object(K::kStr, read_bytes(read_le(8)))); break;
-      case 'T': push(str_object(K::kBytes, read_bytes(read_le(4)))); break;  // Python 2 str
-      case 'U': push(str_object(K::kBytes, read_bytes(read_u8()))); break;
-      case 'B': push(str_object(K::kBytes, read_bytes(read_le(4)))); break;
-      case 'C': push(str_object(K::kBytes, read_bytes(read_u8()))); break;
-      case 0x8e: push(str_object(K::kBytes, read_bytes(read_le(8)))); break;
-      case 0x96: push(str_object(K::kBytes, read_bytes(read_le(8)))); break;  // BYTEARRAY8
-      case 'q': memo_put(read_u8()); break;
-      case 'r': memo_put(read_le(4)); break;
-      case 0x94: memo_put(memo_.size()); break;  // MEMOIZE
-      case 'p': { long long k = 0; const auto l = read_line(); if (!parse_int(l, k)) bad("bad PUT"); memo_put(static_cast<uint64_t>(k)); break; }
-      case 'h': memo_get(read_u8()); break;
-      case 'j': memo_get(read_le(4)); break;
-      case 'g': { long long k = 0; const auto l = read_line(); if (!parse_int(l, k)) bad("bad GET"); memo_get(static_cast<uint64_t>(k)); break; }
+      case 'N':
+        push(make(K::kNone));
+        break;
+      case 0x88: {
+        auto o = make(K::kBool);
+        o->b = true;
+        push(o);
+        break;
+      }
+      case 0x89: {
+        auto o = make(K::kBool);
+        o->b = false;
+        push(o);
+        break;
+      }
+      case 'X':
+        push(str_object(K::kStr, read_bytes(read_le(4))));
+        break;
+      case 0x8c:
+        push(str_object(K::kStr, read_bytes(read_u8())));
+        break;
+      case 0x8d:
+        push(str_object(K::kStr, read_bytes(read_le(8))));
+        break;
+      case 'T':
+        push(str_object(K::kBytes, read_bytes(read_le(4))));
+        break;  // Python 2 str
+      case 'U':
+        push(str_object(K::kBytes, read_bytes(read_u8())));
+        break;
+      case 'B':
+        push(str_object(K::kBytes, read_bytes(read_le(4))));
+        break;
+      case 'C':
+        push(str_object(K::kBytes, read_bytes(read_u8())));
+        break;
+      case 0x8e:
+        push(str_object(K::kBytes, read_bytes(read_le(8))));
+        break;
+      case 0x96:
+        push(str_object(K::kBytes, read_bytes(read_le(8))));
+        break;  // BYTEARRAY8
+      case 'q':
+        memo_put(read_u8());
+        break;
+      case 'r':
+        memo_put(read_le(4));
+        break;
+      case 0x94:
+        memo_put(memo_.size());
+        break;  // MEMOIZE
+      case 'p': {
+        long long k = 0;
+        const auto l = read_line();
+        if (!parse_int(l, k)) bad("bad PUT");
+        memo_put(static_cast<uint64_t>(k));
+        break;
+      }
+      case 'h':
+        memo_get(read_u8());
+        break;
+      case 'j':
+        memo_get(read_le(4));
+        break;
+      case 'g': {
+        long long k = 0;
+        const auto l = read_line();
+        if (!parse_int(l, k)) bad("bad GET");
+        memo_get(static_cast<uint64_t>(k));
+        break;
+      }
       case 'c': {
         const std::string module = read_line();
         const std::string name = read_line();
@@ -241,11 +383,21 @@ class Unpickler {
         push(str_object(K::kGlobal, module->text + "." + name->text));
         break;
       }
-      case 'R': { auto args = pop(), callable = pop(); push(reduce(callable, args)); break; }
-      case 'b': { auto state = pop(); build(top(), state); break; }
+      case 'R': {
+        auto args = pop(), callable = pop();
+        push(reduce(callable, args));
+        break;
+      }
+      case 'b': {
+        auto state = pop();
+        build(top(), state);
+        break;
+      }
       case 0x97:
-      case 0x98: bad("out-of-band buffers are not supported");
-      default: bad("opcode 0x", hex(op), " is not supported");
+      case 0x98:
+        bad("out-of-band buffers are not supported");
+      default:
+        bad("opcode 0x", hex(op), " is not supported");
     }
   }
 
@@ -293,13 +445,16 @@ class Unpickler {
   DType dtype_for(const Object& dtype) {
     if (dtype.kind != Object::Kind::kDType) bad("expected a numpy dtype");
     DType result;
-    if (!dtype_from_code(dtype.text, result)) bad("numpy dtype '", dtype.text, "' is not supported");
-    if (dtype.byte_order == '>' && dtype_size(result) > 1) bad("big-endian numpy arrays are not supported");
+    if (!dtype_from_code(dtype.text, result))
+      bad("numpy dtype '", dtype.text, "' is not supported");
+    if (dtype.byte_order == '>' && dtype_size(result) > 1)
+      bad("big-endian numpy arrays are not supported");
     return result;
   }
 
   std::vector<int64_t> shape_of(const Object& tuple) {
-    if (tuple.kind != Object::Kind::kTuple && tuple.kind != Object::Kind::kList) bad("bad array shape");
+    if (tuple.kind != Object::Kind::kTuple && tuple.kind != Object::Kind::kList)
+      bad("bad array shape");
     std::vector<int64_t> shape;
     for (const auto& d : tuple.items) {
       if (d->kind != Object::Kind::kInt || d->i < 0) bad("bad array dimension");
@@ -317,7 +472,8 @@ class Unpickler {
     target.array.shape = std::move(shape);
     const size_t expected = static_cast<size_t>(target.array.size()) * dtype_size(dtype);
     if (raw.text.size() != expected) {
-      bad("numpy array ", target.array.shape_string(), " needs ", expected, " bytes, found ", raw.text.size());
+      bad("numpy array ", target.array.shape_string(), " needs ", expected, " bytes, found ",
+          raw.text.size());
     }
     target.array.bytes.assign(raw.text.begin(), raw.text.end());
   }
@@ -378,7 +534,8 @@ class Unpickler {
       if (state->kind != K::kTuple || state->items.size() < 2 || state->items[1]->kind != K::kStr) {
         bad("bad numpy dtype state");
       }
-      if (state->items.size() > 3 && state->items[3]->kind != K::kNone) bad("structured numpy dtypes are not supported");
+      if (state->items.size() > 3 && state->items[3]->kind != K::kNone)
+        bad("structured numpy dtypes are not supported");
       const std::string& order = state->items[1]->text;
       target->byte_order = order.empty() ? '|' : order[0];
       return;
@@ -402,11 +559,16 @@ class Unpickler {
     using K = Object::Kind;
     if (depth > 256) bad("nesting too deep (or a cycle)");
     switch (o.kind) {
-      case K::kNone: return Value();
-      case K::kBool: return Value(o.b);
-      case K::kInt: return Value(o.i);
-      case K::kFloat: return Value(o.f);
-      case K::kStr: return Value(o.text);
+      case K::kNone:
+        return Value();
+      case K::kBool:
+        return Value(o.b);
+      case K::kInt:
+        return Value(o.i);
+      case K::kFloat:
+        return Value(o.f);
+      case K::kStr:
+        return Value(o.text);
       case K::kList:
       case K::kTuple: {
         Value::List list;
@@ -424,10 +586,14 @@ class Unpickler {
       case K::kArray:
         if (o.array.shape.empty() && o.array.bytes.empty()) bad("numpy array without data");
         return Value(o.array);
-      case K::kBytes: bad("byte strings are not supported as values");
-      case K::kGlobal: bad("object '", o.text, "' is not supported");
-      case K::kDType: bad("a bare numpy dtype is not supported as a value");
-      case K::kMark: bad("unexpected MARK");
+      case K::kBytes:
+        bad("byte strings are not supported as values");
+      case K::kGlobal:
+        bad("object '", o.text, "' is not supported");
+      case K::kDType:
+        bad("a bare numpy dtype is not supported as a value");
+      case K::kMark:
+        bad("unexpected MARK");
     }
     return Value();
   }

@@ -8,14 +8,22 @@ namespace mda {
 
 const char* Value::kind_name(Kind kind) {
   switch (kind) {
-    case Kind::kNull: return "null";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "string";
-    case Kind::kList: return "list";
-    case Kind::kDict: return "dict";
-    case Kind::kArray: return "array";
+    case Kind::kNull:
+      return "null";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kList:
+      return "list";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kArray:
+      return "array";
   }
   return "?";
 }
@@ -103,7 +111,8 @@ void Value::set(const std::string& key, Value value) {
 
 std::vector<int64_t> Value::to_int_vector() const {
   if (is_array()) {
-    if (as_array().shape.size() != 1) fail("expected a 1-D array, found shape ", as_array().shape_string());
+    if (as_array().shape.size() != 1)
+      fail("expected a 1-D array, found shape ", as_array().shape_string());
     return as_array().to_int64();
   }
   std::vector<int64_t> out;
@@ -113,7 +122,8 @@ std::vector<int64_t> Value::to_int_vector() const {
 
 std::vector<double> Value::to_double_vector() const {
   if (is_array()) {
-    if (as_array().shape.size() != 1) fail("expected a 1-D array, found shape ", as_array().shape_string());
+    if (as_array().shape.size() != 1)
+      fail("expected a 1-D array, found shape ", as_array().shape_string());
     return as_array().to_double();
   }
   std::vector<double> out;
@@ -133,21 +143,30 @@ Value Value::clone() const {
       for (const auto& [k, v] : as_dict()) copy.emplace_back(k, v.clone());
       return Value(std::move(copy));
     }
-    case Kind::kArray: return Value(NdArray(as_array()));
-    default: return *this;
+    case Kind::kArray:
+      return Value(NdArray(as_array()));
+    default:
+      return *this;
   }
 }
 
 bool Value::operator==(const Value& other) const {
   if (kind() != other.kind()) return false;
   switch (kind()) {
-    case Kind::kNull: return true;
-    case Kind::kBool: return as_bool() == other.as_bool();
-    case Kind::kInt: return as_int() == other.as_int();
-    case Kind::kFloat: return as_double() == other.as_double();
-    case Kind::kString: return as_string() == other.as_string();
-    case Kind::kList: return as_list() == other.as_list();
-    case Kind::kDict: return as_dict() == other.as_dict();
+    case Kind::kNull:
+      return true;
+    case Kind::kBool:
+      return as_bool() == other.as_bool();
+    case Kind::kInt:
+      return as_int() == other.as_int();
+    case Kind::kFloat:
+      return as_double() == other.as_double();
+    case Kind::kString:
+      return as_string() == other.as_string();
+    case Kind::kList:
+      return as_list() == other.as_list();
+    case Kind::kDict:
+      return as_dict() == other.as_dict();
     case Kind::kArray: {
       const NdArray& a = as_array();
       const NdArray& b = other.as_array();

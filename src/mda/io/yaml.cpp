@@ -11,8 +11,8 @@ namespace mda {
 namespace {
 
 struct Line {
-  int number;      // 1-based, for messages
-  int indent;      // leading spaces
+  int number;        // 1-based, for messages
+  int indent;        // leading spaces
   std::string text;  // without indentation, comment and trailing spaces
 };
 
@@ -53,9 +53,7 @@ size_t find_key_colon(const std::string& text) {
   return std::string::npos;
 }
 
-bool is_sequence_item(const std::string& text) {
-  return text == "-" || starts_with(text, "- ");
-}
+bool is_sequence_item(const std::string& text) { return text == "-" || starts_with(text, "- "); }
 
 class FlowParser {
  public:
@@ -69,7 +67,9 @@ class FlowParser {
   }
 
  private:
-  [[noreturn]] void bad(const std::string& why) const { fail(where_, ": invalid YAML value: ", why); }
+  [[noreturn]] void bad(const std::string& why) const {
+    fail(where_, ": invalid YAML value: ", why);
+  }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
   }
@@ -111,11 +111,21 @@ class FlowParser {
         if (pos_ >= text_.size()) bad("unterminated escape");
         const char e = text_[pos_++];
         switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case '\\': out += '\\'; break;
-          case '"': out += '"'; break;
-          default: out += '\\'; out += e;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case '"':
+            out += '"';
+            break;
+          default:
+            out += '\\';
+            out += e;
         }
         continue;
       }
@@ -182,12 +192,13 @@ class FlowParser {
     if (s == "false" || s == "False" || s == "FALSE") return Value(false);
     long long i = 0;
     if (parse_int(s, i)) return Value(static_cast<int64_t>(i));
-    if (s == ".inf" || s == ".Inf" || s == "+.inf") return Value(std::numeric_limits<double>::infinity());
+    if (s == ".inf" || s == ".Inf" || s == "+.inf")
+      return Value(std::numeric_limits<double>::infinity());
     if (s == "-.inf" || s == "-.Inf") return Value(-std::numeric_limits<double>::infinity());
     if (s == ".nan" || s == ".NaN") return Value(std::numeric_limits<double>::quiet_NaN());
     double d = 0;
-    const bool numeric_start = std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' ||
-                               s[0] == '+' || s[0] == '.';
+    const bool numeric_start =
+        std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '+' || s[0] == '.';
     if (numeric_start && s.find_first_of("xXn") == std::string::npos && parse_double(s, d)) {
       return Value(d);
     }
@@ -229,7 +240,8 @@ class BlockParser {
     if (index_ < lines_.size()) {
       const Line& next = lines_[index_];
       if (next.indent > owner_indent) return parse_block(next.indent);
-      if (allow_same_indent_sequence && next.indent == owner_indent && is_sequence_item(next.text)) {
+      if (allow_same_indent_sequence && next.indent == owner_indent &&
+          is_sequence_item(next.text)) {
         return parse_sequence(owner_indent);
       }
     }
@@ -245,7 +257,8 @@ class BlockParser {
       if (colon == std::string::npos) bad(line, "expected 'key: value'");
       Value key = FlowParser(line.text.substr(0, colon), where(line)).parse_all();
       if (key.is_null() || key.is_list() || key.is_dict()) bad(line, "bad key");
-      const std::string name = key.is_string() ? key.as_string() : std::string(trim(line.text.substr(0, colon)));
+      const std::string name =
+          key.is_string() ? key.as_string() : std::string(trim(line.text.substr(0, colon)));
       if (dict.find(name)) bad(line, "duplicate key '" + name + "'");
       ++index_;
       const std::string rest(trim(line.text.substr(colon + 1)));
@@ -292,9 +305,12 @@ bool needs_quotes(const std::string& s) {
 
 std::string scalar_text(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kNull: return "null";
-    case Value::Kind::kBool: return v.as_bool() ? "true" : "false";
-    case Value::Kind::kInt: return std::to_string(v.as_int());
+    case Value::Kind::kNull:
+      return "null";
+    case Value::Kind::kBool:
+      return v.as_bool() ? "true" : "false";
+    case Value::Kind::kInt:
+      return std::to_string(v.as_int());
     case Value::Kind::kFloat: {
       const double d = v.as_double();
       if (std::isnan(d)) return ".nan";
@@ -318,7 +334,8 @@ std::string scalar_text(const Value& v) {
       for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
       return out + "'";
     }
-    default: fail("internal: not a YAML scalar");
+    default:
+      fail("internal: not a YAML scalar");
   }
 }
 

@@ -21,7 +21,8 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void advance(int64_t count = 1);
-  // Prints the final line (done count, elapsed time, mean rate). Called by the destructor if needed.
+  // Prints the final line (done count, elapsed time, mean rate). Called by the destructor if
+  // needed.
   void finish();
   double elapsed_seconds() const;
 
