@@ -21,5 +21,6 @@ std::string sidecar_config_path(const std::string& output_path);
 int run_evaluate(const std::vector<std::string>& args);
 int run_config(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);
+int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
 
 }  // namespace mda

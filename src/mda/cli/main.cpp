@@ -21,6 +21,10 @@ const Command kCommands[] = {
     {"demo", mda::run_demo, "build a small built-in dataset and run the pipeline on it end to end"},
     {"evaluate", mda::run_evaluate,
      "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
+#ifdef MDA_HAVE_TORCH
+    {"import-weights", mda::run_import_weights,
+     "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
+#endif
     {"config", mda::run_config,
      "print the effective configuration (defaults <- --config <- --set)"},
 };
@@ -66,6 +70,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+#ifndef MDA_HAVE_TORCH
+  if (name == "import-weights" || name == "train" || name == "extract") {
+    std::cerr << "mda: '" << name << "' needs the network code, and this mda was built without libtorch\n";
+    return 2;
+  }
+#endif
   std::cerr << "mda: unknown command '" << name << "' (mda --help lists the commands)\n";
   return 2;
 }

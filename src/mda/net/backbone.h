@@ -1,0 +1,34 @@
+// CNN backbones that turn an image into the feature map S (method.md 1.1). Each one normalises its
+// own input: images enter as RGB in [0, 1], planar, batch first.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace mda {
+
+class BackboneImpl : public torch::nn::Module {
+ public:
+  ~BackboneImpl() override = default;
+  // x: B x 3 x H x W, RGB in [0, 1]. Returns S: B x Cs x H/stride x W/stride.
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  virtual int64_t out_channels() const = 0;
+  virtual int64_t stride() const = 0;
+};
+
+// torchvision's ResNet with the same module names, so that a torchvision state_dict loads by name;
+// `skip_layer` trailing residual stages are not built (HOW's "-R50" = resnet50, skip_layer 1).
+std::shared_ptr<BackboneImpl> make_resnet(const std::string& name, int skip_layer);
+
+// TensorFlow's MobileNetV1/V2 (width 1.0): "SAME" padding, ReLU6, batch norm folded into conv
+// biases. skip_layer 1 ends at stride 16 (V1: after Conv2d_11_pointwise, 512 channels; V2: after
+// expanded_conv_12, 96 channels); skip_layer 0 is the full network at stride 32 (V1: 1024
+// channels; V2: through Conv_1, 1280 channels).
+std::shared_ptr<BackboneImpl> make_mobilenet(const std::string& name, int skip_layer);
+
+std::shared_ptr<BackboneImpl> make_backbone(const std::string& name, int skip_layer);
+
+}  // namespace mda

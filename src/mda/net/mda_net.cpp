@@ -1,0 +1,129 @@
+#include "mda/net/mda_net.h"
+
+#include <cmath>
+
+#include "mda/util/error.h"
+
+namespace mda {
+
+namespace F = torch::nn::functional;
+
+MdaNetImpl::MdaNetImpl(const MdaArchitecture& architecture) : architecture_(architecture) {
+  architecture_.validate();
+  backbone_ = register_module("backbone", make_backbone(architecture_.backbone, architecture_.skip_layer));
+  const int64_t cs = backbone_->out_channels();
+  const int64_t n = architecture_.heads;
+  group_ = cs / n;
+  if (group_ < 1) fail("model.heads = ", n, " exceeds the backbone's ", cs, " channels");
+  if (architecture_.channel_mapping) {
+    channel_mapping_ = register_module("channel_mapping", torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, cs, 1).bias(true)));
+  }
+  reduction_ = register_module("reduction", torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, architecture_.dim, 1).bias(true)));
+  // Initialised like a 1x1 convolution (uniform within 1/sqrt(fan_in)).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(group_));
+  if (architecture_.attention == "da") {
+    indicator_weight_ = register_parameter("indicator_weight", torch::empty({n, group_, group_}).uniform_(-bound, bound));
+    indicator_bias_ = register_parameter("indicator_bias", torch::empty({n, group_}).uniform_(-bound, bound));
+  } else if (architecture_.attention == "conv1x1") {
+    attention_weight_ = register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
+    attention_bias_ = register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
+  }
+}
+
+AttentionMaps MdaNetImpl::head(const torch::Tensor& features) {
+  const int64_t b = features.size(0), h = features.size(2), w = features.size(3);
+  const int64_t n = architecture_.heads;
+  // Attention branch, gradient stopped into the backbone (method.md 1.6).
+  torch::Tensor branch = architecture_.stop_gradient ? features.detach() : features;
+  if (architecture_.channel_mapping) branch = channel_mapping_(branch);
+  // Groups F^i: the first N * g channels, N x g (the last Cs mod N channels are unused).
+  const torch::Tensor groups = branch.narrow(1, 0, n * group_).reshape({b, n, group_, h, w});
+  torch::Tensor attention;
+  if (architecture_.attention == "da") {
+    const torch::Tensor context = groups.mean({3, 4});  // B x N x g (Eq. 2: average pooling)
+    const torch::Tensor indicator =
+        torch::relu(torch::einsum("bnk,njk->bnj", {context, indicator_weight_}) + indicator_bias_);
+    attention = F::softplus(torch::einsum("bnkhw,bnk->bnhw", {groups, indicator}));  // Eq. 3
+  } else if (architecture_.attention == "conv1x1") {
+    attention = F::softplus(torch::einsum("bnkhw,nk->bnhw", {groups, attention_weight_}) +
+                            attention_bias_.view({1, n, 1, 1}));
+  } else {  // l2: HOW's attention, the L2 norm of each location's (group) vector
+    attention = (groups.pow(2).sum(2) + 1e-10).sqrt();
+  }
+  torch::Tensor local = features;
+  if (architecture_.smoothing) {
+    local = F::avg_pool2d(local, F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
+  }
+  return AttentionMaps{attention, reduction_(local)};
+}
+
+AttentionMaps MdaNetImpl::forward(const torch::Tensor& images) { return head(backbone_->forward(images)); }
+
+torch::Tensor MdaNetImpl::pooled_descriptors(const AttentionMaps& maps) {
+  const torch::Tensor pooled = torch::einsum("bnhw,bchw->bnc", {maps.attention, maps.descriptors});
+  return pooled / (pooled.norm(2, -1, true) + 1e-6);
+}
+
+torch::Tensor MdaNetImpl::combine_heads(const torch::Tensor& per_head) {
+  const torch::Tensor mean = per_head.mean(1);
+  return mean / (mean.norm(2, -1, true) + 1e-6);
+}
+
+LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image, const std::vector<double>& scales,
+                                        int64_t count) {
+  if (image.dim() != 4 || image.size(0) != 1) fail("extract_local expects one image (1 x 3 x H x W)");
+  if (scales.empty()) fail("extract_local needs at least one scale");
+  torch::InferenceMode no_autograd;
+  std::vector<torch::Tensor> scores, heads, descriptors, xs, ys, scale_of;
+  for (double s : scales) {
+    if (!(s > 0)) fail("extraction scale must be positive, found ", s);
+    torch::Tensor x = image;
+    if (s != 1.0) {
+      x = F::interpolate(image, F::InterpolateFuncOptions()
+                                    .scale_factor(std::vector<double>{s, s})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false));
+    }
+    const AttentionMaps maps = forward(x);
+    const int64_t h = maps.attention.size(2), w = maps.attention.size(3);
+    const auto [best, best_head] = maps.attention[0].max(0);  // H x W
+    scores.push_back(best.reshape({-1}));
+    heads.push_back(best_head.reshape({-1}).to(torch::kInt32));
+    descriptors.push_back(maps.descriptors[0].reshape({maps.descriptors.size(1), -1}).t());
+    const torch::Tensor grid = torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(image.device()));
+    xs.push_back((grid % w).to(torch::kInt32));
+    ys.push_back((grid / w).to(torch::kInt32));
+    scale_of.push_back(torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
+  }
+  torch::Tensor score = torch::cat(scores);
+  score = score / score.max().clamp_min(1e-12);  // HOW divides by the maximum over all scales
+  const int64_t keep = std::min<int64_t>(count, score.numel());
+  // Stable sort so that equal scores keep scale order, then location order.
+  const torch::Tensor order = std::get<1>(score.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).narrow(0, 0, keep);
+  const auto pick = [&](const std::vector<torch::Tensor>& parts) { return torch::cat(parts).index_select(0, order).cpu().contiguous(); };
+  const torch::Tensor d = pick(descriptors).to(torch::kFloat32);
+  const torch::Tensor st = score.index_select(0, order).cpu().to(torch::kFloat32).contiguous();
+  const torch::Tensor hd = pick(heads), px = pick(xs), py = pick(ys), sc = pick(scale_of);
+  LocalFeatures out;
+  out.dim = d.size(1);
+  out.descriptors.assign(d.data_ptr<float>(), d.data_ptr<float>() + d.numel());
+  out.strengths.assign(st.data_ptr<float>(), st.data_ptr<float>() + st.numel());
+  out.heads.assign(hd.data_ptr<int32_t>(), hd.data_ptr<int32_t>() + hd.numel());
+  out.xs.assign(px.data_ptr<int32_t>(), px.data_ptr<int32_t>() + px.numel());
+  out.ys.assign(py.data_ptr<int32_t>(), py.data_ptr<int32_t>() + py.numel());
+  out.scales.assign(sc.data_ptr<float>(), sc.data_ptr<float>() + sc.numel());
+  return out;
+}
+
+std::vector<torch::Tensor> MdaNetImpl::attention_parameters() const {
+  std::vector<torch::Tensor> params;
+  if (channel_mapping_) {
+    for (const auto& p : channel_mapping_->parameters()) params.push_back(p);
+  }
+  for (const torch::Tensor* p : {&indicator_weight_, &indicator_bias_, &attention_weight_, &attention_bias_}) {
+    if (p->defined()) params.push_back(*p);
+  }
+  return params;
+}
+
+}  // namespace mda

@@ -1,0 +1,59 @@
+// The MDA network (method.md 1.2-1.8): backbone S, channel mapping, N dynamic attention heads,
+// reduction T to C_T-dim local descriptors, and the global and local forward modes.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "mda/features/local_features.h"
+#include "mda/net/architecture.h"
+#include "mda/net/backbone.h"
+
+namespace mda {
+
+struct AttentionMaps {
+  torch::Tensor attention;    // B x N x H x W, positive
+  torch::Tensor descriptors;  // B x C_T x H x W, the local descriptors L
+};
+
+class MdaNetImpl : public torch::nn::Module {
+ public:
+  explicit MdaNetImpl(const MdaArchitecture& architecture);
+
+  const MdaArchitecture& architecture() const { return architecture_; }
+  int64_t backbone_channels() const { return backbone_->out_channels(); }
+  int64_t group_channels() const { return group_; }  // floor(Cs / N)
+  std::shared_ptr<BackboneImpl> backbone() const { return backbone_; }
+
+  // The branch after the backbone: S (B x Cs x H x W) -> attention maps and local descriptors.
+  AttentionMaps head(const torch::Tensor& features);
+  // images: B x 3 x H x W RGB in [0, 1].
+  AttentionMaps forward(const torch::Tensor& images);
+
+  // Attention-weighted sum pooling per head, L2-normalised (Eq. 4): B x N x C_T.
+  static torch::Tensor pooled_descriptors(const AttentionMaps& maps);
+  // The combined global descriptor: mean of the N normalised head descriptors, normalised: B x C_T.
+  static torch::Tensor combine_heads(const torch::Tensor& per_head);
+
+  // Multi-scale local features of one image (1 x 3 x H x W in [0, 1]): every scale's locations are
+  // scored by the max over heads, the attention divided by its maximum over all scales (HOW), and
+  // the top `count` distinct locations over all scales are kept, strongest first.
+  LocalFeatures extract_local(const torch::Tensor& image, const std::vector<double>& scales, int64_t count);
+
+  // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning rates.
+  std::vector<torch::Tensor> attention_parameters() const;
+
+ private:
+  MdaArchitecture architecture_;
+  std::shared_ptr<BackboneImpl> backbone_;
+  int64_t group_ = 0;
+  torch::nn::Conv2d channel_mapping_{nullptr};
+  torch::nn::Conv2d reduction_{nullptr};
+  torch::Tensor indicator_weight_, indicator_bias_;  // da: N x g x g, N x g (one W_g per head)
+  torch::Tensor attention_weight_, attention_bias_;  // conv1x1: N x g, N
+};
+TORCH_MODULE(MdaNet);
+
+}  // namespace mda

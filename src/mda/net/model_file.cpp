@@ -1,0 +1,65 @@
+#include "mda/net/model_file.h"
+
+#include "mda/io/tensor_archive.h"
+#include "mda/net/state_dict.h"
+#include "mda/util/error.h"
+#include "mda/version.h"
+
+namespace mda {
+namespace {
+
+constexpr const char* kKind = "mda-model";
+
+MdaArchitecture architecture_of(const TensorArchive& archive, const std::string& path) {
+  const Value* version = archive.meta.find("model_version");
+  if (!version || !version->is_int()) fail(path, ": model file without a model_version");
+  if (version->as_int() != kModelFileVersion) {
+    fail(path, ": model file version ", version->as_int(), " is not supported (this mda reads version ", kModelFileVersion, ")");
+  }
+  const Value* architecture = archive.meta.find("architecture");
+  if (!architecture) fail(path, ": model file without an architecture");
+  return MdaArchitecture::from_value(*architecture, path);
+}
+
+void load_archive_into(const TensorArchive& archive, MdaNetImpl& net, const std::string& path) {
+  const LoadReport report = load_named_tensors(net, archive.tensors, "", path);
+  if (!report.missing.empty() || !report.unexpected.empty()) {
+    fail(path, ": does not match the architecture (", report.missing.size(), " tensor(s) missing, ",
+         report.unexpected.size(), " unexpected", report.missing.empty() ? "" : ", e.g. missing '" + report.missing[0] + "'", ")");
+  }
+}
+
+}  // namespace
+
+void save_model(const std::string& path, MdaNetImpl& net, const Value& extra) {
+  TensorArchive archive;
+  archive.kind = kKind;
+  archive.meta = extra.is_dict() ? extra.clone() : Value::empty_dict();
+  archive.meta.set("model_version", Value(kModelFileVersion));
+  archive.meta.set("architecture", net.architecture().to_value());
+  archive.meta.set("written_by", Value(std::string("mda ") + MDA_VERSION_STRING));
+  archive.tensors = module_tensors(net);
+  write_tensor_archive(path, archive);
+}
+
+MdaArchitecture read_model_architecture(const std::string& path) {
+  return architecture_of(read_tensor_archive(path, kKind), path);
+}
+
+MdaNet load_model(const std::string& path) {
+  const TensorArchive archive = read_tensor_archive(path, kKind);
+  MdaNet net(architecture_of(archive, path));
+  load_archive_into(archive, *net, path);
+  return net;
+}
+
+void load_model_into(const std::string& path, MdaNetImpl& net) {
+  const TensorArchive archive = read_tensor_archive(path, kKind);
+  const MdaArchitecture architecture = architecture_of(archive, path);
+  if (!(architecture == net.architecture())) {
+    fail(path, ": holds a ", architecture.short_name(), ", the network is a ", net.architecture().short_name());
+  }
+  load_archive_into(archive, net, path);
+}
+
+}  // namespace mda

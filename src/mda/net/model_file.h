@@ -1,0 +1,23 @@
+// Model files: one versioned file with the architecture and every weight of an MDA network
+// (a TensorArchive of kind "mda-model"), loadable for training and for extraction.
+#pragma once
+
+#include <string>
+
+#include "mda/io/value.h"
+#include "mda/net/mda_net.h"
+
+namespace mda {
+
+constexpr int kModelFileVersion = 1;
+
+// `extra` is stored beside the architecture (e.g. training epoch, configuration).
+void save_model(const std::string& path, MdaNetImpl& net, const Value& extra = Value::empty_dict());
+MdaArchitecture read_model_architecture(const std::string& path);
+// Builds the network the file describes and loads its weights; a tensor missing, unexpected or of
+// another shape is an error naming the file.
+MdaNet load_model(const std::string& path);
+// Loads the file's weights into an existing network, which must have the same architecture.
+void load_model_into(const std::string& path, MdaNetImpl& net);
+
+}  // namespace mda

@@ -1,0 +1,326 @@
+// Tests of the MDA network, its backbones, weight import and model files.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include "mda/image/codec.h"
+#include "mda/image/transform.h"
+#include "mda/io/npy.h"
+#include "mda/net/mda_net.h"
+#include "mda/net/mobilenet.h"
+#include "mda/net/model_file.h"
+#include "mda/net/weight_import.h"
+#include "mda/util/fs.h"
+#include "mda/util/strings.h"
+#include "test_helpers.h"
+
+namespace mda {
+namespace {
+
+// A small, fast configuration: ResNet-18 up to layer2 (128 channels, stride 8).
+MdaArchitecture tiny(int heads = 3, int dim = 16, const std::string& attention = "da") {
+  MdaArchitecture a;
+  a.backbone = "resnet18";
+  a.skip_layer = 2;
+  a.heads = heads;
+  a.dim = dim;
+  a.attention = attention;
+  return a;
+}
+
+torch::Tensor image_tensor(const Image& image) {
+  const FloatImage f = to_normalized_float(image, {0, 0, 0}, {1, 1, 1});
+  return torch::from_blob(const_cast<float*>(f.data.data()), {1, 3, f.height, f.width}, torch::kFloat32).clone();
+}
+
+TEST(MdaNet, ShapesForSeveralHeadsAndDims) {
+  for (const auto& [heads, dim] : {std::pair<int, int>{1, 16}, {3, 32}, {8, 16}, {5, 8}}) {
+    torch::manual_seed(0);
+    MdaNet net(tiny(heads, dim));
+    net->eval();
+    EXPECT_EQ(net->group_channels(), 128 / heads);  // 3 and 5 leave channels unused
+    const AttentionMaps maps = net->forward(torch::rand({2, 3, 64, 48}));
+    EXPECT_EQ(maps.attention.sizes().vec(), (std::vector<int64_t>{2, heads, 8, 6}));
+    EXPECT_EQ(maps.descriptors.sizes().vec(), (std::vector<int64_t>{2, dim, 8, 6}));
+    EXPECT_GT(maps.attention.min().item<float>(), 0.0f);
+    const torch::Tensor g = MdaNetImpl::pooled_descriptors(maps);
+    EXPECT_EQ(g.sizes().vec(), (std::vector<int64_t>{2, heads, dim}));
+    EXPECT_TRUE(torch::allclose(g.norm(2, -1), torch::ones({2, heads}), 1e-4, 1e-4));
+    const torch::Tensor combined = MdaNetImpl::combine_heads(g);
+    EXPECT_EQ(combined.sizes().vec(), (std::vector<int64_t>{2, dim}));
+  }
+}
+
+TEST(MdaNet, EveryAttentionModuleIsPositive) {
+  for (const std::string attention : {"da", "l2", "conv1x1"}) {
+    torch::manual_seed(1);
+    MdaNet net(tiny(4, 16, attention));
+    net->eval();
+    const AttentionMaps maps = net->forward(torch::rand({1, 3, 40, 40}));
+    EXPECT_GT(maps.attention.min().item<float>(), 0.0f) << attention;
+  }
+}
+
+TEST(MdaNet, StopGradientKeepsAttentionLossOutOfTheBackbone) {
+  for (const bool stop : {true, false}) {
+    torch::manual_seed(2);
+    MdaArchitecture a = tiny();
+    a.stop_gradient = stop;
+    MdaNet net(a);
+    net->eval();
+    net->zero_grad();
+    net->forward(torch::rand({1, 3, 40, 40})).attention.sum().backward();
+    double backbone_grad = 0;
+    for (const auto& p : net->backbone()->parameters()) {
+      if (p.grad().defined()) backbone_grad += p.grad().abs().sum().item<double>();
+    }
+    double head_grad = 0;
+    for (const auto& p : net->attention_parameters()) {
+      if (p.grad().defined()) head_grad += p.grad().abs().sum().item<double>();
+    }
+    EXPECT_GT(head_grad, 0.0);
+    if (stop) {
+      EXPECT_EQ(backbone_grad, 0.0);
+    } else {
+      EXPECT_GT(backbone_grad, 0.0);
+    }
+  }
+}
+
+TEST(MdaNet, HeadGradientMatchesFiniteDifferences) {
+  torch::manual_seed(3);
+  MdaArchitecture a = tiny(3, 8);
+  a.stop_gradient = false;  // so that the gradient reaches S through both branches
+  a.smoothing = true;
+  MdaNet net(a);
+  net->to(torch::kFloat64);
+  const torch::Tensor features = torch::rand({1, 128, 4, 5}, torch::kFloat64).requires_grad_(true);
+  const torch::Tensor projection = torch::randn({1, 3, 8}, torch::kFloat64);
+  const auto loss_of = [&](const torch::Tensor& s) {
+    const AttentionMaps maps = net->head(s);
+    return (MdaNetImpl::pooled_descriptors(maps) * projection).sum() + 0.1 * maps.attention.log().mean();
+  };
+  const torch::Tensor loss = loss_of(features);
+  const torch::Tensor weight = net->named_parameters()["indicator_weight"];
+  const auto grads = torch::autograd::grad({loss}, {features, weight});
+  const double eps = 1e-6;
+  torch::NoGradGuard no_grad;
+  for (int k = 0; k < 12; ++k) {
+    const int64_t i = (k * 7919) % features.numel();
+    torch::Tensor plus = features.detach().clone(), minus = features.detach().clone();
+    plus.view({-1})[i] += eps;
+    minus.view({-1})[i] -= eps;
+    const double numeric = (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
+    EXPECT_NEAR(grads[0].contiguous().view({-1})[i].item<double>(), numeric, 1e-6 + 1e-5 * std::abs(numeric)) << "S[" << i << "]";
+  }
+  for (int k = 0; k < 8; ++k) {
+    const int64_t i = (k * 104729) % weight.numel();
+    const double saved = weight.view({-1})[i].item<double>();
+    weight.view({-1})[i] = saved + eps;
+    const double up = loss_of(features.detach()).item<double>();
+    weight.view({-1})[i] = saved - eps;
+    const double down = loss_of(features.detach()).item<double>();
+    weight.view({-1})[i] = saved;
+    const double numeric = (up - down) / (2 * eps);
+    EXPECT_NEAR(grads[1].contiguous().view({-1})[i].item<double>(), numeric, 1e-6 + 1e-5 * std::abs(numeric)) << "W_g[" << i << "]";
+  }
+}
+
+TEST(MdaNet, DeterministicUnderAFixedSeed) {
+  const auto build_and_run = [] {
+    torch::manual_seed(42);
+    MdaNet net(tiny());
+    net->eval();
+    torch::manual_seed(43);
+    return net->forward(torch::rand({1, 3, 48, 48})).attention;
+  };
+  EXPECT_TRUE(torch::equal(build_and_run(), build_and_run()));
+}
+
+TEST(MdaNet, HowConfigurationIsHowsAttentionAndSmoothedReduction) {
+  MdaArchitecture a = tiny(1, 16, "l2");
+  a.channel_mapping = false;
+  a.stop_gradient = false;
+  a.smoothing = true;
+  torch::manual_seed(4);
+  MdaNet net(a);
+  net->eval();
+  const torch::Tensor s = torch::rand({1, 128, 6, 7});
+  const AttentionMaps maps = net->head(s);
+  EXPECT_TRUE(torch::allclose(maps.attention[0][0], (s[0].pow(2).sum(0) + 1e-10).sqrt(), 1e-5, 1e-6));
+  const torch::Tensor smoothed = torch::nn::functional::avg_pool2d(
+      s, torch::nn::functional::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
+  auto* reduction = net->named_modules()["reduction"]->as<torch::nn::Conv2dImpl>();
+  ASSERT_NE(reduction, nullptr);
+  EXPECT_TRUE(torch::allclose(maps.descriptors, reduction->forward(smoothed), 1e-5, 1e-6));
+}
+
+TEST(MdaNet, LocalFeaturesAreTheTopDistinctLocationsOverScales) {
+  torch::manual_seed(5);
+  MdaNet net(tiny(4, 16));
+  net->eval();
+  const torch::Tensor image = torch::rand({1, 3, 64, 80});
+  const LocalFeatures f = net->extract_local(image, {1.0, 0.5}, 50);
+  ASSERT_EQ(f.count(), 50);
+  EXPECT_EQ(f.dim, 16);
+  EXPECT_FLOAT_EQ(f.strengths[0], 1.0f);
+  std::set<std::tuple<int, int, float>> places;
+  for (int64_t i = 0; i < f.count(); ++i) {
+    if (i) {
+      EXPECT_LE(f.strengths[static_cast<size_t>(i)], f.strengths[static_cast<size_t>(i - 1)]);
+    }
+    EXPECT_TRUE(places.insert({f.xs[static_cast<size_t>(i)], f.ys[static_cast<size_t>(i)], f.scales[static_cast<size_t>(i)]}).second);
+  }
+  // Feature 0's descriptor is L at its location, and its head is the argmax there.
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = image;
+  if (f.scales[0] != 1.0f) {
+    x = torch::nn::functional::interpolate(image, torch::nn::functional::InterpolateFuncOptions()
+                                                      .scale_factor(std::vector<double>{f.scales[0], f.scales[0]})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false));
+  }
+  const AttentionMaps maps = net->forward(x);
+  const torch::Tensor expected = maps.descriptors[0].select(1, f.ys[0]).select(1, f.xs[0]);
+  for (int64_t k = 0; k < 16; ++k) EXPECT_NEAR(f.descriptors[static_cast<size_t>(k)], expected[k].item<float>(), 1e-4);
+  EXPECT_EQ(maps.attention[0].select(1, f.ys[0]).select(1, f.xs[0]).argmax().item<int64_t>(), f.heads[0]);
+  // Asking for more features than locations keeps them all.
+  const AttentionMaps quarter = net->forward(torch::rand({1, 3, 16, 20}));  // 64 x 80 at scale 0.25
+  EXPECT_EQ(net->extract_local(image, {0.25}, 100000).count(), quarter.attention.size(2) * quarter.attention.size(3));
+}
+
+TEST(ModelFile, RoundTripAndClearErrors) {
+  test::TempDir dir;
+  torch::manual_seed(6);
+  MdaNet net(tiny(2, 8, "conv1x1"));
+  net->eval();
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  MdaNet back = load_model(path);
+  back->eval();
+  EXPECT_EQ(back->architecture().attention, "conv1x1");
+  const torch::Tensor x = torch::rand({1, 3, 32, 32});
+  EXPECT_TRUE(torch::equal(net->forward(x).attention, back->forward(x).attention));
+
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  write_file_atomic(dir.path("cut.mdam"), std::string(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));
+  test::expect_error([&] { load_model(dir.path("cut.mdam")); }, {"cut.mdam", "checksum"});
+  std::vector<uint8_t> newer = bytes;
+  newer[8] = 9;
+  write_file_atomic(dir.path("newer.mdam"), std::string(newer.begin(), newer.end()));
+  test::expect_error([&] { load_model(dir.path("newer.mdam")); }, {"newer.mdam", "version 9"});
+  write_file_atomic(dir.path("foreign.mdam"), "PK\x03\x04 something else entirely, long enough to read");
+  test::expect_error([&] { load_model(dir.path("foreign.mdam")); }, {"foreign.mdam", "magic"});
+  MdaNet other(tiny(4, 8));
+  test::expect_error([&] { load_model_into(path, *other); }, {"m.mdam", "mda-resnet18-s2-n2-d8-conv1x1"});
+}
+
+class TorchvisionReference : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
+
+TEST_P(TorchvisionReference, ForwardMatchesTorchvision) {
+  MDA_SKIP_WITHOUT_NUMPY();
+  const auto [arch, skip] = GetParam();
+  test::TempDir dir;
+  const std::string script = std::string(MDA_SOURCE_DIR) + "/tests/torchvision_reference.py";
+  const int status = test::run_python(script, dir.path() + " " + arch + " " + std::to_string(skip) + " 2>/dev/null");
+  if (status != 0) GTEST_SKIP() << "SKIPPED: python3-torchvision is not installed";
+  const torch::Tensor x = to_tensor(read_npy(dir.path("input.npy")));
+  const torch::Tensor want = to_tensor(read_npy(dir.path("output.npy")));
+  for (const char* ext : {".pth", ".safetensors"}) {
+    const std::shared_ptr<BackboneImpl> backbone = make_resnet(arch, skip);
+    const LoadReport report = load_named_tensors(*backbone, read_state_dict(dir.path(std::string(arch) + ext)), "", ext);
+    EXPECT_TRUE(report.missing.empty()) << report.missing.size() << " missing";
+    EXPECT_FALSE(report.unexpected.empty());  // fc and dropped stages
+    backbone->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor got = backbone->forward(x);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LT((got - want).abs().max().item<float>(), 1e-4) << arch << ext;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ResNets, TorchvisionReference,
+                         ::testing::Values(std::make_tuple("resnet18", 1), std::make_tuple("resnet50", 1),
+                                           std::make_tuple("resnet34", 0)));
+
+// ImageNet classification with the dequantized Coral TFLite MobileNets (data README's check).
+class CoralMobileNet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::have_shared_data()) GTEST_SKIP() << "SKIPPED: ../shared/data is not present";
+    if (!image_codecs_available()) GTEST_SKIP() << "SKIPPED: built without image support";
+    coral_ = test::shared_data() + "/weights/coral/";
+    const std::vector<std::string> lines = split(read_file_text(coral_ + "imagenet_labels.txt"), '\n');
+    for (const std::string& line : lines) labels_.emplace_back(trim(line));
+    // Plain bilinear resize to 224 x 224 (no antialiasing), as the data README's check does.
+    const torch::Tensor cat = image_tensor(read_image(coral_ + "cat.bmp"));
+    input_ = torch::nn::functional::interpolate(cat, torch::nn::functional::InterpolateFuncOptions()
+                                                         .size(std::vector<int64_t>{224, 224})
+                                                         .mode(torch::kBilinear)
+                                                         .align_corners(false));
+  }
+  // Global average pool, then the 1x1 logits convolution, then softmax.
+  std::pair<std::string, float> classify(const torch::Tensor& features, const TfliteConvLayer& logits) {
+    const torch::Tensor pooled = features.mean({2, 3}, true);
+    const torch::Tensor out = torch::conv2d(pooled, to_tensor(logits.weight), to_tensor(logits.bias)).flatten();
+    const torch::Tensor p = torch::softmax(out, 0);
+    const int64_t best = p.argmax().item<int64_t>();
+    return {labels_.at(static_cast<size_t>(best)), p[best].item<float>()};
+  }
+  std::string coral_;
+  std::vector<std::string> labels_;
+  torch::Tensor input_;
+};
+
+TEST_F(CoralMobileNet, V1EmbeddingExtractorAndHeadSeeAnEgyptianCat) {
+  MobileNetImpl net(1, 0);
+  const std::string extractor = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
+  const auto layers = tflite_conv_layers(read_tflite(extractor), extractor);
+  EXPECT_EQ(load_tflite_layers(net, layers, extractor), layers.size());
+  const std::string head = coral_ + "mobilenet_quant_v1_224_head_layers.tflite";
+  const auto head_layers = tflite_conv_layers(read_tflite(head), head);
+  ASSERT_EQ(head_layers.size(), 1u);
+  torch::NoGradGuard no_grad;
+  const auto [label, probability] = classify(net.forward(input_), head_layers[0]);
+  EXPECT_EQ(label, "Egyptian cat");
+  EXPECT_NEAR(probability, 0.87, 0.02);
+  std::cout << "MobileNetV1: " << label << " " << probability << "\n";
+}
+
+TEST_F(CoralMobileNet, V2SeesAnEgyptianCat) {
+  MobileNetImpl net(2, 0);
+  const std::string file = coral_ + "mobilenet_v2_1.0_224_quant.tflite";
+  const auto layers = tflite_conv_layers(read_tflite(file), file);
+  ASSERT_EQ(load_tflite_layers(net, layers, file), layers.size() - 1);  // the rest is the classifier
+  torch::NoGradGuard no_grad;
+  const auto [label, probability] = classify(net.forward(input_), layers.back());
+  EXPECT_EQ(label, "Egyptian cat");
+  EXPECT_NEAR(probability, 0.82, 0.02);
+  std::cout << "MobileNetV2: " << label << " " << probability << "\n";
+}
+
+TEST_F(CoralMobileNet, ImportIntoTheStride16MdaBackbone) {
+  MdaArchitecture a;
+  a.backbone = "mobilenet_v1";
+  a.skip_layer = 1;
+  a.heads = 4;
+  a.dim = 32;
+  MdaNet net(a);
+  const std::string file = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
+  const LoadReport report = import_backbone_weights(*net, file);
+  EXPECT_EQ(report.loaded.size(), 23u);      // Conv2d_0 + 11 depthwise-separable blocks
+  EXPECT_EQ(report.unexpected.size(), 4u);   // blocks 12 and 13
+  EXPECT_EQ(net->backbone_channels(), 512);
+  net->eval();
+  const AttentionMaps maps = net->forward(input_);
+  EXPECT_EQ(maps.attention.size(2), 14);  // 224 / 16
+  // A ResNet cannot take TFLite weights.
+  MdaNet resnet(tiny());
+  test::expect_error([&] { import_backbone_weights(*resnet, file); }, {"MobileNet backbone"});
+}
+
+}  // namespace
+}  // namespace mda
