@@ -33,7 +33,9 @@ MdaArchitecture tiny(int heads = 3, int dim = 16, const std::string& attention =
 
 torch::Tensor image_tensor(const Image& image) {
   const FloatImage f = to_normalized_float(image, {0, 0, 0}, {1, 1, 1});
-  return torch::from_blob(const_cast<float*>(f.data.data()), {1, 3, f.height, f.width}, torch::kFloat32).clone();
+  return torch::from_blob(const_cast<float*>(f.data.data()), {1, 3, f.height, f.width},
+                          torch::kFloat32)
+      .clone();
 }
 
 TEST(MdaNet, ShapesForSeveralHeadsAndDims) {
@@ -101,7 +103,8 @@ TEST(MdaNet, HeadGradientMatchesFiniteDifferences) {
   const torch::Tensor projection = torch::randn({1, 3, 8}, torch::kFloat64);
   const auto loss_of = [&](const torch::Tensor& s) {
     const AttentionMaps maps = net->head(s);
-    return (MdaNetImpl::pooled_descriptors(maps) * projection).sum() + 0.1 * maps.attention.log().mean();
+    return (MdaNetImpl::pooled_descriptors(maps) * projection).sum() +
+           0.1 * maps.attention.log().mean();
   };
   const torch::Tensor loss = loss_of(features);
   const torch::Tensor weight = net->named_parameters()["indicator_weight"];
@@ -113,8 +116,11 @@ TEST(MdaNet, HeadGradientMatchesFiniteDifferences) {
     torch::Tensor plus = features.detach().clone(), minus = features.detach().clone();
     plus.view({-1})[i] += eps;
     minus.view({-1})[i] -= eps;
-    const double numeric = (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
-    EXPECT_NEAR(grads[0].contiguous().view({-1})[i].item<double>(), numeric, 1e-6 + 1e-5 * std::abs(numeric)) << "S[" << i << "]";
+    const double numeric =
+        (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
+    EXPECT_NEAR(grads[0].contiguous().view({-1})[i].item<double>(), numeric,
+                1e-6 + 1e-5 * std::abs(numeric))
+        << "S[" << i << "]";
   }
   for (int k = 0; k < 8; ++k) {
     const int64_t i = (k * 104729) % weight.numel();
@@ -125,7 +131,9 @@ TEST(MdaNet, HeadGradientMatchesFiniteDifferences) {
     const double down = loss_of(features.detach()).item<double>();
     weight.view({-1})[i] = saved;
     const double numeric = (up - down) / (2 * eps);
-    EXPECT_NEAR(grads[1].contiguous().view({-1})[i].item<double>(), numeric, 1e-6 + 1e-5 * std::abs(numeric)) << "W_g[" << i << "]";
+    EXPECT_NEAR(grads[1].contiguous().view({-1})[i].item<double>(), numeric,
+                1e-6 + 1e-5 * std::abs(numeric))
+        << "W_g[" << i << "]";
   }
 }
 
@@ -150,9 +158,11 @@ TEST(MdaNet, HowConfigurationIsHowsAttentionAndSmoothedReduction) {
   net->eval();
   const torch::Tensor s = torch::rand({1, 128, 6, 7});
   const AttentionMaps maps = net->head(s);
-  EXPECT_TRUE(torch::allclose(maps.attention[0][0], (s[0].pow(2).sum(0) + 1e-10).sqrt(), 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(maps.attention[0][0], (s[0].pow(2).sum(0) + 1e-10).sqrt(), 1e-5, 1e-6));
   const torch::Tensor smoothed = torch::nn::functional::avg_pool2d(
-      s, torch::nn::functional::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
+      s,
+      torch::nn::functional::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
   auto* reduction = net->named_modules()["reduction"]->as<torch::nn::Conv2dImpl>();
   ASSERT_NE(reduction, nullptr);
   EXPECT_TRUE(torch::allclose(maps.descriptors, reduction->forward(smoothed), 1e-5, 1e-6));
@@ -172,24 +182,31 @@ TEST(MdaNet, LocalFeaturesAreTheTopDistinctLocationsOverScales) {
     if (i) {
       EXPECT_LE(f.strengths[static_cast<size_t>(i)], f.strengths[static_cast<size_t>(i - 1)]);
     }
-    EXPECT_TRUE(places.insert({f.xs[static_cast<size_t>(i)], f.ys[static_cast<size_t>(i)], f.scales[static_cast<size_t>(i)]}).second);
+    EXPECT_TRUE(places
+                    .insert({f.xs[static_cast<size_t>(i)], f.ys[static_cast<size_t>(i)],
+                             f.scales[static_cast<size_t>(i)]})
+                    .second);
   }
   // Feature 0's descriptor is L at its location, and its head is the argmax there.
   torch::NoGradGuard no_grad;
   torch::Tensor x = image;
   if (f.scales[0] != 1.0f) {
-    x = torch::nn::functional::interpolate(image, torch::nn::functional::InterpolateFuncOptions()
-                                                      .scale_factor(std::vector<double>{f.scales[0], f.scales[0]})
-                                                      .mode(torch::kBilinear)
-                                                      .align_corners(false));
+    x = torch::nn::functional::interpolate(
+        image, torch::nn::functional::InterpolateFuncOptions()
+                   .scale_factor(std::vector<double>{f.scales[0], f.scales[0]})
+                   .mode(torch::kBilinear)
+                   .align_corners(false));
   }
   const AttentionMaps maps = net->forward(x);
   const torch::Tensor expected = maps.descriptors[0].select(1, f.ys[0]).select(1, f.xs[0]);
-  for (int64_t k = 0; k < 16; ++k) EXPECT_NEAR(f.descriptors[static_cast<size_t>(k)], expected[k].item<float>(), 1e-4);
-  EXPECT_EQ(maps.attention[0].select(1, f.ys[0]).select(1, f.xs[0]).argmax().item<int64_t>(), f.heads[0]);
+  for (int64_t k = 0; k < 16; ++k)
+    EXPECT_NEAR(f.descriptors[static_cast<size_t>(k)], expected[k].item<float>(), 1e-4);
+  EXPECT_EQ(maps.attention[0].select(1, f.ys[0]).select(1, f.xs[0]).argmax().item<int64_t>(),
+            f.heads[0]);
   // Asking for more features than locations keeps them all.
   const AttentionMaps quarter = net->forward(torch::rand({1, 3, 16, 20}));  // 64 x 80 at scale 0.25
-  EXPECT_EQ(net->extract_local(image, {0.25}, 100000).count(), quarter.attention.size(2) * quarter.attention.size(3));
+  EXPECT_EQ(net->extract_local(image, {0.25}, 100000).count(),
+            quarter.attention.size(2) * quarter.attention.size(3));
 }
 
 TEST(ModelFile, RoundTripAndClearErrors) {
@@ -206,16 +223,20 @@ TEST(ModelFile, RoundTripAndClearErrors) {
   EXPECT_TRUE(torch::equal(net->forward(x).attention, back->forward(x).attention));
 
   std::vector<uint8_t> bytes = read_file_bytes(path);
-  write_file_atomic(dir.path("cut.mdam"), std::string(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));
+  write_file_atomic(
+      dir.path("cut.mdam"),
+      std::string(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));
   test::expect_error([&] { load_model(dir.path("cut.mdam")); }, {"cut.mdam", "checksum"});
   std::vector<uint8_t> newer = bytes;
   newer[8] = 9;
   write_file_atomic(dir.path("newer.mdam"), std::string(newer.begin(), newer.end()));
   test::expect_error([&] { load_model(dir.path("newer.mdam")); }, {"newer.mdam", "version 9"});
-  write_file_atomic(dir.path("foreign.mdam"), "PK\x03\x04 something else entirely, long enough to read");
+  write_file_atomic(dir.path("foreign.mdam"),
+                    "PK\x03\x04 something else entirely, long enough to read");
   test::expect_error([&] { load_model(dir.path("foreign.mdam")); }, {"foreign.mdam", "magic"});
   MdaNet other(tiny(4, 8));
-  test::expect_error([&] { load_model_into(path, *other); }, {"m.mdam", "mda-resnet18-s2-n2-d8-conv1x1"});
+  test::expect_error([&] { load_model_into(path, *other); },
+                     {"m.mdam", "mda-resnet18-s2-n2-d8-conv1x1"});
 }
 
 class TorchvisionReference : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
@@ -225,13 +246,15 @@ TEST_P(TorchvisionReference, ForwardMatchesTorchvision) {
   const auto [arch, skip] = GetParam();
   test::TempDir dir;
   const std::string script = std::string(MDA_SOURCE_DIR) + "/tests/torchvision_reference.py";
-  const int status = test::run_python(script, dir.path() + " " + arch + " " + std::to_string(skip) + " 2>/dev/null");
+  const int status = test::run_python(
+      script, dir.path() + " " + arch + " " + std::to_string(skip) + " 2>/dev/null");
   if (status != 0) GTEST_SKIP() << "SKIPPED: python3-torchvision is not installed";
   const torch::Tensor x = to_tensor(read_npy(dir.path("input.npy")));
   const torch::Tensor want = to_tensor(read_npy(dir.path("output.npy")));
   for (const char* ext : {".pth", ".safetensors"}) {
     const std::shared_ptr<BackboneImpl> backbone = make_resnet(arch, skip);
-    const LoadReport report = load_named_tensors(*backbone, read_state_dict(dir.path(std::string(arch) + ext)), "", ext);
+    const LoadReport report =
+        load_named_tensors(*backbone, read_state_dict(dir.path(std::string(arch) + ext)), "", ext);
     EXPECT_TRUE(report.missing.empty()) << report.missing.size() << " missing";
     EXPECT_FALSE(report.unexpected.empty());  // fc and dropped stages
     backbone->eval();
@@ -243,7 +266,8 @@ TEST_P(TorchvisionReference, ForwardMatchesTorchvision) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ResNets, TorchvisionReference,
-                         ::testing::Values(std::make_tuple("resnet18", 1), std::make_tuple("resnet50", 1),
+                         ::testing::Values(std::make_tuple("resnet18", 1),
+                                           std::make_tuple("resnet50", 1),
                                            std::make_tuple("resnet34", 0)));
 
 // ImageNet classification with the dequantized Coral TFLite MobileNets (data README's check).
@@ -253,7 +277,8 @@ class CoralMobileNet : public ::testing::Test {
     if (!test::have_shared_data()) GTEST_SKIP() << "SKIPPED: ../shared/data is not present";
     if (!image_codecs_available()) GTEST_SKIP() << "SKIPPED: built without image support";
     coral_ = test::shared_data() + "/weights/coral/";
-    const std::vector<std::string> lines = split(read_file_text(coral_ + "imagenet_labels.txt"), '\n');
+    const std::vector<std::string> lines =
+        split(read_file_text(coral_ + "imagenet_labels.txt"), '\n');
     for (const std::string& line : lines) labels_.emplace_back(trim(line));
     // Plain bilinear resize to 224 x 224 (no antialiasing), as the data README's check does.
     const torch::Tensor cat = image_tensor(read_image(coral_ + "cat.bmp"));
@@ -263,9 +288,11 @@ class CoralMobileNet : public ::testing::Test {
                                                          .align_corners(false));
   }
   // Global average pool, then the 1x1 logits convolution, then softmax.
-  std::pair<std::string, float> classify(const torch::Tensor& features, const TfliteConvLayer& logits) {
+  std::pair<std::string, float> classify(const torch::Tensor& features,
+                                         const TfliteConvLayer& logits) {
     const torch::Tensor pooled = features.mean({2, 3}, true);
-    const torch::Tensor out = torch::conv2d(pooled, to_tensor(logits.weight), to_tensor(logits.bias)).flatten();
+    const torch::Tensor out =
+        torch::conv2d(pooled, to_tensor(logits.weight), to_tensor(logits.bias)).flatten();
     const torch::Tensor p = torch::softmax(out, 0);
     const int64_t best = p.argmax().item<int64_t>();
     return {labels_.at(static_cast<size_t>(best)), p[best].item<float>()};
@@ -294,7 +321,8 @@ TEST_F(CoralMobileNet, V2SeesAnEgyptianCat) {
   MobileNetImpl net(2, 0);
   const std::string file = coral_ + "mobilenet_v2_1.0_224_quant.tflite";
   const auto layers = tflite_conv_layers(read_tflite(file), file);
-  ASSERT_EQ(load_tflite_layers(net, layers, file), layers.size() - 1);  // the rest is the classifier
+  ASSERT_EQ(load_tflite_layers(net, layers, file),
+            layers.size() - 1);  // the rest is the classifier
   torch::NoGradGuard no_grad;
   const auto [label, probability] = classify(net.forward(input_), layers.back());
   EXPECT_EQ(label, "Egyptian cat");
@@ -311,8 +339,8 @@ TEST_F(CoralMobileNet, ImportIntoTheStride16MdaBackbone) {
   MdaNet net(a);
   const std::string file = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
   const LoadReport report = import_backbone_weights(*net, file);
-  EXPECT_EQ(report.loaded.size(), 23u);      // Conv2d_0 + 11 depthwise-separable blocks
-  EXPECT_EQ(report.unexpected.size(), 4u);   // blocks 12 and 13
+  EXPECT_EQ(report.loaded.size(), 23u);     // Conv2d_0 + 11 depthwise-separable blocks
+  EXPECT_EQ(report.unexpected.size(), 4u);  // blocks 12 and 13
   EXPECT_EQ(net->backbone_channels(), 512);
   net->eval();
   const AttentionMaps maps = net->forward(input_);

@@ -11,13 +11,16 @@
 namespace mda {
 
 int run_import_weights(const std::vector<std::string>& args) {
-  ArgParser parser("import-weights",
-                   "Creates a model file: the architecture of the configuration's model section, its "
-                   "backbone filled\nfrom pretrained weights, its MDA head initialised at random "
-                   "(seeded).\nAccepted weights: torchvision state dicts written by torch.save "
-                   "(.pth/.pt), .safetensors with torchvision\nnames, and TFLite uint8 MobileNets "
-                   "(.tflite, dequantized).");
-  parser.option("--weights", "FILE", "pretrained backbone weights (.pth, .pt, .safetensors, .tflite)", "", true)
+  ArgParser parser(
+      "import-weights",
+      "Creates a model file: the architecture of the configuration's model section, its "
+      "backbone filled\nfrom pretrained weights, its MDA head initialised at random "
+      "(seeded).\nAccepted weights: torchvision state dicts written by torch.save "
+      "(.pth/.pt), .safetensors with torchvision\nnames, and TFLite uint8 MobileNets "
+      "(.tflite, dequantized).");
+  parser
+      .option("--weights", "FILE", "pretrained backbone weights (.pth, .pt, .safetensors, .tflite)",
+              "", true)
       .option("--out", "FILE", "model file to write", "", true)
       .option("--seed", "N", "seed of the head's random initialisation", "0")
       .config_sections({"model."});
@@ -31,8 +34,8 @@ int run_import_weights(const std::vector<std::string>& args) {
   const LoadReport report = import_backbone_weights(*net, weights);
   log_info("loaded ", report.loaded.size(), " backbone tensors from ", weights);
   if (!report.unexpected.empty()) {
-    log_info("left unused ", report.unexpected.size(), " tensor(s) of layers the model does not have, e.g. '",
-             report.unexpected[0], "'");
+    log_info("left unused ", report.unexpected.size(),
+             " tensor(s) of layers the model does not have, e.g. '", report.unexpected[0], "'");
   }
   Value meta = Value::empty_dict();
   meta.set("imported_from", Value(weights));
@@ -40,7 +43,8 @@ int run_import_weights(const std::vector<std::string>& args) {
   const std::string out = parser.get("--out");
   save_model(out, *net, meta);
   config.save(sidecar_config_path(out));
-  log_info("wrote ", out, " (", architecture.short_name(), ", ", net->backbone_channels(), " backbone channels)");
+  log_info("wrote ", out, " (", architecture.short_name(), ", ", net->backbone_channels(),
+           " backbone channels)");
   return 0;
 }
 

@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   }
 #ifndef MDA_HAVE_TORCH
   if (name == "import-weights" || name == "train" || name == "extract") {
-    std::cerr << "mda: '" << name << "' needs the network code, and this mda was built without libtorch\n";
+    std::cerr << "mda: '" << name
+              << "' needs the network code, and this mda was built without libtorch\n";
     return 2;
   }
 #endif

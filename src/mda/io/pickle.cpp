@@ -30,6 +30,7 @@ struct Object {
     kGlobal,
     kDType,
     kArray,
+    kStorage,
     kMark
   };
   Kind kind = Kind::kNone;
@@ -56,8 +57,9 @@ bool is_module(const std::string& global, const char* name) {
 
 class Unpickler {
  public:
-  Unpickler(const std::vector<uint8_t>& bytes, const std::string& source)
-      : data_(bytes), source_(source) {}
+  Unpickler(const std::vector<uint8_t>& bytes, const std::string& source,
+            const StorageLoader& loader)
+      : data_(bytes), source_(source), loader_(loader) {}
 
   Value run() {
     while (true) {
@@ -393,6 +395,9 @@ class Unpickler {
         build(top(), state);
         break;
       }
+      case 'Q':  // BINPERSID
+        push(persistent_load(pop()));
+        break;
       case 0x97:
       case 0x98:
         bad("out-of-band buffers are not supported");
@@ -421,6 +426,53 @@ class Unpickler {
     for (size_t k = n; k-- > 0;) v = (v << 8) | static_cast<uint8_t>(raw[k]);
     if (n > 0 && n < 8 && (static_cast<uint8_t>(raw[n - 1]) & 0x80)) v |= ~uint64_t{0} << (8 * n);
     return scalar_int(static_cast<int64_t>(v));
+  }
+
+  // torch.save stores each tensor's storage outside the pickle, named by a persistent id
+  // ('storage', storage class, key, location, numel).
+  ObjectPtr persistent_load(const ObjectPtr& pid) {
+    using K = Object::Kind;
+    if (!loader_) bad("persistent ids (torch storages) are only read from torch.save files");
+    const auto& p = pid->items;
+    if (pid->kind != K::kTuple || p.size() < 5 || p[0]->kind != K::kStr ||
+        p[0]->text != "storage" || p[1]->kind != K::kGlobal || p[2]->kind != K::kStr ||
+        p[4]->kind != K::kInt) {
+      bad("unsupported persistent id");
+    }
+    auto o = make(K::kStorage);
+    o->array = loader_(p[1]->text, p[2]->text, p[4]->i);
+    return o;
+  }
+
+  // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...): a strided view of a
+  // storage.
+  ObjectPtr rebuild_tensor(const std::vector<ObjectPtr>& a) {
+    using K = Object::Kind;
+    if (a.size() < 4 || a[0]->kind != K::kStorage || a[1]->kind != K::kInt)
+      bad("bad torch tensor arguments");
+    const NdArray& storage = a[0]->array;
+    const std::vector<int64_t> size = shape_of(*a[2]);
+    const std::vector<int64_t> stride = shape_of(*a[3]);
+    if (size.size() != stride.size()) bad("torch tensor size and stride differ in length");
+    auto o = make(K::kArray);
+    o->array.dtype = storage.dtype;
+    o->array.shape = size;
+    const size_t element = dtype_size(storage.dtype);
+    const int64_t n = o->array.size();
+    o->array.bytes.resize(static_cast<size_t>(n) * element);
+    std::vector<int64_t> index(size.size(), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t at = a[1]->i;
+      for (size_t d = 0; d < size.size(); ++d) at += index[d] * stride[d];
+      if (at < 0 || at >= storage.size()) bad("torch tensor reaches outside its storage");
+      std::memcpy(o->array.bytes.data() + static_cast<size_t>(i) * element,
+                  storage.bytes.data() + static_cast<size_t>(at) * element, element);
+      for (size_t d = size.size(); d-- > 0;) {  // next index, last dimension fastest
+        if (++index[d] < size[d]) break;
+        index[d] = 0;
+      }
+    }
+    return o;
   }
 
   // Converts the UTF-8 text of a str whose code points are all below 256 into bytes, as
@@ -524,6 +576,9 @@ class Unpickler {
       return str_object(K::kBytes, "");  // protocol 2 writes b'' this way
     }
     if (name == "collections.OrderedDict" && a.empty()) return make(K::kDict);
+    if (name == "torch._utils._rebuild_tensor_v2" && loader_) return rebuild_tensor(a);
+    if (name == "torch._utils._rebuild_parameter" && !a.empty() && a[0]->kind == K::kArray)
+      return a[0];
     bad("object '", name, "' is not supported (only plain data and numpy arrays)");
   }
 
@@ -548,9 +603,8 @@ class Unpickler {
       fill_array(*target, dtype_for(*s[2]), shape_of(*s[1]), *s[4], s[3]->b);
       return;
     }
-    if (target->kind == K::kDict && state->kind == K::kDict) {
-      target->pairs.insert(target->pairs.end(), state->pairs.begin(), state->pairs.end());
-      return;
+    if (target->kind == K::kDict && (state->kind == K::kDict || state->kind == K::kTuple)) {
+      return;  // instance attributes of a dict subclass (OrderedDict._metadata): not dict items
     }
     bad("BUILD on an unsupported object");
   }
@@ -592,6 +646,8 @@ class Unpickler {
         bad("object '", o.text, "' is not supported");
       case K::kDType:
         bad("a bare numpy dtype is not supported as a value");
+      case K::kStorage:
+        bad("a bare torch storage is not supported as a value");
       case K::kMark:
         bad("unexpected MARK");
     }
@@ -600,6 +656,7 @@ class Unpickler {
 
   const std::vector<uint8_t>& data_;
   const std::string& source_;
+  const StorageLoader& loader_;
   size_t pos_ = 0;
   std::vector<ObjectPtr> stack_;
   std::unordered_map<uint64_t, ObjectPtr> memo_;
@@ -607,11 +664,12 @@ class Unpickler {
 
 }  // namespace
 
-Value parse_pickle(const std::vector<uint8_t>& bytes, const std::string& source) {
+Value parse_pickle(const std::vector<uint8_t>& bytes, const std::string& source,
+                   const StorageLoader& storage_loader) {
   if (bytes.size() < 2 || bytes[0] != 0x80) {
     fail(source, ": not a pickle of protocol 2 or later (first byte is not PROTO)");
   }
-  return Unpickler(bytes, source).run();
+  return Unpickler(bytes, source, storage_loader).run();
 }
 
 Value read_pickle(const std::string& path) { return parse_pickle(read_file_bytes(path), path); }

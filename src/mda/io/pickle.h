@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,16 @@
 
 namespace mda {
 
-// `source` names the data in error messages (usually the file path).
-Value parse_pickle(const std::vector<uint8_t>& bytes, const std::string& source);
+// Loads the storage that a torch.save pickle refers to by persistent id ('storage', type, key,
+// location, numel): returns its `numel` elements as a 1-D array. The type is the storage class
+// name, e.g. "torch.FloatStorage".
+using StorageLoader =
+    std::function<NdArray(const std::string& storage_type, const std::string& key, int64_t numel)>;
+
+// `source` names the data in error messages (usually the file path). With a storage loader, torch
+// tensors (torch._utils._rebuild_tensor_v2 over such storages) become arrays too.
+Value parse_pickle(const std::vector<uint8_t>& bytes, const std::string& source,
+                   const StorageLoader& storage_loader = nullptr);
 Value read_pickle(const std::string& path);
 
 }  // namespace mda

@@ -14,8 +14,9 @@ struct Code {
   const char* name;
   DType dtype;
 };
-constexpr Code kCodes[] = {{"F32", DType::kFloat32}, {"F64", DType::kFloat64}, {"F16", DType::kFloat16},
-                           {"I32", DType::kInt32},   {"I64", DType::kInt64},   {"U8", DType::kUInt8},
+constexpr Code kCodes[] = {{"F32", DType::kFloat32}, {"F64", DType::kFloat64},
+                           {"F16", DType::kFloat16}, {"I32", DType::kInt32},
+                           {"I64", DType::kInt64},   {"U8", DType::kUInt8},
                            {"U16", DType::kUInt16}};
 
 }  // namespace
@@ -26,7 +27,8 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | b[static_cast<size_t>(i)];
   if (n > b.size() - 8) fail(path, ": safetensors header of ", n, " bytes does not fit the file");
-  const Value header = parse_json(std::string(reinterpret_cast<const char*>(b.data()) + 8, n), path);
+  const Value header =
+      parse_json(std::string(reinterpret_cast<const char*>(b.data()) + 8, n), path);
   if (!header.is_dict()) fail(path, ": safetensors header is not a JSON object");
   const size_t data_start = 8 + n;
   const size_t data_size = b.size() - data_start;
@@ -37,9 +39,13 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
     try {
       const std::string code = entry.find("dtype") ? entry.find("dtype")->as_string() : "";
       NdArray array;
-      array.shape = entry.find("shape") ? entry.find("shape")->to_int_vector() : std::vector<int64_t>{};
-      const std::vector<int64_t> offsets = entry.find("data_offsets") ? entry.find("data_offsets")->to_int_vector() : std::vector<int64_t>{};
-      if (offsets.size() != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || static_cast<uint64_t>(offsets[1]) > data_size) {
+      array.shape =
+          entry.find("shape") ? entry.find("shape")->to_int_vector() : std::vector<int64_t>{};
+      const std::vector<int64_t> offsets = entry.find("data_offsets")
+                                               ? entry.find("data_offsets")->to_int_vector()
+                                               : std::vector<int64_t>{};
+      if (offsets.size() != 2 || offsets[0] < 0 || offsets[1] < offsets[0] ||
+          static_cast<uint64_t>(offsets[1]) > data_size) {
         fail("bad data_offsets");
       }
       const size_t begin = data_start + static_cast<size_t>(offsets[0]);
@@ -50,7 +56,9 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
         if (bytes != static_cast<size_t>(array.size()) * 2) fail("size does not match the shape");
         array.bytes.resize(bytes * 2);
         for (size_t i = 0; i < bytes / 2; ++i) {
-          const uint32_t bits = (static_cast<uint32_t>(b[begin + 2 * i]) | (static_cast<uint32_t>(b[begin + 2 * i + 1]) << 8)) << 16;
+          const uint32_t bits = (static_cast<uint32_t>(b[begin + 2 * i]) |
+                                 (static_cast<uint32_t>(b[begin + 2 * i + 1]) << 8))
+                                << 16;
           std::memcpy(array.bytes.data() + 4 * i, &bits, 4);
         }
       } else {
@@ -62,8 +70,10 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
           }
         }
         if (!known) fail("unsupported dtype '", code, "'");
-        if (bytes != static_cast<size_t>(array.size()) * dtype_size(array.dtype)) fail("size does not match the shape");
-        array.bytes.assign(b.begin() + static_cast<std::ptrdiff_t>(begin), b.begin() + static_cast<std::ptrdiff_t>(begin + bytes));
+        if (bytes != static_cast<size_t>(array.size()) * dtype_size(array.dtype))
+          fail("size does not match the shape");
+        array.bytes.assign(b.begin() + static_cast<std::ptrdiff_t>(begin),
+                           b.begin() + static_cast<std::ptrdiff_t>(begin + bytes));
       }
       tensors.emplace_back(name, std::move(array));
     } catch (const Error& error) {
@@ -77,7 +87,8 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
   return tensors;
 }
 
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, NdArray>>& tensors) {
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, NdArray>>& tensors) {
   Value header = Value::empty_dict();
   uint64_t offset = 0;
   for (const auto& [name, array] : tensors) {
@@ -90,7 +101,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     Value::List shape;
     for (int64_t d : array.shape) shape.emplace_back(d);
     entry.set("shape", Value(std::move(shape)));
-    entry.set("data_offsets", Value(Value::List{Value(static_cast<int64_t>(offset)), Value(static_cast<int64_t>(offset + array.bytes.size()))}));
+    entry.set("data_offsets",
+              Value(Value::List{Value(static_cast<int64_t>(offset)),
+                                Value(static_cast<int64_t>(offset + array.bytes.size()))}));
     header.set(name, std::move(entry));
     offset += array.bytes.size();
   }
@@ -98,11 +111,13 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   json.append((8 - json.size() % 8) % 8, ' ');
   write_file_atomic(path, [&](std::ostream& out) {
     uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(json.size()) >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      length[i] = static_cast<uint8_t>(static_cast<uint64_t>(json.size()) >> (8 * i));
     out.write(reinterpret_cast<const char*>(length), 8);
     out.write(json.data(), static_cast<std::streamsize>(json.size()));
     for (const auto& [name, array] : tensors) {
-      out.write(reinterpret_cast<const char*>(array.bytes.data()), static_cast<std::streamsize>(array.bytes.size()));
+      out.write(reinterpret_cast<const char*>(array.bytes.data()),
+                static_cast<std::streamsize>(array.bytes.size()));
     }
   });
 }

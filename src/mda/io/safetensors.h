@@ -13,6 +13,7 @@ namespace mda {
 // Reads F32, F64, F16, I32, I64, U8 and U16 tensors; BF16 is widened to float32. Other dtypes,
 // overlapping or out-of-range offsets and truncated files are errors naming the file.
 std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string& path);
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, NdArray>>& tensors);
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, NdArray>>& tensors);
 
 }  // namespace mda

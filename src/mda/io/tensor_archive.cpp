@@ -44,7 +44,8 @@ void write_tensor_archive(const std::string& path, const TensorArchive& archive)
   uint64_t offset = 0;
   for (const auto& [name, array] : archive.tensors) {
     if (array.bytes.size() != static_cast<size_t>(array.size()) * dtype_size(array.dtype)) {
-      fail("tensor '", name, "' has ", array.bytes.size(), " bytes for shape ", array.shape_string());
+      fail("tensor '", name, "' has ", array.bytes.size(), " bytes for shape ",
+           array.shape_string());
     }
     Value entry = Value::empty_dict();
     entry.set("name", Value(name));
@@ -76,7 +77,8 @@ void write_tensor_archive(const std::string& path, const TensorArchive& archive)
   }
   put_le(out, fnv1a(out.data(), out.size()), 8);
   write_file_atomic(path, [&](std::ostream& stream) {
-    stream.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
+    stream.write(reinterpret_cast<const char*>(out.data()),
+                 static_cast<std::streamsize>(out.size()));
   });
 }
 
@@ -87,13 +89,16 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
   }
   const uint32_t version = static_cast<uint32_t>(get_le(b.data() + 8, 4));
   if (version != kTensorArchiveVersion) {
-    fail(path, ": file format version ", version, " is not supported (this mda reads version ", kTensorArchiveVersion, ")");
+    fail(path, ": file format version ", version, " is not supported (this mda reads version ",
+         kTensorArchiveVersion, ")");
   }
   const uint64_t stored = get_le(b.data() + b.size() - 8, 8);
-  if (fnv1a(b.data(), b.size() - 8) != stored) fail(path, ": checksum mismatch (truncated or corrupt file)");
+  if (fnv1a(b.data(), b.size() - 8) != stored)
+    fail(path, ": checksum mismatch (truncated or corrupt file)");
   const uint64_t header_length = get_le(b.data() + 12, 8);
   if (20 + header_length > b.size() - 8) fail(path, ": truncated header");
-  const Value header = parse_json(std::string(reinterpret_cast<const char*>(b.data()) + 20, header_length), path);
+  const Value header =
+      parse_json(std::string(reinterpret_cast<const char*>(b.data()) + 20, header_length), path);
   TensorArchive archive;
   const auto field = [](const Value& dict, const char* key) -> const Value& {
     const Value* v = dict.is_dict() ? dict.find(key) : nullptr;
@@ -111,7 +116,8 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
     for (const Value& entry : field(header, "tensors").as_list()) {
       NdArray array;
       bool known = false;
-      for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kUInt16}) {
+      for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kInt32,
+                      DType::kInt64, DType::kUInt8, DType::kUInt16}) {
         if (dtype_name(d) == field(entry, "dtype").as_string()) {
           array.dtype = d;
           known = true;
@@ -121,7 +127,8 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
       array.shape = field(entry, "shape").to_int_vector();
       const uint64_t offset = static_cast<uint64_t>(field(entry, "offset").as_int());
       const uint64_t bytes = static_cast<uint64_t>(field(entry, "bytes").as_int());
-      if (bytes != static_cast<uint64_t>(array.size()) * dtype_size(array.dtype) || offset + bytes > data_size) {
+      if (bytes != static_cast<uint64_t>(array.size()) * dtype_size(array.dtype) ||
+          offset + bytes > data_size) {
         fail("tensor '", field(entry, "name").as_string(), "' does not fit the file");
       }
       array.bytes.assign(b.begin() + static_cast<std::ptrdiff_t>(data_start + offset),

@@ -3,9 +3,9 @@
 //   bytes 0-7   magic "MDATENSR"
 //   bytes 8-11  format version (uint32, little endian), currently 1
 //   bytes 12-19 header length H (uint64)
-//   H bytes     JSON: {"kind": ..., "meta": {...}, "tensors": [{"name", "dtype", "shape", "offset", "bytes"}]}
-//   data        the arrays, each at its offset from the start of this section, 64-byte aligned
-//   last 8      FNV-1a 64-bit checksum of everything before it
+//   H bytes     JSON: {"kind": ..., "meta": {...}, "tensors": [{"name", "dtype", "shape", "offset",
+//   "bytes"}]} data        the arrays, each at its offset from the start of this section, 64-byte
+//   aligned last 8      FNV-1a 64-bit checksum of everything before it
 //
 // Reading checks the magic, version, kind, sizes and checksum, so a truncated or foreign file is an
 // error naming the file, never a silently wrong model.

@@ -12,7 +12,8 @@ namespace {
 // int32 points (backwards) to its vtable; field k's offset sits at vtable + 4 + 2k.
 class FlatBuffer {
  public:
-  FlatBuffer(const std::vector<uint8_t>& bytes, const std::string& source) : b_(bytes), source_(source) {}
+  FlatBuffer(const std::vector<uint8_t>& bytes, const std::string& source)
+      : b_(bytes), source_(source) {}
 
   template <typename T>
   T read(size_t at) const {
@@ -72,13 +73,27 @@ class FlatBuffer {
 };
 
 // Field indices of the TFLite schema (schema.fbs).
-namespace model { constexpr int kOperatorCodes = 1, kSubgraphs = 2, kBuffers = 4; }
-namespace opcode { constexpr int kDeprecatedBuiltin = 0, kBuiltin = 3; }
-namespace subgraph { constexpr int kTensors = 0, kInputs = 1, kOutputs = 2, kOperators = 3; }
-namespace tensor { constexpr int kShape = 0, kType = 1, kBuffer = 2, kName = 3, kQuantization = 4; }
-namespace quant { constexpr int kScale = 2, kZeroPoint = 3; }
-namespace op { constexpr int kOpcodeIndex = 0, kInputs = 1, kOutputs = 2, kOptions = 4; }
-namespace buffer { constexpr int kData = 0; }
+namespace model {
+constexpr int kOperatorCodes = 1, kSubgraphs = 2, kBuffers = 4;
+}
+namespace opcode {
+constexpr int kDeprecatedBuiltin = 0, kBuiltin = 3;
+}
+namespace subgraph {
+constexpr int kTensors = 0, kInputs = 1, kOutputs = 2, kOperators = 3;
+}
+namespace tensor {
+constexpr int kShape = 0, kType = 1, kBuffer = 2, kName = 3, kQuantization = 4;
+}
+namespace quant {
+constexpr int kScale = 2, kZeroPoint = 3;
+}
+namespace op {
+constexpr int kOpcodeIndex = 0, kInputs = 1, kOutputs = 2, kOptions = 4;
+}
+namespace buffer {
+constexpr int kData = 0;
+}
 
 }  // namespace
 
@@ -101,7 +116,8 @@ TfliteModel parse_tflite(const std::vector<uint8_t>& bytes, const std::string& s
 
   std::vector<size_t> buffers;
   const size_t buffer_vec = fb.indirect(root, model::kBuffers);
-  for (size_t i = 0; i < fb.vector_length(buffer_vec); ++i) buffers.push_back(fb.table_in_vector(buffer_vec, i));
+  for (size_t i = 0; i < fb.vector_length(buffer_vec); ++i)
+    buffers.push_back(fb.table_in_vector(buffer_vec, i));
 
   const size_t subgraphs = fb.indirect(root, model::kSubgraphs);
   if (fb.vector_length(subgraphs) < 1) fb.bad("no subgraph");
@@ -121,7 +137,8 @@ TfliteModel parse_tflite(const std::vector<uint8_t>& bytes, const std::string& s
       tensor_info.zero_points = fb.vector_of<int64_t>(fb.indirect(q, quant::kZeroPoint));
     }
     const uint32_t buffer_index = fb.scalar<uint32_t>(t, tensor::kBuffer, 0);
-    if (buffer_index >= buffers.size()) fb.bad("tensor '", tensor_info.name, "' names buffer ", buffer_index);
+    if (buffer_index >= buffers.size())
+      fb.bad("tensor '", tensor_info.name, "' names buffer ", buffer_index);
     const size_t data = fb.indirect(buffers[buffer_index], buffer::kData);
     const size_t n = fb.vector_length(data);
     if (n) {
@@ -143,7 +160,8 @@ TfliteModel parse_tflite(const std::vector<uint8_t>& bytes, const std::string& s
     o.inputs = fb.vector_of<int32_t>(fb.indirect(t, op::kInputs));
     o.outputs = fb.vector_of<int32_t>(fb.indirect(t, op::kOutputs));
     for (int32_t index : o.inputs) {
-      if (index >= static_cast<int32_t>(result.tensors.size())) fb.bad("operator ", i, " input ", index);
+      if (index >= static_cast<int32_t>(result.tensors.size()))
+        fb.bad("operator ", i, " input ", index);
     }
     if (const size_t options = fb.indirect(t, op::kOptions)) {
       if (o.builtin_code == tflite_op::kConv2d) {
@@ -171,7 +189,9 @@ TfliteModel parse_tflite(const std::vector<uint8_t>& bytes, const std::string& s
   return result;
 }
 
-TfliteModel read_tflite(const std::string& path) { return parse_tflite(read_file_bytes(path), path); }
+TfliteModel read_tflite(const std::string& path) {
+  return parse_tflite(read_file_bytes(path), path);
+}
 
 NdArray dequantize(const TfliteTensor& t, const std::string& source) {
   NdArray out;
@@ -201,15 +221,23 @@ NdArray dequantize(const TfliteTensor& t, const std::string& source) {
   for (int64_t i = 0; i < n; ++i) {
     const uint8_t* p = t.data.data() + i * static_cast<int64_t>(element);
     switch (t.type) {
-      case 0: std::memcpy(&values[static_cast<size_t>(i)], p, 4); break;
+      case 0:
+        std::memcpy(&values[static_cast<size_t>(i)], p, 4);
+        break;
       case 2: {
         int32_t q;
         std::memcpy(&q, p, 4);
         values[static_cast<size_t>(i)] = static_cast<float>(scale_of(i) * q);
         break;
       }
-      case 3: values[static_cast<size_t>(i)] = static_cast<float>(scale_of(i) * (static_cast<int64_t>(*p) - zero_of(i))); break;
-      case 9: values[static_cast<size_t>(i)] = static_cast<float>(scale_of(i) * (static_cast<int64_t>(static_cast<int8_t>(*p)) - zero_of(i))); break;
+      case 3:
+        values[static_cast<size_t>(i)] =
+            static_cast<float>(scale_of(i) * (static_cast<int64_t>(*p) - zero_of(i)));
+        break;
+      case 9:
+        values[static_cast<size_t>(i)] = static_cast<float>(
+            scale_of(i) * (static_cast<int64_t>(static_cast<int8_t>(*p)) - zero_of(i)));
+        break;
     }
   }
   out.bytes.resize(values.size() * 4);

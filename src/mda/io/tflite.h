@@ -14,19 +14,20 @@ namespace mda {
 struct TfliteTensor {
   std::string name;
   std::vector<int32_t> shape;
-  int type = 0;  // TFLite TensorType: 0 float32, 2 int32, 3 uint8, 4 int64, 9 int8
-  std::vector<float> scales;       // per-tensor (one value) or per-channel quantization
+  int type = 0;               // TFLite TensorType: 0 float32, 2 int32, 3 uint8, 4 int64, 9 int8
+  std::vector<float> scales;  // per-tensor (one value) or per-channel quantization
   std::vector<int64_t> zero_points;
-  std::vector<uint8_t> data;       // empty for activations
+  std::vector<uint8_t> data;  // empty for activations
 };
 
 struct TfliteOperator {
-  int builtin_code = -1;  // 0 ADD, 1 AVERAGE_POOL_2D, 3 CONV_2D, 4 DEPTHWISE_CONV_2D, 22 RESHAPE, 25 SOFTMAX
+  int builtin_code =
+      -1;  // 0 ADD, 1 AVERAGE_POOL_2D, 3 CONV_2D, 4 DEPTHWISE_CONV_2D, 22 RESHAPE, 25 SOFTMAX
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
   int stride_w = 1, stride_h = 1;
-  int padding = 0;      // 0 SAME, 1 VALID
-  int activation = 0;   // 0 none, 1 relu, 3 relu6
+  int padding = 0;     // 0 SAME, 1 VALID
+  int activation = 0;  // 0 none, 1 relu, 3 relu6
   int depth_multiplier = 1;
 };
 

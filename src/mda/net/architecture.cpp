@@ -10,10 +10,13 @@ void MdaArchitecture::validate() const {
                       backbone == "resnet101";
   const bool mobilenet = backbone == "mobilenet_v1" || backbone == "mobilenet_v2";
   if (!resnet && !mobilenet) {
-    fail("model.backbone '", backbone, "' is not one of resnet18, resnet34, resnet50, resnet101, mobilenet_v1, mobilenet_v2");
+    fail("model.backbone '", backbone,
+         "' is not one of resnet18, resnet34, resnet50, resnet101, mobilenet_v1, mobilenet_v2");
   }
-  if (resnet && (skip_layer < 0 || skip_layer > 3)) fail("model.skip_layer must be 0..3 for ResNets, found ", skip_layer);
-  if (mobilenet && (skip_layer < 0 || skip_layer > 1)) fail("model.skip_layer must be 0 or 1 for MobileNets, found ", skip_layer);
+  if (resnet && (skip_layer < 0 || skip_layer > 3))
+    fail("model.skip_layer must be 0..3 for ResNets, found ", skip_layer);
+  if (mobilenet && (skip_layer < 0 || skip_layer > 1))
+    fail("model.skip_layer must be 0 or 1 for MobileNets, found ", skip_layer);
   if (heads < 1) fail("model.heads must be at least 1, found ", heads);
   if (dim < 1) fail("model.dim must be at least 1, found ", dim);
   if (attention != "da" && attention != "l2" && attention != "conv1x1") {

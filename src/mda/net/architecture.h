@@ -12,10 +12,10 @@ class Config;
 
 struct MdaArchitecture {
   std::string backbone = "resnet50";  // resnet18|34|50|101, mobilenet_v1, mobilenet_v2
-  int skip_layer = 1;                 // trailing ResNet blocks dropped; MobileNets: 1 = stride 16, 0 = 32
-  int heads = 8;                      // N
-  int dim = 128;                      // C_T
-  std::string attention = "da";       // da | l2 | conv1x1
+  int skip_layer = 1;  // trailing ResNet blocks dropped; MobileNets: 1 = stride 16, 0 = 32
+  int heads = 8;       // N
+  int dim = 128;       // C_T
+  std::string attention = "da";  // da | l2 | conv1x1
   bool channel_mapping = true;
   bool stop_gradient = true;
   bool smoothing = false;

@@ -10,23 +10,31 @@ namespace F = torch::nn::functional;
 
 MdaNetImpl::MdaNetImpl(const MdaArchitecture& architecture) : architecture_(architecture) {
   architecture_.validate();
-  backbone_ = register_module("backbone", make_backbone(architecture_.backbone, architecture_.skip_layer));
+  backbone_ =
+      register_module("backbone", make_backbone(architecture_.backbone, architecture_.skip_layer));
   const int64_t cs = backbone_->out_channels();
   const int64_t n = architecture_.heads;
   group_ = cs / n;
   if (group_ < 1) fail("model.heads = ", n, " exceeds the backbone's ", cs, " channels");
   if (architecture_.channel_mapping) {
-    channel_mapping_ = register_module("channel_mapping", torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, cs, 1).bias(true)));
+    channel_mapping_ = register_module(
+        "channel_mapping", torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, cs, 1).bias(true)));
   }
-  reduction_ = register_module("reduction", torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, architecture_.dim, 1).bias(true)));
+  reduction_ = register_module(
+      "reduction",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(cs, architecture_.dim, 1).bias(true)));
   // Initialised like a 1x1 convolution (uniform within 1/sqrt(fan_in)).
   const double bound = 1.0 / std::sqrt(static_cast<double>(group_));
   if (architecture_.attention == "da") {
-    indicator_weight_ = register_parameter("indicator_weight", torch::empty({n, group_, group_}).uniform_(-bound, bound));
-    indicator_bias_ = register_parameter("indicator_bias", torch::empty({n, group_}).uniform_(-bound, bound));
+    indicator_weight_ = register_parameter(
+        "indicator_weight", torch::empty({n, group_, group_}).uniform_(-bound, bound));
+    indicator_bias_ =
+        register_parameter("indicator_bias", torch::empty({n, group_}).uniform_(-bound, bound));
   } else if (architecture_.attention == "conv1x1") {
-    attention_weight_ = register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
-    attention_bias_ = register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
+    attention_weight_ =
+        register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
+    attention_bias_ =
+        register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
   }
 }
 
@@ -52,12 +60,15 @@ AttentionMaps MdaNetImpl::head(const torch::Tensor& features) {
   }
   torch::Tensor local = features;
   if (architecture_.smoothing) {
-    local = F::avg_pool2d(local, F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
+    local = F::avg_pool2d(local,
+                          F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
   }
   return AttentionMaps{attention, reduction_(local)};
 }
 
-AttentionMaps MdaNetImpl::forward(const torch::Tensor& images) { return head(backbone_->forward(images)); }
+AttentionMaps MdaNetImpl::forward(const torch::Tensor& images) {
+  return head(backbone_->forward(images));
+}
 
 torch::Tensor MdaNetImpl::pooled_descriptors(const AttentionMaps& maps) {
   const torch::Tensor pooled = torch::einsum("bnhw,bchw->bnc", {maps.attention, maps.descriptors});
@@ -69,9 +80,10 @@ torch::Tensor MdaNetImpl::combine_heads(const torch::Tensor& per_head) {
   return mean / (mean.norm(2, -1, true) + 1e-6);
 }
 
-LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image, const std::vector<double>& scales,
-                                        int64_t count) {
-  if (image.dim() != 4 || image.size(0) != 1) fail("extract_local expects one image (1 x 3 x H x W)");
+LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
+                                        const std::vector<double>& scales, int64_t count) {
+  if (image.dim() != 4 || image.size(0) != 1)
+    fail("extract_local expects one image (1 x 3 x H x W)");
   if (scales.empty()) fail("extract_local needs at least one scale");
   torch::InferenceMode no_autograd;
   std::vector<torch::Tensor> scores, heads, descriptors, xs, ys, scale_of;
@@ -90,17 +102,22 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image, const std::v
     scores.push_back(best.reshape({-1}));
     heads.push_back(best_head.reshape({-1}).to(torch::kInt32));
     descriptors.push_back(maps.descriptors[0].reshape({maps.descriptors.size(1), -1}).t());
-    const torch::Tensor grid = torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(image.device()));
+    const torch::Tensor grid =
+        torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(image.device()));
     xs.push_back((grid % w).to(torch::kInt32));
     ys.push_back((grid / w).to(torch::kInt32));
-    scale_of.push_back(torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
+    scale_of.push_back(
+        torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
   }
   torch::Tensor score = torch::cat(scores);
   score = score / score.max().clamp_min(1e-12);  // HOW divides by the maximum over all scales
   const int64_t keep = std::min<int64_t>(count, score.numel());
   // Stable sort so that equal scores keep scale order, then location order.
-  const torch::Tensor order = std::get<1>(score.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).narrow(0, 0, keep);
-  const auto pick = [&](const std::vector<torch::Tensor>& parts) { return torch::cat(parts).index_select(0, order).cpu().contiguous(); };
+  const torch::Tensor order =
+      std::get<1>(score.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).narrow(0, 0, keep);
+  const auto pick = [&](const std::vector<torch::Tensor>& parts) {
+    return torch::cat(parts).index_select(0, order).cpu().contiguous();
+  };
   const torch::Tensor d = pick(descriptors).to(torch::kFloat32);
   const torch::Tensor st = score.index_select(0, order).cpu().to(torch::kFloat32).contiguous();
   const torch::Tensor hd = pick(heads), px = pick(xs), py = pick(ys), sc = pick(scale_of);
@@ -120,7 +137,8 @@ std::vector<torch::Tensor> MdaNetImpl::attention_parameters() const {
   if (channel_mapping_) {
     for (const auto& p : channel_mapping_->parameters()) params.push_back(p);
   }
-  for (const torch::Tensor* p : {&indicator_weight_, &indicator_bias_, &attention_weight_, &attention_bias_}) {
+  for (const torch::Tensor* p :
+       {&indicator_weight_, &indicator_bias_, &attention_weight_, &attention_bias_}) {
     if (p->defined()) params.push_back(*p);
   }
   return params;

@@ -40,9 +40,11 @@ class MdaNetImpl : public torch::nn::Module {
   // Multi-scale local features of one image (1 x 3 x H x W in [0, 1]): every scale's locations are
   // scored by the max over heads, the attention divided by its maximum over all scales (HOW), and
   // the top `count` distinct locations over all scales are kept, strongest first.
-  LocalFeatures extract_local(const torch::Tensor& image, const std::vector<double>& scales, int64_t count);
+  LocalFeatures extract_local(const torch::Tensor& image, const std::vector<double>& scales,
+                              int64_t count);
 
-  // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning rates.
+  // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning
+  // rates.
   std::vector<torch::Tensor> attention_parameters() const;
 
  private:

@@ -10,8 +10,10 @@ namespace mda {
 
 MobileNetImpl::MobileNetImpl(int version, int skip_layer) : version_(version) {
   if (version != 1 && version != 2) fail("MobileNet version must be 1 or 2, found ", version);
-  if (skip_layer != 0 && skip_layer != 1) fail("MobileNet skip_layer must be 0 or 1, found ", skip_layer);
-  const auto add = [&](const std::string& name, int64_t in, int64_t out, int64_t k, int64_t s, bool dw, bool relu6) {
+  if (skip_layer != 0 && skip_layer != 1)
+    fail("MobileNet skip_layer must be 0 or 1, found ", skip_layer);
+  const auto add = [&](const std::string& name, int64_t in, int64_t out, int64_t k, int64_t s,
+                       bool dw, bool relu6) {
     convs_.push_back(register_module(name, TfConv(in, out, k, s, dw, relu6)));
     names_.push_back(name);
     return static_cast<int>(convs_.size()) - 1;
@@ -33,8 +35,13 @@ MobileNetImpl::MobileNetImpl(int version, int skip_layer) : version_(version) {
     add("Conv", 3, 32, 3, 2, false, true);
     add("expanded_conv_depthwise", 32, 32, 3, 1, true, true);
     add("expanded_conv_project", 32, 16, 1, 1, false, false);
-    struct Stage { int64_t t, c; int n; int64_t s; };
-    const Stage stages[] = {{6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+    struct Stage {
+      int64_t t, c;
+      int n;
+      int64_t s;
+    };
+    const Stage stages[] = {{6, 24, 2, 2}, {6, 32, 3, 2},  {6, 64, 4, 2},
+                            {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
     const int last = skip_layer == 1 ? 12 : 16;
     int64_t in = 16;
     int index = 1;
@@ -69,7 +76,8 @@ torch::Tensor MobileNetImpl::forward(torch::Tensor x) {
     if (next_block < blocks_.size() && static_cast<int>(i) == blocks_[next_block].first) {
       const Block& block = blocks_[next_block++];
       torch::Tensor y = x;
-      for (int k = block.first; k <= block.last; ++k) y = convs_[static_cast<size_t>(k)]->forward(y);
+      for (int k = block.first; k <= block.last; ++k)
+        y = convs_[static_cast<size_t>(k)]->forward(y);
       x = block.residual ? x + y : y;
       i = static_cast<size_t>(block.last);
       continue;

@@ -14,7 +14,8 @@ MdaArchitecture architecture_of(const TensorArchive& archive, const std::string&
   const Value* version = archive.meta.find("model_version");
   if (!version || !version->is_int()) fail(path, ": model file without a model_version");
   if (version->as_int() != kModelFileVersion) {
-    fail(path, ": model file version ", version->as_int(), " is not supported (this mda reads version ", kModelFileVersion, ")");
+    fail(path, ": model file version ", version->as_int(),
+         " is not supported (this mda reads version ", kModelFileVersion, ")");
   }
   const Value* architecture = archive.meta.find("architecture");
   if (!architecture) fail(path, ": model file without an architecture");
@@ -25,7 +26,8 @@ void load_archive_into(const TensorArchive& archive, MdaNetImpl& net, const std:
   const LoadReport report = load_named_tensors(net, archive.tensors, "", path);
   if (!report.missing.empty() || !report.unexpected.empty()) {
     fail(path, ": does not match the architecture (", report.missing.size(), " tensor(s) missing, ",
-         report.unexpected.size(), " unexpected", report.missing.empty() ? "" : ", e.g. missing '" + report.missing[0] + "'", ")");
+         report.unexpected.size(), " unexpected",
+         report.missing.empty() ? "" : ", e.g. missing '" + report.missing[0] + "'", ")");
   }
 }
 
@@ -57,7 +59,8 @@ void load_model_into(const std::string& path, MdaNetImpl& net) {
   const TensorArchive archive = read_tensor_archive(path, kKind);
   const MdaArchitecture architecture = architecture_of(archive, path);
   if (!(architecture == net.architecture())) {
-    fail(path, ": holds a ", architecture.short_name(), ", the network is a ", net.architecture().short_name());
+    fail(path, ": holds a ", architecture.short_name(), ", the network is a ",
+         net.architecture().short_name());
   }
   load_archive_into(archive, net, path);
 }

@@ -20,7 +20,8 @@ class BlockImpl : public nn::Module {
     if (bottleneck) {
       conv1_ = register_module("conv1", conv(in, planes, 1, 1, 0));
       bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
-      conv2_ = register_module("conv2", conv(planes, planes, 3, stride, 1));  // stride on 3x3 (v1.5)
+      conv2_ =
+          register_module("conv2", conv(planes, planes, 3, stride, 1));  // stride on 3x3 (v1.5)
       bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
       conv3_ = register_module("conv3", conv(planes, planes * 4, 1, 1, 0));
       bn3_ = register_module("bn3", nn::BatchNorm2d(planes * 4));
@@ -31,8 +32,9 @@ class BlockImpl : public nn::Module {
       bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
     }
     if (stride != 1 || in != planes * expansion) {
-      downsample_ = register_module(
-          "downsample", nn::Sequential(conv(in, planes * expansion, 1, stride, 0), nn::BatchNorm2d(planes * expansion)));
+      downsample_ =
+          register_module("downsample", nn::Sequential(conv(in, planes * expansion, 1, stride, 0),
+                                                       nn::BatchNorm2d(planes * expansion)));
     }
   }
 
@@ -103,10 +105,14 @@ class ResNetImpl : public BackboneImpl {
 
 std::shared_ptr<BackboneImpl> make_resnet(const std::string& name, int skip_layer) {
   if (skip_layer < 0 || skip_layer > 3) fail("ResNet skip_layer must be 0..3, found ", skip_layer);
-  if (name == "resnet18") return std::make_shared<ResNetImpl>(std::vector<int>{2, 2, 2, 2}, false, skip_layer);
-  if (name == "resnet34") return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 6, 3}, false, skip_layer);
-  if (name == "resnet50") return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 6, 3}, true, skip_layer);
-  if (name == "resnet101") return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 23, 3}, true, skip_layer);
+  if (name == "resnet18")
+    return std::make_shared<ResNetImpl>(std::vector<int>{2, 2, 2, 2}, false, skip_layer);
+  if (name == "resnet34")
+    return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 6, 3}, false, skip_layer);
+  if (name == "resnet50")
+    return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 6, 3}, true, skip_layer);
+  if (name == "resnet101")
+    return std::make_shared<ResNetImpl>(std::vector<int>{3, 4, 23, 3}, true, skip_layer);
   fail("unknown ResNet '", name, "'");
 }
 

@@ -20,7 +20,8 @@ torch::Tensor TfConvImpl::forward(torch::Tensor x) {
     };
     const auto [top, bottom] = same(x.size(2));
     const auto [left, right] = same(x.size(3));
-    if (top || bottom || left || right) x = torch::constant_pad_nd(x, {left, right, top, bottom}, 0);
+    if (top || bottom || left || right)
+      x = torch::constant_pad_nd(x, {left, right, top, bottom}, 0);
   }
   x = conv(x);
   return relu6 ? torch::clamp(x, 0, 6) : x;

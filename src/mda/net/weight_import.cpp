@@ -1,8 +1,7 @@
 #include "mda/net/weight_import.h"
 
-#include <torch/serialize.h>
-
 #include "mda/io/safetensors.h"
+#include "mda/io/torch_checkpoint.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/strings.h"
@@ -11,45 +10,31 @@ namespace mda {
 
 NamedArrays read_state_dict(const std::string& path) {
   if (ends_with(path, ".safetensors")) return read_safetensors(path);
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  } catch (const std::exception& error) {
-    fail(path, ": not a readable torch.save file: ", std::string(error.what()).substr(0, 300));
-  }
-  if (!value.isGenericDict()) fail(path, ": expected a state dict (a dict of tensors)");
-  c10::Dict<c10::IValue, c10::IValue> dict = value.toGenericDict();
-  for (const char* nested : {"state_dict", "model"}) {
-    if (dict.contains(nested) && dict.at(nested).isGenericDict()) dict = dict.at(nested).toGenericDict();
-  }
-  NamedArrays tensors;
-  for (const auto& entry : dict) {
-    if (!entry.key().isString()) fail(path, ": state dict key that is not a string");
-    if (!entry.value().isTensor()) continue;  // e.g. metadata
-    tensors.emplace_back(entry.key().toStringRef(), to_ndarray(entry.value().toTensor()));
-  }
-  if (tensors.empty()) fail(path, ": the state dict holds no tensors");
-  return tensors;
+  return read_torch_state_dict(path);
 }
 
-std::vector<TfliteConvLayer> tflite_conv_layers(const TfliteModel& model, const std::string& source) {
+std::vector<TfliteConvLayer> tflite_conv_layers(const TfliteModel& model,
+                                                const std::string& source) {
   std::vector<TfliteConvLayer> layers;
   for (const TfliteOperator& op : model.operators) {
-    if (op.builtin_code != tflite_op::kConv2d && op.builtin_code != tflite_op::kDepthwiseConv2d) continue;
+    if (op.builtin_code != tflite_op::kConv2d && op.builtin_code != tflite_op::kDepthwiseConv2d)
+      continue;
     if (op.inputs.size() < 3) fail(source, ": convolution without weights and bias");
     const TfliteTensor& w = model.tensors[static_cast<size_t>(op.inputs[1])];
     const TfliteTensor& b = model.tensors[static_cast<size_t>(op.inputs[2])];
     if (w.shape.size() != 4) fail(source, ": weights '", w.name, "' are not 4-D");
     if (op.stride_h != op.stride_w) fail(source, ": '", w.name, "' has unequal strides");
-    if (op.padding != 0) fail(source, ": '", w.name, "' uses VALID padding; only SAME is supported");
+    if (op.padding != 0)
+      fail(source, ": '", w.name, "' uses VALID padding; only SAME is supported");
     TfliteConvLayer layer;
     layer.name = w.name;
     layer.depthwise = op.builtin_code == tflite_op::kDepthwiseConv2d;
     layer.stride = op.stride_h;
     layer.relu6 = op.activation == 3;
-    if (op.activation != 0 && op.activation != 3) fail(source, ": '", w.name, "' has activation ", op.activation);
-    // TFLite: conv [Cout, kh, kw, Cin], depthwise [1, kh, kw, C]. Torch: [Cout, Cin/groups, kh, kw].
+    if (op.activation != 0 && op.activation != 3)
+      fail(source, ": '", w.name, "' has activation ", op.activation);
+    // TFLite: conv [Cout, kh, kw, Cin], depthwise [1, kh, kw, C]. Torch: [Cout, Cin/groups, kh,
+    // kw].
     torch::Tensor weight = to_tensor(dequantize(w, source));
     weight = layer.depthwise ? weight.permute({3, 0, 1, 2}) : weight.permute({0, 3, 1, 2});
     layer.weight = to_ndarray(weight.contiguous());
@@ -70,8 +55,8 @@ size_t load_tflite_layers(MobileNetImpl& mobilenet, const std::vector<TfliteConv
     const TfliteConvLayer& layer = layers[i];
     TfConvImpl& conv = *convs[i].ptr();
     const auto expected = conv.conv->weight.sizes().vec();
-    if (layer.weight.shape != expected || layer.depthwise != conv.depthwise || layer.stride != conv.stride ||
-        layer.relu6 != conv.relu6) {
+    if (layer.weight.shape != expected || layer.depthwise != conv.depthwise ||
+        layer.stride != conv.stride || layer.relu6 != conv.relu6) {
       fail(source, ": convolution ", i, " ('", layer.name, "', shape ", layer.weight.shape_string(),
            ", stride ", layer.stride, ") does not match ", mobilenet.conv_names()[i], " (shape ",
            NdArray{DType::kFloat32, expected, {}}.shape_string(), ", stride ", conv.stride, ")");
@@ -87,7 +72,9 @@ LoadReport import_backbone_weights(MdaNetImpl& net, const std::string& path) {
   LoadReport report;
   if (ends_with(path, ".tflite")) {
     auto* mobilenet = dynamic_cast<MobileNetImpl*>(net.backbone().get());
-    if (!mobilenet) fail(path, ": TFLite weights need a MobileNet backbone, the model has ", net.architecture().backbone);
+    if (!mobilenet)
+      fail(path, ": TFLite weights need a MobileNet backbone, the model has ",
+           net.architecture().backbone);
     const std::vector<TfliteConvLayer> layers = tflite_conv_layers(read_tflite(path), path);
     const size_t used = load_tflite_layers(*mobilenet, layers, path);
     for (size_t i = 0; i < used; ++i) report.loaded.push_back(mobilenet->conv_names()[i]);

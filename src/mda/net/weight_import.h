@@ -25,9 +25,11 @@ struct TfliteConvLayer {
   bool relu6 = false;
 };
 // The CONV_2D and DEPTHWISE_CONV_2D operators of the model, in execution order.
-std::vector<TfliteConvLayer> tflite_conv_layers(const TfliteModel& model, const std::string& source);
-// Fills the MobileNet's convolutions in order from `layers`, checking shapes, strides and activations.
-// Returns how many layers were used (the rest, e.g. a classifier, is left for the caller).
+std::vector<TfliteConvLayer> tflite_conv_layers(const TfliteModel& model,
+                                                const std::string& source);
+// Fills the MobileNet's convolutions in order from `layers`, checking shapes, strides and
+// activations. Returns how many layers were used (the rest, e.g. a classifier, is left for the
+// caller).
 size_t load_tflite_layers(MobileNetImpl& mobilenet, const std::vector<TfliteConvLayer>& layers,
                           const std::string& source);
 
