@@ -90,6 +90,40 @@ else
   echo "SKIPPED: numpy cross-checks (no python3 with numpy)"
 fi
 
+# --- pretrained weights -> model files (needs the libtorch build)
+"$mda" --help > "$work/help.txt"
+if grep -q import-weights "$work/help.txt"; then
+  coral="$shared/weights/coral"
+  if [ -f "$coral/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite" ]; then
+    check "import TFLite MobileNetV1" "$mda" import-weights --weights "$coral/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite" \
+      --set model.backbone=mobilenet_v1 --set model.heads=4 --set model.dim=32 --out "$work/mnv1.mdam" --quiet
+    check "model file written" test -s "$work/mnv1.mdam"
+    check "model configuration saved" grep -q "mobilenet_v1" "$work/mnv1.config.yaml"
+    expect_error "TFLite into a ResNet" 1 "need a MobileNet backbone" \
+      "$mda" import-weights --weights "$coral/mobilenet_v2_1.0_224_quant.tflite" --out "$work/x.mdam"
+    expect_error "V2 weights into V1" 1 "does not match" \
+      "$mda" import-weights --weights "$coral/mobilenet_v2_1.0_224_quant.tflite" --set model.backbone=mobilenet_v1 --out "$work/x.mdam"
+  else
+    echo "SKIPPED: TFLite import checks ($coral is absent)"
+  fi
+  if [ -n "$python" ] && "$python" "$here/torchvision_reference.py" "$work" resnet18 1 2>/dev/null; then
+    check "import torchvision ResNet-18" "$mda" import-weights --weights "$work/resnet18.pth" \
+      --set model.backbone=resnet18 --set model.heads=2 --set model.dim=16 --out "$work/r18.mdam" --quiet
+    expect_error "ResNet-18 weights into a ResNet-50" 1 "resnet18.pth: tensor" \
+      "$mda" import-weights --weights "$work/resnet18.pth" --out "$work/x.mdam"
+    printf 'not a zip' > "$work/broken.pth"
+    expect_error "corrupt .pth" 1 "broken.pth: not a zip archive" \
+      "$mda" import-weights --weights "$work/broken.pth" --out "$work/x.mdam"
+  else
+    echo "SKIPPED: torchvision import checks (no python3-torchvision)"
+  fi
+  expect_error "missing weights" 1 "nothing.pth" "$mda" import-weights --weights "$work/nothing.pth" --out "$work/x.mdam"
+  expect_error "bad architecture" 1 "model.attention 'dot'" \
+    "$mda" import-weights --weights "$work/nothing.pth" --set model.attention=dot --out "$work/x.mdam"
+else
+  echo "SKIPPED: import-weights checks (built without libtorch)"
+fi
+
 # --- command-line errors
 expect_error "missing ranks file" 1 "nothing.npy" \
   "$mda" evaluate --data-root "$work/demo/data" --dataset synthetic --ranks "$work/nothing.npy"

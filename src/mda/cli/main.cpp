@@ -1,4 +1,5 @@
 // mda: the command-line front end. One sub-command per pipeline stage.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -36,7 +37,7 @@ void print_usage() {
       << "Usage: mda <command> [options]     (mda <command> --help for its options)\n\nCommands:\n";
   for (const Command& command : kCommands) {
     std::string name = command.name;
-    name.resize(12, ' ');
+    name.resize(std::max<size_t>(name.size() + 2, 16), ' ');
     std::cout << "  " << name << command.summary << "\n";
   }
 }
