@@ -11,8 +11,8 @@ cd "$(dirname "$0")"
 action="${1:-build}"
 [ $# -gt 0 ] && shift
 
-packages=(g++ cmake ninja-build ccache pkg-config libstb-dev libgtest-dev libbenchmark-dev
-          python3 python3-numpy libopenblas0-pthread)
+packages=(g++ cmake ninja-build ccache pkg-config libstb-dev libgtest-dev libopenblas0-pthread
+          libtorch-dev python3 python3-numpy python3-torch python3-torchvision)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

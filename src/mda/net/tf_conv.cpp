@@ -24,7 +24,7 @@ torch::Tensor TfConvImpl::forward(torch::Tensor x) {
       x = torch::constant_pad_nd(x, {left, right, top, bottom}, 0);
   }
   x = conv(x);
-  return relu6 ? torch::clamp(x, 0, 6) : x;
+  return relu6 ? x.clamp_(0, 6) : x;
 }
 
 }  // namespace mda

@@ -1,0 +1,216 @@
+"""Local-forward throughput of the C++ MDA network against the same model and weights run by
+PyTorch in Python, in the same run on the same machine (issue: network benchmark).
+
+For each backbone (-R50 and MobileNetV1 at stride 16) it writes a model file with `mda
+import-weights`, loads that file's weights into an equivalent PyTorch model, checks that both give
+the same local features on a small image, then times extraction of the top 1000 features over the
+7 HOW scales of a WIDTH x HEIGHT image in both.
+
+  python3 bench/local_forward.py BUILD_DIR [--width 1024 --height 768 --images 2 --threads N --repeats 2]
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+
+SCALES = [2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25]
+DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
+          "uint8": np.uint8, "float16": np.float16, "uint16": np.uint16}
+
+
+def read_model_file(path):
+    """The tensors and header of an mda model file (docs/formats.md)."""
+    raw = open(path, "rb").read()
+    assert raw[:8] == b"MDATENSR", path
+    (length,) = struct.unpack("<Q", raw[12:20])
+    header = json.loads(raw[20:20 + length])
+    start = 20 + length
+    tensors = {}
+    for t in header["tensors"]:
+        data = np.frombuffer(raw, DTYPES[t["dtype"]], count=int(np.prod(t["shape"])) if t["shape"] else 1,
+                             offset=start + t["offset"])
+        tensors[t["name"]] = torch.from_numpy(data.reshape(t["shape"]).copy())
+    return header["meta"]["architecture"], tensors
+
+
+class TfConv(torch.nn.Module):
+    def __init__(self, cin, cout, k, stride, depthwise, relu6):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(cin, cout, k, stride, 0, groups=cin if depthwise else 1, bias=True)
+        self.k, self.stride, self.relu6 = k, stride, relu6
+
+    def forward(self, x):
+        if self.k > 1 or self.stride > 1:
+            pads = []
+            for size in (x.shape[3], x.shape[2]):
+                out = (size + self.stride - 1) // self.stride
+                total = max((out - 1) * self.stride + self.k - size, 0)
+                pads += [total // 2, total - total // 2]
+            x = F.pad(x, pads)
+        x = self.conv(x)
+        return x.clamp(0, 6) if self.relu6 else x
+
+
+class MobileNetV1Stride16(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.add_module("Conv2d_0", TfConv(3, 32, 3, 2, False, True))
+        outs = [64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512]
+        strides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1]
+        cin = 32
+        for i, (cout, s) in enumerate(zip(outs, strides), start=1):
+            self.add_module("Conv2d_%d_depthwise" % i, TfConv(cin, cin, 3, s, True, True))
+            self.add_module("Conv2d_%d_pointwise" % i, TfConv(cin, cout, 1, 1, False, True))
+            cin = cout
+
+    def forward(self, x):
+        x = x * (255.0 / 128.0) - 1.0
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+class ResNetBackbone(torch.nn.Module):
+    def __init__(self, name, skip_layer):
+        super().__init__()
+        model = getattr(torchvision.models, name)()
+        children = list(model.named_children())[:-2]
+        if skip_layer:
+            children = children[:-skip_layer]
+        for n, m in children:
+            self.add_module(n, m)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+class MdaModel(torch.nn.Module):
+    """The MDA head of method.md 1.2-1.5, as the C++ MdaNet computes it."""
+
+    def __init__(self, arch, tensors):
+        super().__init__()
+        if arch["backbone"] == "mobilenet_v1":
+            self.backbone = MobileNetV1Stride16()
+        else:
+            self.backbone = ResNetBackbone(arch["backbone"], arch["skip_layer"])
+        cs = tensors["reduction.weight"].shape[1]
+        self.n, self.g = arch["heads"], cs // arch["heads"]
+        self.arch = arch
+        self.channel_mapping = torch.nn.Conv2d(cs, cs, 1) if arch["channel_mapping"] else None
+        self.reduction = torch.nn.Conv2d(cs, arch["dim"], 1)
+        self.indicator_weight = torch.nn.Parameter(torch.zeros(self.n, self.g, self.g))
+        self.indicator_bias = torch.nn.Parameter(torch.zeros(self.n, self.g))
+        missing, unexpected = self.load_state_dict(tensors, strict=False)
+        assert not unexpected, unexpected
+        assert not [m for m in missing if "num_batches" not in m], missing
+
+    def maps(self, images):
+        s = self.backbone(images)
+        b, _, h, w = s.shape
+        branch = s.detach()
+        if self.channel_mapping is not None:
+            branch = self.channel_mapping(branch)
+        groups = branch[:, : self.n * self.g].reshape(b, self.n, self.g, h, w)
+        context = groups.mean((3, 4))
+        indicator = torch.relu(torch.einsum("bnk,njk->bnj", context, self.indicator_weight) + self.indicator_bias)
+        attention = F.softplus(torch.einsum("bnkhw,bnk->bnhw", groups, indicator))
+        local = F.avg_pool2d(s, 3, 1, 1, count_include_pad=False) if self.arch["smoothing"] else s
+        return attention, self.reduction(local)
+
+    def extract_local(self, image, scales, count):
+        scores, descriptors = [], []
+        for s in scales:
+            x = image if s == 1.0 else F.interpolate(image, scale_factor=s, mode="bilinear", align_corners=False)
+            attention, local = self.maps(x)
+            scores.append(attention[0].max(0)[0].reshape(-1))
+            descriptors.append(local[0].reshape(local.shape[1], -1).t())
+        score = torch.cat(scores)
+        score = score / score.max()
+        order = torch.sort(score, stable=True, descending=True)[1][:count]
+        return score[order], torch.cat(descriptors)[order]
+
+
+def cpp_extract(build, model, width, height, images, threads, count, dump):
+    out = subprocess.run([os.path.join(build, "bench", "mda_bench_local_forward"), model, str(width), str(height),
+                          str(images), str(threads), str(count), dump], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("build")
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--height", type=int, default=768)
+    parser.add_argument("--images", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--features", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    mda = os.path.join(args.build, "mda")
+    work = tempfile.mkdtemp()
+    rows = []
+    configs = [("resnet50", 1, None), ("mobilenet_v1", 1,
+               os.path.join(args.shared, "weights", "coral", "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"))]
+    for backbone, skip, weights in configs:
+        if weights is None:
+            torch.manual_seed(0)
+            weights = os.path.join(work, backbone + ".pth")
+            torch.save(getattr(torchvision.models, backbone)().state_dict(), weights)
+        elif not os.path.exists(weights):
+            print("SKIPPED %s: %s is absent" % (backbone, weights))
+            continue
+        model_path = os.path.join(work, backbone + ".mdam")
+        subprocess.run([mda, "import-weights", "--weights", weights, "--out", model_path, "--quiet",
+                        "--set", "model.backbone=" + backbone, "--set", "model.skip_layer=%d" % skip], check=True)
+        arch, tensors = read_model_file(model_path)
+        model = MdaModel(arch, {k[len(""):]: v for k, v in tensors.items()}).eval()
+        torch.manual_seed(0)
+        image = torch.rand(1, 3, args.height, args.width)
+        dump = os.path.join(work, backbone + "_")
+        # Alternate the two, best of --repeats each, so that machine noise hits both alike.
+        python_rate, cpp_rate = 0.0, 0.0
+        for _ in range(args.repeats):
+            with torch.inference_mode():
+                strengths, descriptors = model.extract_local(image, SCALES, args.features)  # warm-up
+                start = time.perf_counter()
+                for _ in range(args.images):
+                    model.extract_local(image, SCALES, args.features)
+                python_rate = max(python_rate, args.images / (time.perf_counter() - start))
+            cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
+                              args.features, dump)
+            cpp_rate = max(cpp_rate, cpp["images_per_second"])
+        # Same input (both seed torch's CPU generator with 0), same weights: same features.
+        cpp_strengths = np.load(dump + "strengths.npy")
+        cpp_descriptors = np.load(dump + "descriptors.npy")
+        strength_error = np.abs(cpp_strengths - strengths.numpy()).max()
+        descriptor_error = np.abs(cpp_descriptors - descriptors.numpy()).max() / np.abs(descriptors.numpy()).max()
+        same = strength_error < 1e-3 and descriptor_error < 1e-3
+        print("%s: C++ and PyTorch features agree: %s (strength error %.2e, relative descriptor error %.2e)"
+              % (backbone, same, strength_error, descriptor_error))
+        rows.append((backbone, cpp_rate, python_rate))
+    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, CPU" % (len(SCALES), args.width, args.height,
+                                                                          args.features, args.threads))
+    print("%-14s %14s %14s %8s" % ("backbone", "C++ img/s", "PyTorch img/s", "ratio"))
+    for backbone, cpp_rate, python_rate in rows:
+        print("%-14s %14.4f %14.4f %8.2f" % (backbone, cpp_rate, python_rate, cpp_rate / python_rate))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+// Times MdaNet::extract_local (multi-scale local features, top-n) on a random image, after a
+// warm-up. Prints one JSON line; bench/local_forward.py compares it with PyTorch in Python.
+//   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX]
+// With DUMP_PREFIX, the warm-up's features are written to DUMP_PREFIX{strengths,descriptors}.npy
+// so that the Python side can check it computes the same thing.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "mda/io/npy.h"
+#include "mda/net/model_file.h"
+
+int main(int argc, char** argv) {
+  if (argc != 7 && argc != 8) {
+    std::fprintf(stderr, "usage: %s MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX]\n",
+                 argv[0]);
+    return 2;
+  }
+  const int64_t width = std::stoll(argv[2]), height = std::stoll(argv[3]);
+  const int images = std::stoi(argv[4]);
+  at::set_num_threads(std::stoi(argv[5]));
+  const int64_t features = std::stoll(argv[6]);
+  mda::MdaNet net = mda::load_model(argv[1]);
+  net->eval();
+  const std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
+  torch::manual_seed(0);
+  const torch::Tensor image = torch::rand({1, 3, height, width});
+  const mda::LocalFeatures first = net->extract_local(image, scales, features);  // warm-up
+  if (argc == 8) {
+    mda::write_npy(std::string(argv[7]) + "strengths.npy",
+                   mda::NdArray::from_vector(first.strengths, {first.count()}));
+    mda::write_npy(std::string(argv[7]) + "descriptors.npy",
+                   mda::NdArray::from_vector(first.descriptors, {first.count(), first.dim}));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  int64_t kept = 0;
+  for (int i = 0; i < images; ++i) kept += net->extract_local(image, scales, features).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("{\"images_per_second\": %.6f, \"seconds\": %.3f, \"features\": %lld}\n",
+              images / seconds, seconds, static_cast<long long>(kept / images));
+  return 0;
+}
