@@ -1,0 +1,132 @@
+#include "mda/asmk/kmeans.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "mda/asmk/matrix.h"
+#include "mda/util/error.h"
+#include "mda/util/log.h"
+#include "mda/util/progress.h"
+
+namespace mda {
+namespace {
+
+// splitmix64: the same sequence on every platform.
+class Random {
+ public:
+  explicit Random(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t below(uint64_t n) { return next() % n; }
+  double unit() { return (next() >> 11) * 0x1.0p-53; }
+
+ private:
+  uint64_t state_;
+};
+
+// The first `take` entries of a seeded random permutation of 0..n-1 (partial Fisher-Yates).
+std::vector<int64_t> random_subset(int64_t n, int64_t take, Random& random) {
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  for (int64_t i = 0; i < take; ++i) {
+    const int64_t j = i + static_cast<int64_t>(random.below(static_cast<uint64_t>(n - i)));
+    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
+  }
+  perm.resize(static_cast<size_t>(take));
+  return perm;
+}
+
+}  // namespace
+
+KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options) {
+  const auto start_time = std::chrono::steady_clock::now();
+  const int64_t k = options.k;
+  if (k < 1) fail("codebook size must be at least 1, found ", k);
+  if (dim < 1) fail("descriptor dimension must be at least 1");
+  if (n < k) fail("k-means needs at least as many training descriptors as words: ", n, " descriptors for ", k, " words");
+  Random random(options.seed);
+  // Sample at most k * max_points_per_centroid points (faiss's default cap).
+  std::vector<float> sample;
+  const float* data = x;
+  int64_t points = n;
+  if (options.max_points_per_centroid > 0 && n > k * options.max_points_per_centroid) {
+    points = k * options.max_points_per_centroid;
+    log_info("k-means: sampling ", points, " of ", n, " training descriptors (", options.max_points_per_centroid, " per word)");
+    const std::vector<int64_t> chosen = random_subset(n, points, random);
+    sample.resize(static_cast<size_t>(points * dim));
+    for (int64_t i = 0; i < points; ++i) {
+      std::copy_n(x + chosen[static_cast<size_t>(i)] * dim, dim, sample.begin() + i * dim);
+    }
+    data = sample.data();
+  }
+  KMeansResult result;
+  result.k = k;
+  result.dim = dim;
+  result.training_points = points;
+  result.centroids.resize(static_cast<size_t>(k * dim));
+  const std::vector<int64_t> init = random_subset(points, k, random);
+  for (int64_t c = 0; c < k; ++c) std::copy_n(data + init[static_cast<size_t>(c)] * dim, dim, result.centroids.begin() + c * dim);
+
+  std::vector<int32_t> assignment(static_cast<size_t>(points));
+  std::vector<float> distance(static_cast<size_t>(points));
+  std::vector<double> sums(static_cast<size_t>(k * dim));
+  std::vector<int64_t> counts(static_cast<size_t>(k));
+  Progress progress("k-means", options.iterations, "iter");
+  for (int iteration = 0; iteration < options.iterations; ++iteration) {
+    const std::vector<float> norms = row_norms(result.centroids.data(), k, dim);
+    nearest_centroids(data, points, result.centroids.data(), norms, k, dim, 1, assignment.data(), distance.data(),
+                      options.threads);
+    double objective = 0;
+    for (float dist : distance) objective += dist;
+    result.objective.push_back(objective);
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), 0);
+    for (int64_t i = 0; i < points; ++i) {
+      const int32_t c = assignment[static_cast<size_t>(i)];
+      ++counts[static_cast<size_t>(c)];
+      for (int64_t t = 0; t < dim; ++t) sums[static_cast<size_t>(c * dim + t)] += data[i * dim + t];
+    }
+    for (int64_t c = 0; c < k; ++c) {
+      if (counts[static_cast<size_t>(c)] == 0) continue;
+      for (int64_t t = 0; t < dim; ++t) {
+        result.centroids[static_cast<size_t>(c * dim + t)] =
+            static_cast<float>(sums[static_cast<size_t>(c * dim + t)] / static_cast<double>(counts[static_cast<size_t>(c)]));
+      }
+    }
+    // Empty clusters: take a cluster chosen with probability proportional to its size beyond one
+    // point, and split it into two centroids moved slightly apart (as faiss does).
+    int64_t empty = 0;
+    const bool can_split = points > k;  // with one point per word there is nothing to split
+    for (int64_t c = 0; c < k && can_split; ++c) {
+      if (counts[static_cast<size_t>(c)] != 0) continue;
+      ++empty;
+      int64_t donor = 0;
+      while (true) {
+        donor = static_cast<int64_t>(random.below(static_cast<uint64_t>(k)));
+        const double p = static_cast<double>(counts[static_cast<size_t>(donor)] - 1) / static_cast<double>(points - k);
+        if (random.unit() < p) break;
+      }
+      constexpr float kEps = 1.0f / 1024;
+      for (int64_t t = 0; t < dim; ++t) {
+        const float v = result.centroids[static_cast<size_t>(donor * dim + t)];
+        const float sign = (t % 2 == 0) ? 1.0f : -1.0f;
+        result.centroids[static_cast<size_t>(c * dim + t)] = v * (1 + sign * kEps);
+        result.centroids[static_cast<size_t>(donor * dim + t)] = v * (1 - sign * kEps);
+      }
+      counts[static_cast<size_t>(c)] = counts[static_cast<size_t>(donor)] / 2;
+      counts[static_cast<size_t>(donor)] -= counts[static_cast<size_t>(c)];
+    }
+    if (empty) log_debug("k-means iteration ", iteration, ": re-seeded ", empty, " empty cluster(s)");
+    progress.advance();
+  }
+  progress.finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  return result;
+}
+
+}  // namespace mda

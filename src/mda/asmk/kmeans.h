@@ -1,0 +1,30 @@
+// k-means codebook training with the asmk/faiss defaults: at most `max_points_per_centroid`
+// sampled training points per centroid, centroids initialised from distinct random points, Lloyd
+// iterations, empty clusters re-seeded by splitting a large one.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace mda {
+
+struct KMeansOptions {
+  int64_t k = 65536;
+  int iterations = 10;
+  int64_t max_points_per_centroid = 256;
+  uint64_t seed = 1234;
+  int threads = 1;
+};
+
+struct KMeansResult {
+  int64_t k = 0, dim = 0;
+  std::vector<float> centroids;            // k x dim
+  std::vector<double> objective;           // sum of squared distances, one per iteration
+  int64_t training_points = 0;             // after sampling
+  double seconds = 0;
+};
+
+// x: n x dim row-major. Needs n >= k; throws naming the numbers otherwise.
+KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options);
+
+}  // namespace mda

@@ -1,0 +1,294 @@
+// ASMK: nearest centroids, k-means, aggregation and the inverted file, checked against a
+// straightforward reference written here (every image, every word, no index).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "mda/asmk/aggregate.h"
+#include "mda/asmk/inverted_file.h"
+#include "mda/asmk/kmeans.h"
+#include "mda/asmk/matrix.h"
+#include "mda/util/fs.h"
+#include "test_helpers.h"
+
+namespace mda {
+namespace {
+
+// Small integers: every distance and residual is exact in float, so ties are real ties.
+std::vector<float> integer_matrix(int64_t rows, int64_t cols, std::mt19937& rng, int range = 3) {
+  std::uniform_int_distribution<int> pick(-range, range);
+  std::vector<float> m(static_cast<size_t>(rows * cols));
+  for (float& v : m) v = static_cast<float>(pick(rng));
+  return m;
+}
+
+// Reference assignment: brute force in double, nearest first, ties to the lower index.
+std::vector<int32_t> reference_assign(const std::vector<float>& x, int64_t n, const std::vector<float>& c, int64_t k,
+                                      int64_t d, int ma) {
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<std::pair<double, int32_t>> all;
+    for (int64_t j = 0; j < k; ++j) {
+      double dist = 0;
+      for (int64_t t = 0; t < d; ++t) dist += std::pow(static_cast<double>(x[static_cast<size_t>(i * d + t)]) - c[static_cast<size_t>(j * d + t)], 2);
+      all.emplace_back(dist, static_cast<int32_t>(j));
+    }
+    std::sort(all.begin(), all.end());
+    for (int a = 0; a < ma; ++a) out.push_back(all[static_cast<size_t>(a)].second);
+  }
+  return out;
+}
+
+AggregatedImage aggregate_with(const std::vector<float>& x, int64_t n, const std::vector<float>& c, int64_t k, int64_t d,
+                               int ma, bool binary) {
+  std::vector<int32_t> idx(static_cast<size_t>(n * ma));
+  std::vector<float> dist(static_cast<size_t>(n * ma));
+  nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(), dist.data(), 2);
+  return aggregate(x.data(), n, d, idx.data(), ma, c.data(), k, binary);
+}
+
+TEST(NearestCentroids, MatchesBruteForceWithTies) {
+  std::mt19937 rng(1);
+  const int64_t n = 300, k = 40, d = 8;
+  std::vector<float> c = integer_matrix(k, d, rng);
+  std::copy_n(c.begin(), d, c.begin() + 5 * d);  // centroid 5 duplicates centroid 0
+  const std::vector<float> x = integer_matrix(n, d, rng);
+  for (int ma : {1, 5}) {
+    std::vector<int32_t> idx(static_cast<size_t>(n * ma));
+    std::vector<float> dist(static_cast<size_t>(n * ma));
+    nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(), dist.data(), 2);
+    EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "ma " << ma;
+  }
+}
+
+TEST(KMeans, FindsSeparatedClustersDeterministically) {
+  std::mt19937 rng(2);
+  const int64_t k = 6, d = 4, per = 200;
+  std::normal_distribution<float> noise(0.0f, 0.1f);
+  std::vector<float> centers = integer_matrix(k, d, rng, 10);
+  std::vector<float> x;
+  for (int64_t c = 0; c < k; ++c) {
+    for (int64_t i = 0; i < per; ++i) {
+      for (int64_t t = 0; t < d; ++t) x.push_back(centers[static_cast<size_t>(c * d + t)] + noise(rng));
+    }
+  }
+  KMeansOptions options;
+  options.k = k;
+  options.iterations = 20;
+  options.seed = 5;
+  const KMeansResult a = train_kmeans(x.data(), k * per, d, options);
+  const KMeansResult b = train_kmeans(x.data(), k * per, d, options);
+  EXPECT_EQ(a.centroids, b.centroids);
+  ASSERT_EQ(a.objective.size(), 20u);
+  EXPECT_LE(a.objective.back(), a.objective.front());
+  for (size_t i = 1; i < a.objective.size(); ++i) EXPECT_LE(a.objective[i], a.objective[i - 1] * (1 + 1e-6));
+  // Either every true center is found (objective ~ n d sigma^2 = 48), or k-means sits in a local
+  // minimum whose objective is far larger: random restarts are not part of the method.
+  int found = 0;
+  for (int64_t c = 0; c < k; ++c) {
+    double best = 1e9;
+    for (int64_t j = 0; j < k; ++j) {
+      double dist = 0;
+      for (int64_t t = 0; t < d; ++t) dist += std::pow(a.centroids[static_cast<size_t>(j * d + t)] - centers[static_cast<size_t>(c * d + t)], 2);
+      best = std::min(best, dist);
+    }
+    found += best < 0.01;
+  }
+  if (found == k) {
+    EXPECT_LT(a.objective.back(), 100);
+  }
+  EXPECT_GE(found, k - 2);
+  options.max_points_per_centroid = 10;
+  EXPECT_EQ(train_kmeans(x.data(), k * per, d, options).training_points, k * 10);
+  options.k = 5000;
+  test::expect_error([&] { train_kmeans(x.data(), k * per, d, options); }, {"1200 descriptors for 5000 words"});
+}
+
+TEST(Aggregate, ResidualSumsPerWordThenBitsOrUnitVectors) {
+  // Two words in 2-d: c0 = (0, 0), c1 = (10, 10). Descriptors (1, -3), (2, 1) go to c0; (9, 12) to c1.
+  const std::vector<float> c = {0, 0, 10, 10};
+  const std::vector<float> x = {1, -3, 2, 1, 9, 12};
+  const std::vector<int32_t> words = {0, 0, 1};
+  const AggregatedImage binary = aggregate(x.data(), 3, 2, words.data(), 1, c.data(), 2, true);
+  EXPECT_EQ(binary.words, (std::vector<int32_t>{0, 1}));
+  // word 0: (3, -2) -> bits 1, 0 ; word 1: (-1, 2) -> bits 0, 1.
+  EXPECT_EQ(binary.codes, (std::vector<uint8_t>{0b01, 0b10}));
+  const AggregatedImage real = aggregate(x.data(), 3, 2, words.data(), 1, c.data(), 2, false);
+  EXPECT_NEAR(real.vectors[0], 3 / (std::sqrt(13.0) + 1e-6), 1e-6);
+  EXPECT_NEAR(real.vectors[3], 2 / (std::sqrt(5.0) + 1e-6), 1e-6);
+  // With two assignments per descriptor, each counts toward both words.
+  const std::vector<int32_t> both = {0, 1, 0, 1, 1, 0};
+  const AggregatedImage multi = aggregate(x.data(), 3, 2, both.data(), 2, c.data(), 2, false);
+  // word 0: (1,-3)+(2,1)+(9,12) = (12, 10); word 1: -30 + 12 = (-18, -20).
+  EXPECT_NEAR(multi.vectors[0] / multi.vectors[1], 1.2, 1e-6);
+  EXPECT_NEAR(multi.vectors[2] / multi.vectors[3], 0.9, 1e-6);
+}
+
+// The reference: per image and word, residual sums from the descriptors directly; scores summed
+// over every word; no inverted file.
+struct Reference {
+  int64_t k, d;
+  bool binary;
+  std::vector<float> c;
+  std::map<int32_t, std::vector<double>> vectors(const std::vector<float>& x, int64_t n, int ma) const {
+    const std::vector<int32_t> a = reference_assign(x, n, c, k, d, ma);
+    std::map<int32_t, std::vector<double>> out;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int m = 0; m < ma; ++m) {
+        const int32_t w = a[static_cast<size_t>(i * ma + m)];
+        auto& v = out[w];
+        v.resize(static_cast<size_t>(d), 0.0);
+        for (int64_t t = 0; t < d; ++t) v[static_cast<size_t>(t)] += static_cast<double>(x[static_cast<size_t>(i * d + t)]) - c[static_cast<size_t>(w * d + t)];
+      }
+    }
+    return out;
+  }
+  double similarity(const std::vector<double>& q, const std::vector<double>& v) const {
+    if (binary) {
+      int differ = 0;
+      for (int64_t t = 0; t < d; ++t) differ += (q[static_cast<size_t>(t)] > 0) != (v[static_cast<size_t>(t)] > 0);
+      return 1.0 - 2.0 * differ / static_cast<double>(d);
+    }
+    double qn = 0, vn = 0, dot = 0;
+    for (int64_t t = 0; t < d; ++t) {
+      qn += q[static_cast<size_t>(t)] * q[static_cast<size_t>(t)];
+      vn += v[static_cast<size_t>(t)] * v[static_cast<size_t>(t)];
+      dot += q[static_cast<size_t>(t)] * v[static_cast<size_t>(t)];
+    }
+    return dot / ((std::sqrt(qn) + 1e-6) * (std::sqrt(vn) + 1e-6));
+  }
+};
+
+class InvertedFileEquivalence : public ::testing::TestWithParam<std::tuple<bool, int, bool, int64_t>> {};
+
+TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
+  const auto [binary, query_ma, use_idf, d] = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(7 + query_ma + d + binary * 3 + use_idf * 11));
+  const int64_t k = 24, images = 25;
+  Reference ref{k, d, binary, integer_matrix(k, d, rng)};
+  std::vector<std::vector<float>> db;
+  for (int64_t i = 0; i < images; ++i) db.push_back(integer_matrix(3 + i % 5, d, rng));
+  db[7] = db[3];  // identical images tie
+  InvertedFile ivf(k, d, binary, 42);
+  for (int64_t i = 0; i < images; ++i) {
+    ivf.add(i, aggregate_with(db[static_cast<size_t>(i)], static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d, ref.c, k, d, 1, binary));
+  }
+  ivf.finalize();
+  AsmkSearchParams params;
+  params.use_idf = use_idf;
+  params.similarity_threshold = binary ? 0.0 : -0.2;
+  const SearchContext context = ivf.context(params);
+  // Reference idf and image norms.
+  std::vector<std::map<int32_t, std::vector<double>>> db_vectors;
+  std::map<int32_t, int> postings;
+  for (int64_t i = 0; i < images; ++i) {
+    db_vectors.push_back(ref.vectors(db[static_cast<size_t>(i)], static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d, 1));
+    for (const auto& [w, v] : db_vectors.back()) ++postings[w];
+  }
+  const auto idf = [&](int32_t w) {
+    if (!use_idf) return 1.0;
+    return postings.count(w) ? std::pow(std::log(static_cast<double>(images) / postings[w]), 2) : 0.0;
+  };
+  for (int q = 0; q < 6; ++q) {
+    const std::vector<float> query = q == 0 ? db[3] : integer_matrix(4 + q, d, rng);
+    const int64_t n = static_cast<int64_t>(query.size()) / d;
+    const std::vector<float> got = ivf.scores(aggregate_with(query, n, ref.c, k, d, query_ma, binary), params, context);
+    const auto q_vectors = ref.vectors(query, n, query_ma);
+    double q_norm = 0;
+    for (const auto& [w, v] : q_vectors) q_norm += idf(w);
+    for (int64_t i = 0; i < images; ++i) {
+      double score = 0, norm = 0;
+      for (const auto& [w, v] : db_vectors[static_cast<size_t>(i)]) {
+        norm += idf(w);
+        const auto it = q_vectors.find(w);
+        if (it == q_vectors.end()) continue;
+        const double s = ref.similarity(it->second, v);
+        if (s >= params.similarity_threshold) score += idf(w) * std::pow(s, params.alpha);
+      }
+      const double expected = (norm > 0 && q_norm > 0) ? score / std::sqrt(norm) / std::sqrt(q_norm) : 0.0;
+      EXPECT_NEAR(got[static_cast<size_t>(i)], expected, 1e-5) << "query " << q << " image " << i;
+    }
+    EXPECT_EQ(got[3], got[7]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, InvertedFileEquivalence,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(1, 5), ::testing::Bool(),
+                                            ::testing::Values<int64_t>(16, 128)));
+
+class IndexFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::mt19937 rng(9);
+    centroids_ = integer_matrix(k_, d_, rng);
+    for (int i = 0; i < 20; ++i) images_.push_back(aggregate_with(integer_matrix(6, d_, rng), 6, centroids_, k_, d_, 1, true));
+    query_ = aggregate_with(integer_matrix(8, d_, rng), 8, centroids_, k_, d_, 5, true);
+  }
+  InvertedFile build(int from, int to) const {
+    InvertedFile ivf(k_, d_, true, codebook_fingerprint(centroids_));
+    for (int i = from; i < to; ++i) ivf.add(i, images_[static_cast<size_t>(i)]);
+    ivf.finalize();
+    return ivf;
+  }
+  std::vector<float> scores(const InvertedFile& ivf) const {
+    const AsmkSearchParams params;
+    return ivf.scores(query_, params, ivf.context(params));
+  }
+  const int64_t k_ = 32, d_ = 128;
+  std::vector<float> centroids_;
+  std::vector<AggregatedImage> images_;
+  AggregatedImage query_;
+  test::TempDir dir_;
+};
+
+TEST_F(IndexFiles, SaveLoadAppendAndMergeGiveTheSameScores) {
+  const InvertedFile full = build(0, 20);
+  const std::vector<float> want = scores(full);
+  full.save(dir_.path("full.ivf"));
+  const InvertedFile loaded = InvertedFile::load(dir_.path("full.ivf"));
+  EXPECT_EQ(scores(loaded), want);
+  EXPECT_EQ(loaded.stats().entries, full.stats().entries);
+  EXPECT_GT(loaded.stats().file_bytes, 0);
+
+  build(0, 10).save(dir_.path("first.ivf"));
+  InvertedFile appended = InvertedFile::load(dir_.path("first.ivf"));
+  for (int i = 10; i < 20; ++i) appended.add(i, images_[static_cast<size_t>(i)]);
+  appended.finalize();
+  EXPECT_EQ(scores(appended), want);
+
+  InvertedFile merged = build(10, 20);
+  merged.merge(build(0, 10), "shard 0");
+  EXPECT_EQ(scores(merged), want);
+  test::expect_error([&] { merged.merge(build(5, 12), "shard x"); }, {"shard x", "overlapping shards", "image 5"});
+  test::expect_error([&] { appended.add(3, images_[3]); }, {"image id 3"});
+}
+
+TEST_F(IndexFiles, TruncatedForeignAndCorruptFilesAreErrors) {
+  build(0, 20).save(dir_.path("full.ivf"));
+  const std::vector<uint8_t> bytes = read_file_bytes(dir_.path("full.ivf"));
+  write_file_atomic(dir_.path("cut.ivf"), std::string(bytes.begin(), bytes.end() - 100));
+  test::expect_error([&] { InvertedFile::load(dir_.path("cut.ivf")); }, {"cut.ivf", "truncated"});
+  std::vector<uint8_t> flipped = bytes;
+  flipped[bytes.size() / 2] ^= 1;
+  write_file_atomic(dir_.path("flipped.ivf"), std::string(flipped.begin(), flipped.end()));
+  test::expect_error([&] { InvertedFile::load(dir_.path("flipped.ivf")); }, {"flipped.ivf", "checksum"});
+  write_file_atomic(dir_.path("foreign.ivf"), std::string(200, 'x'));
+  test::expect_error([&] { InvertedFile::load(dir_.path("foreign.ivf")); }, {"foreign.ivf", "magic"});
+  test::expect_error([&] { InvertedFile::load(dir_.path("none.ivf")); }, {"none.ivf"});
+}
+
+TEST_F(IndexFiles, DimensionAndCodebookMismatchesAreErrors) {
+  const InvertedFile ivf = build(0, 5);
+  std::mt19937 rng(3);
+  const std::vector<float> other = integer_matrix(k_, 64, rng);
+  const AggregatedImage wrong = aggregate_with(integer_matrix(4, 64, rng), 4, other, k_, 64, 1, true);
+  const AsmkSearchParams params;
+  test::expect_error([&] { ivf.scores(wrong, params, ivf.context(params)); }, {"64-d", "128-d"});
+  InvertedFile foreign(k_, d_, true, 7);
+  test::expect_error([&] { foreign.merge(ivf, "a.ivf"); }, {"a.ivf", "another codebook"});
+}
+
+}  // namespace
+}  // namespace mda
