@@ -25,14 +25,17 @@ std::vector<float> integer_matrix(int64_t rows, int64_t cols, std::mt19937& rng,
 }
 
 // Reference assignment: brute force in double, nearest first, ties to the lower index.
-std::vector<int32_t> reference_assign(const std::vector<float>& x, int64_t n, const std::vector<float>& c, int64_t k,
-                                      int64_t d, int ma) {
+std::vector<int32_t> reference_assign(const std::vector<float>& x, int64_t n,
+                                      const std::vector<float>& c, int64_t k, int64_t d, int ma) {
   std::vector<int32_t> out;
   for (int64_t i = 0; i < n; ++i) {
     std::vector<std::pair<double, int32_t>> all;
     for (int64_t j = 0; j < k; ++j) {
       double dist = 0;
-      for (int64_t t = 0; t < d; ++t) dist += std::pow(static_cast<double>(x[static_cast<size_t>(i * d + t)]) - c[static_cast<size_t>(j * d + t)], 2);
+      for (int64_t t = 0; t < d; ++t)
+        dist += std::pow(static_cast<double>(x[static_cast<size_t>(i * d + t)]) -
+                             c[static_cast<size_t>(j * d + t)],
+                         2);
       all.emplace_back(dist, static_cast<int32_t>(j));
     }
     std::sort(all.begin(), all.end());
@@ -41,11 +44,12 @@ std::vector<int32_t> reference_assign(const std::vector<float>& x, int64_t n, co
   return out;
 }
 
-AggregatedImage aggregate_with(const std::vector<float>& x, int64_t n, const std::vector<float>& c, int64_t k, int64_t d,
-                               int ma, bool binary) {
+AggregatedImage aggregate_with(const std::vector<float>& x, int64_t n, const std::vector<float>& c,
+                               int64_t k, int64_t d, int ma, bool binary) {
   std::vector<int32_t> idx(static_cast<size_t>(n * ma));
   std::vector<float> dist(static_cast<size_t>(n * ma));
-  nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(), dist.data(), 2);
+  nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
+                    dist.data(), 2);
   return aggregate(x.data(), n, d, idx.data(), ma, c.data(), k, binary);
 }
 
@@ -58,7 +62,8 @@ TEST(NearestCentroids, MatchesBruteForceWithTies) {
   for (int ma : {1, 5}) {
     std::vector<int32_t> idx(static_cast<size_t>(n * ma));
     std::vector<float> dist(static_cast<size_t>(n * ma));
-    nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(), dist.data(), 2);
+    nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
+                      dist.data(), 2);
     EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "ma " << ma;
   }
 }
@@ -71,7 +76,8 @@ TEST(KMeans, FindsSeparatedClustersDeterministically) {
   std::vector<float> x;
   for (int64_t c = 0; c < k; ++c) {
     for (int64_t i = 0; i < per; ++i) {
-      for (int64_t t = 0; t < d; ++t) x.push_back(centers[static_cast<size_t>(c * d + t)] + noise(rng));
+      for (int64_t t = 0; t < d; ++t)
+        x.push_back(centers[static_cast<size_t>(c * d + t)] + noise(rng));
     }
   }
   KMeansOptions options;
@@ -83,7 +89,8 @@ TEST(KMeans, FindsSeparatedClustersDeterministically) {
   EXPECT_EQ(a.centroids, b.centroids);
   ASSERT_EQ(a.objective.size(), 20u);
   EXPECT_LE(a.objective.back(), a.objective.front());
-  for (size_t i = 1; i < a.objective.size(); ++i) EXPECT_LE(a.objective[i], a.objective[i - 1] * (1 + 1e-6));
+  for (size_t i = 1; i < a.objective.size(); ++i)
+    EXPECT_LE(a.objective[i], a.objective[i - 1] * (1 + 1e-6));
   // Either every true center is found (objective ~ n d sigma^2 = 48), or k-means sits in a local
   // minimum whose objective is far larger: random restarts are not part of the method.
   int found = 0;
@@ -91,7 +98,10 @@ TEST(KMeans, FindsSeparatedClustersDeterministically) {
     double best = 1e9;
     for (int64_t j = 0; j < k; ++j) {
       double dist = 0;
-      for (int64_t t = 0; t < d; ++t) dist += std::pow(a.centroids[static_cast<size_t>(j * d + t)] - centers[static_cast<size_t>(c * d + t)], 2);
+      for (int64_t t = 0; t < d; ++t)
+        dist += std::pow(
+            a.centroids[static_cast<size_t>(j * d + t)] - centers[static_cast<size_t>(c * d + t)],
+            2);
       best = std::min(best, dist);
     }
     found += best < 0.01;
@@ -103,11 +113,13 @@ TEST(KMeans, FindsSeparatedClustersDeterministically) {
   options.max_points_per_centroid = 10;
   EXPECT_EQ(train_kmeans(x.data(), k * per, d, options).training_points, k * 10);
   options.k = 5000;
-  test::expect_error([&] { train_kmeans(x.data(), k * per, d, options); }, {"1200 descriptors for 5000 words"});
+  test::expect_error([&] { train_kmeans(x.data(), k * per, d, options); },
+                     {"1200 descriptors for 5000 words"});
 }
 
 TEST(Aggregate, ResidualSumsPerWordThenBitsOrUnitVectors) {
-  // Two words in 2-d: c0 = (0, 0), c1 = (10, 10). Descriptors (1, -3), (2, 1) go to c0; (9, 12) to c1.
+  // Two words in 2-d: c0 = (0, 0), c1 = (10, 10). Descriptors (1, -3), (2, 1) go to c0; (9, 12) to
+  // c1.
   const std::vector<float> c = {0, 0, 10, 10};
   const std::vector<float> x = {1, -3, 2, 1, 9, 12};
   const std::vector<int32_t> words = {0, 0, 1};
@@ -132,7 +144,8 @@ struct Reference {
   int64_t k, d;
   bool binary;
   std::vector<float> c;
-  std::map<int32_t, std::vector<double>> vectors(const std::vector<float>& x, int64_t n, int ma) const {
+  std::map<int32_t, std::vector<double>> vectors(const std::vector<float>& x, int64_t n,
+                                                 int ma) const {
     const std::vector<int32_t> a = reference_assign(x, n, c, k, d, ma);
     std::map<int32_t, std::vector<double>> out;
     for (int64_t i = 0; i < n; ++i) {
@@ -140,7 +153,9 @@ struct Reference {
         const int32_t w = a[static_cast<size_t>(i * ma + m)];
         auto& v = out[w];
         v.resize(static_cast<size_t>(d), 0.0);
-        for (int64_t t = 0; t < d; ++t) v[static_cast<size_t>(t)] += static_cast<double>(x[static_cast<size_t>(i * d + t)]) - c[static_cast<size_t>(w * d + t)];
+        for (int64_t t = 0; t < d; ++t)
+          v[static_cast<size_t>(t)] += static_cast<double>(x[static_cast<size_t>(i * d + t)]) -
+                                       c[static_cast<size_t>(w * d + t)];
       }
     }
     return out;
@@ -148,7 +163,8 @@ struct Reference {
   double similarity(const std::vector<double>& q, const std::vector<double>& v) const {
     if (binary) {
       int differ = 0;
-      for (int64_t t = 0; t < d; ++t) differ += (q[static_cast<size_t>(t)] > 0) != (v[static_cast<size_t>(t)] > 0);
+      for (int64_t t = 0; t < d; ++t)
+        differ += (q[static_cast<size_t>(t)] > 0) != (v[static_cast<size_t>(t)] > 0);
       return 1.0 - 2.0 * differ / static_cast<double>(d);
     }
     double qn = 0, vn = 0, dot = 0;
@@ -161,7 +177,8 @@ struct Reference {
   }
 };
 
-class InvertedFileEquivalence : public ::testing::TestWithParam<std::tuple<bool, int, bool, int64_t>> {};
+class InvertedFileEquivalence
+    : public ::testing::TestWithParam<std::tuple<bool, int, bool, int64_t>> {};
 
 TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
   const auto [binary, query_ma, use_idf, d] = GetParam();
@@ -173,7 +190,9 @@ TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
   db[7] = db[3];  // identical images tie
   InvertedFile ivf(k, d, binary, 42);
   for (int64_t i = 0; i < images; ++i) {
-    ivf.add(i, aggregate_with(db[static_cast<size_t>(i)], static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d, ref.c, k, d, 1, binary));
+    ivf.add(i, aggregate_with(db[static_cast<size_t>(i)],
+                              static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d, ref.c, k,
+                              d, 1, binary));
   }
   ivf.finalize();
   AsmkSearchParams params;
@@ -184,17 +203,21 @@ TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
   std::vector<std::map<int32_t, std::vector<double>>> db_vectors;
   std::map<int32_t, int> postings;
   for (int64_t i = 0; i < images; ++i) {
-    db_vectors.push_back(ref.vectors(db[static_cast<size_t>(i)], static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d, 1));
+    db_vectors.push_back(ref.vectors(db[static_cast<size_t>(i)],
+                                     static_cast<int64_t>(db[static_cast<size_t>(i)].size()) / d,
+                                     1));
     for (const auto& [w, v] : db_vectors.back()) ++postings[w];
   }
   const auto idf = [&](int32_t w) {
     if (!use_idf) return 1.0;
-    return postings.count(w) ? std::pow(std::log(static_cast<double>(images) / postings[w]), 2) : 0.0;
+    return postings.count(w) ? std::pow(std::log(static_cast<double>(images) / postings[w]), 2)
+                             : 0.0;
   };
   for (int q = 0; q < 6; ++q) {
     const std::vector<float> query = q == 0 ? db[3] : integer_matrix(4 + q, d, rng);
     const int64_t n = static_cast<int64_t>(query.size()) / d;
-    const std::vector<float> got = ivf.scores(aggregate_with(query, n, ref.c, k, d, query_ma, binary), params, context);
+    const std::vector<float> got =
+        ivf.scores(aggregate_with(query, n, ref.c, k, d, query_ma, binary), params, context);
     const auto q_vectors = ref.vectors(query, n, query_ma);
     double q_norm = 0;
     for (const auto& [w, v] : q_vectors) q_norm += idf(w);
@@ -207,7 +230,8 @@ TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
         const double s = ref.similarity(it->second, v);
         if (s >= params.similarity_threshold) score += idf(w) * std::pow(s, params.alpha);
       }
-      const double expected = (norm > 0 && q_norm > 0) ? score / std::sqrt(norm) / std::sqrt(q_norm) : 0.0;
+      const double expected =
+          (norm > 0 && q_norm > 0) ? score / std::sqrt(norm) / std::sqrt(q_norm) : 0.0;
       EXPECT_NEAR(got[static_cast<size_t>(i)], expected, 1e-5) << "query " << q << " image " << i;
     }
     EXPECT_EQ(got[3], got[7]);
@@ -215,7 +239,8 @@ TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, InvertedFileEquivalence,
-                         ::testing::Combine(::testing::Bool(), ::testing::Values(1, 5), ::testing::Bool(),
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(1, 5),
+                                            ::testing::Bool(),
                                             ::testing::Values<int64_t>(16, 128)));
 
 class IndexFiles : public ::testing::Test {
@@ -223,7 +248,8 @@ class IndexFiles : public ::testing::Test {
   void SetUp() override {
     std::mt19937 rng(9);
     centroids_ = integer_matrix(k_, d_, rng);
-    for (int i = 0; i < 20; ++i) images_.push_back(aggregate_with(integer_matrix(6, d_, rng), 6, centroids_, k_, d_, 1, true));
+    for (int i = 0; i < 20; ++i)
+      images_.push_back(aggregate_with(integer_matrix(6, d_, rng), 6, centroids_, k_, d_, 1, true));
     query_ = aggregate_with(integer_matrix(8, d_, rng), 8, centroids_, k_, d_, 5, true);
   }
   InvertedFile build(int from, int to) const {
@@ -261,7 +287,8 @@ TEST_F(IndexFiles, SaveLoadAppendAndMergeGiveTheSameScores) {
   InvertedFile merged = build(10, 20);
   merged.merge(build(0, 10), "shard 0");
   EXPECT_EQ(scores(merged), want);
-  test::expect_error([&] { merged.merge(build(5, 12), "shard x"); }, {"shard x", "overlapping shards", "image 5"});
+  test::expect_error([&] { merged.merge(build(5, 12), "shard x"); },
+                     {"shard x", "overlapping shards", "image 5"});
   test::expect_error([&] { appended.add(3, images_[3]); }, {"image id 3"});
 }
 
@@ -273,9 +300,11 @@ TEST_F(IndexFiles, TruncatedForeignAndCorruptFilesAreErrors) {
   std::vector<uint8_t> flipped = bytes;
   flipped[bytes.size() / 2] ^= 1;
   write_file_atomic(dir_.path("flipped.ivf"), std::string(flipped.begin(), flipped.end()));
-  test::expect_error([&] { InvertedFile::load(dir_.path("flipped.ivf")); }, {"flipped.ivf", "checksum"});
+  test::expect_error([&] { InvertedFile::load(dir_.path("flipped.ivf")); },
+                     {"flipped.ivf", "checksum"});
   write_file_atomic(dir_.path("foreign.ivf"), std::string(200, 'x'));
-  test::expect_error([&] { InvertedFile::load(dir_.path("foreign.ivf")); }, {"foreign.ivf", "magic"});
+  test::expect_error([&] { InvertedFile::load(dir_.path("foreign.ivf")); },
+                     {"foreign.ivf", "magic"});
   test::expect_error([&] { InvertedFile::load(dir_.path("none.ivf")); }, {"none.ivf"});
 }
 
@@ -283,7 +312,8 @@ TEST_F(IndexFiles, DimensionAndCodebookMismatchesAreErrors) {
   const InvertedFile ivf = build(0, 5);
   std::mt19937 rng(3);
   const std::vector<float> other = integer_matrix(k_, 64, rng);
-  const AggregatedImage wrong = aggregate_with(integer_matrix(4, 64, rng), 4, other, k_, 64, 1, true);
+  const AggregatedImage wrong =
+      aggregate_with(integer_matrix(4, 64, rng), 4, other, k_, 64, 1, true);
   const AsmkSearchParams params;
   test::expect_error([&] { ivf.scores(wrong, params, ivf.context(params)); }, {"64-d", "128-d"});
   InvertedFile foreign(k_, d_, true, 7);

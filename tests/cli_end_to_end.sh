@@ -90,6 +90,69 @@ else
   echo "SKIPPED: numpy cross-checks (no python3 with numpy)"
 fi
 
+# --- codebook, inverted file and search on toy features, checked against a numpy ASMK*
+if [ -n "$python" ]; then
+  toy="$work/toy"
+  check "make toy features" "$python" "$here/asmk_reference.py" make "$toy"
+  small=(--set train_codebook.codebook.size=24 --quiet)
+  check "train-codebook" "$mda" train-codebook --features "$toy/db" --out "$toy/centroids.npy" "${small[@]}"
+  check "codebook report" grep -q '"objective"' "$toy/centroids.json"
+  check "build-index" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/db" --out "$toy/db.ivf" --quiet
+  check "index statistics" grep -q '"vectors_per_image"' "$toy/db.ivf.stats.json"
+  check "search" "$mda" search --index "$toy/db.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/out" --quiet
+  check "search matches numpy ASMK*" "$python" "$here/asmk_reference.py" check "$toy" "$toy/centroids.npy" "$toy/out"
+  check "pairs file" grep -q "^q00 " "$toy/out/pairs.txt"
+  check "evaluate the search" "$mda" evaluate --data-root "$toy/data" --dataset toy --ranks "$toy/out/ranks.npy" \
+    --json "$toy/metrics.json" --quiet
+  check "toy retrieval works" "$python" -c "
+import json, sys; m = json.load(open('$toy/metrics.json'))['protocols']['medium']['map']; print('toy mAP', m); sys.exit(0 if m > 0.9 else 1)"
+  for kernel in "1 3.0 0.0 1 1" "0 3.0 -0.2 5 1"; do
+    set -- $kernel
+    binary=true; [ "$1" = 0 ] && binary=false
+    check "build-index binary=$binary" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/db" \
+      --out "$toy/k.ivf" --set build_ivf.kernel.binary=$binary --quiet
+    check "search binary=$binary tau=$3 ma=$4" "$mda" search --index "$toy/k.ivf" --codebook "$toy/centroids.npy" \
+      --features "$toy/q" --out "$toy/k" --set query_ivf.similarity.similarity_threshold=$3 \
+      --set query_ivf.quantize.multiple_assignment=$4 --quiet
+    check "numpy agrees, binary=$binary tau=$3 ma=$4" "$python" "$here/asmk_reference.py" check "$toy" \
+      "$toy/centroids.npy" "$toy/k" $kernel
+  done
+  # Shards: two halves with id offsets, merged, give the same ranking as one build.
+  "$python" -c "
+import numpy as np, os
+for name, keep in (('a', lambda i: i < 18), ('b', lambda i: i >= 18)):
+    v = np.load('$toy/db/vecs.npy'); m = np.load('$toy/db/imids.npy')
+    sel = np.array([keep(i) for i in m]); os.makedirs('$toy/' + name, exist_ok=True)
+    np.save('$toy/%s/vecs.npy' % name, v[sel]); np.save('$toy/%s/imids.npy' % name, m[sel] - (0 if name == 'a' else 18))"
+  check "shard a" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/a" --out "$toy/a.ivf" --quiet
+  check "shard b" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/b.ivf" --id-offset 18 --quiet
+  check "merge shards" "$mda" merge-index --index "$toy/a.ivf" --index "$toy/b.ivf" --out "$toy/ab.ivf" --quiet
+  check "search merged" "$mda" search --index "$toy/ab.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/ab" --quiet
+  check "merged = single build" cmp "$toy/ab/ranks.npy" "$toy/out/ranks.npy"
+  expect_error "overlapping shards" 1 "overlapping shards" \
+    "$mda" merge-index --index "$toy/a.ivf" --index "$toy/a.ivf" --out "$toy/aa.ivf"
+  check "append" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/a.ivf" --append --quiet
+  check "search appended" "$mda" search --index "$toy/a.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/ap" --quiet
+  check "appended = single build" cmp "$toy/ap/ranks.npy" "$toy/out/ranks.npy"
+  # Bad input.
+  "$python" -c "
+import numpy as np, os; os.makedirs('$toy/wide', exist_ok=True)
+np.save('$toy/wide/vecs.npy', np.zeros((4, 64), np.float32)); np.save('$toy/wide/imids.npy', np.array([0, 0, 1, 1]))"
+  expect_error "dimension differs from the codebook" 1 "descriptors are 64-d, the codebook's words are 32-d" \
+    "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/wide" --out "$toy/w.ivf"
+  cp -r "$toy/q" "$toy/q_gap" && echo "extra_query" >> "$toy/q_gap/images.txt"
+  expect_error "image with no features" 1 "image 12 ('extra_query') has no local features" \
+    "$mda" search --index "$toy/db.ivf" --codebook "$toy/centroids.npy" --features "$toy/q_gap" --out "$toy/x"
+  head -c 1000 "$toy/db.ivf" > "$toy/cut.ivf"
+  expect_error "truncated index" 1 "cut.ivf: truncated" \
+    "$mda" search --index "$toy/cut.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/x"
+  expect_error "foreign index" 1 "centroids.npy: not an mda index" \
+    "$mda" search --index "$toy/centroids.npy" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/x"
+  "$python" -c "import numpy as np; np.save('$toy/other.npy', np.ones((24, 32), np.float32))"
+  expect_error "another codebook" 1 "was built with another codebook" \
+    "$mda" search --index "$toy/db.ivf" --codebook "$toy/other.npy" --features "$toy/q" --out "$toy/x"
+fi
+
 # --- pretrained weights -> model files (needs the libtorch build)
 "$mda" --help > "$work/help.txt"
 if grep -q import-weights "$work/help.txt"; then

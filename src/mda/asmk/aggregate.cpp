@@ -7,8 +7,9 @@
 
 namespace mda {
 
-AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim, const int32_t* assignments, int ma,
-                          const float* centroids, int64_t k, bool binary) {
+AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
+                          const int32_t* assignments, int ma, const float* centroids, int64_t k,
+                          bool binary) {
   AggregatedImage out;
   out.dim = dim;
   out.binary = binary;
@@ -31,14 +32,16 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim, cons
     for (; end < pairs.size() && pairs[end].first == word; ++end) {
       const float* x = descriptors + pairs[end].second * dim;
       const float* c = centroids + static_cast<int64_t>(word) * dim;
-      for (int64_t t = 0; t < dim; ++t) residual[static_cast<size_t>(t)] += static_cast<double>(x[t]) - c[t];
+      for (int64_t t = 0; t < dim; ++t)
+        residual[static_cast<size_t>(t)] += static_cast<double>(x[t]) - c[t];
     }
     out.words.push_back(word);
     if (binary) {
       const size_t base = out.codes.size();
       out.codes.resize(base + static_cast<size_t>(out.code_bytes()), 0);
       for (int64_t t = 0; t < dim; ++t) {
-        if (residual[static_cast<size_t>(t)] > 0) out.codes[base + static_cast<size_t>(t / 8)] |= static_cast<uint8_t>(1u << (t % 8));
+        if (residual[static_cast<size_t>(t)] > 0)
+          out.codes[base + static_cast<size_t>(t / 8)] |= static_cast<uint8_t>(1u << (t % 8));
       }
     } else {
       double norm = 0;

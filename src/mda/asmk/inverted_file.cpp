@@ -39,12 +39,18 @@ struct Header {
 }  // namespace
 
 uint64_t codebook_fingerprint(const std::vector<float>& centroids) {
-  return fnv1a(reinterpret_cast<const uint8_t*>(centroids.data()), centroids.size() * sizeof(float));
+  return fnv1a(reinterpret_cast<const uint8_t*>(centroids.data()),
+               centroids.size() * sizeof(float));
 }
 
 InvertedFile::InvertedFile(int64_t words, int64_t dim, bool binary, uint64_t fingerprint)
-    : words_(words), dim_(dim), binary_(binary), fingerprint_(fingerprint), offsets_(static_cast<size_t>(words + 1), 0) {
-  if (words < 1 || dim < 1) fail("inverted file needs words >= 1 and dim >= 1, found ", words, " and ", dim);
+    : words_(words),
+      dim_(dim),
+      binary_(binary),
+      fingerprint_(fingerprint),
+      offsets_(static_cast<size_t>(words + 1), 0) {
+  if (words < 1 || dim < 1)
+    fail("inverted file needs words >= 1 and dim >= 1, found ", words, " and ", dim);
   point_views_at_owned();
 }
 
@@ -58,14 +64,18 @@ void InvertedFile::point_views_at_owned() {
 int64_t InvertedFile::entries() const { return static_cast<int64_t>(offsets_view_[words_]); }
 
 void InvertedFile::check_compatible(const AggregatedImage& image, const char* what) const {
-  if (image.dim != dim_) fail(what, " has ", image.dim, "-d descriptors, the index holds ", dim_, "-d");
-  if (image.binary != binary_) fail(what, " is ", image.binary ? "binary" : "real-valued", ", the index is not");
+  if (image.dim != dim_)
+    fail(what, " has ", image.dim, "-d descriptors, the index holds ", dim_, "-d");
+  if (image.binary != binary_)
+    fail(what, " is ", image.binary ? "binary" : "real-valued", ", the index is not");
 }
 
 void InvertedFile::add(int64_t image_id, const AggregatedImage& image) {
   check_compatible(image, "image");
-  if (image_id < images()) fail("image id ", image_id, " is not after the last id in the index (", images() - 1, ")");
-  if (image_id > static_cast<int64_t>(UINT32_MAX)) fail("image id ", image_id, " does not fit 32 bits");
+  if (image_id < images())
+    fail("image id ", image_id, " is not after the last id in the index (", images() - 1, ")");
+  if (image_id > static_cast<int64_t>(UINT32_MAX))
+    fail("image id ", image_id, " does not fit 32 bits");
   image_words_.resize(static_cast<size_t>(image_id + 1), 0);
   image_words_[static_cast<size_t>(image_id)] = static_cast<uint32_t>(image.count());
   const size_t bytes = static_cast<size_t>(entry_bytes());
@@ -73,8 +83,9 @@ void InvertedFile::add(int64_t image_id, const AggregatedImage& image) {
     const int32_t word = image.words[static_cast<size_t>(i)];
     if (word < 0 || word >= words_) fail("word ", word, " outside the index's ", words_, " words");
     pending_.push_back(Pending{word, static_cast<uint32_t>(image_id), pending_codes_.size()});
-    const uint8_t* code = binary_ ? &image.codes[static_cast<size_t>(i) * bytes]
-                                  : reinterpret_cast<const uint8_t*>(&image.vectors[static_cast<size_t>(i * dim_)]);
+    const uint8_t* code =
+        binary_ ? &image.codes[static_cast<size_t>(i) * bytes]
+                : reinterpret_cast<const uint8_t*>(&image.vectors[static_cast<size_t>(i * dim_)]);
     pending_codes_.insert(pending_codes_.end(), code, code + bytes);
   }
 }
@@ -83,7 +94,8 @@ void InvertedFile::finalize() {
   if (pending_.empty()) return;
   const size_t bytes = static_cast<size_t>(entry_bytes());
   // Pending ids are larger than every stored id, so appending them per word keeps postings sorted.
-  std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) { return a.word < b.word; });
+  std::stable_sort(pending_.begin(), pending_.end(),
+                   [](const Pending& a, const Pending& b) { return a.word < b.word; });
   const int64_t old_entries = entries();
   std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
   std::vector<uint32_t> ids(static_cast<size_t>(old_entries) + pending_.size());
@@ -114,13 +126,15 @@ void InvertedFile::finalize() {
 void InvertedFile::merge(const InvertedFile& other, const std::string& other_name) {
   if (other.words_ != words_ || other.dim_ != dim_ || other.binary_ != binary_) {
     fail(other_name, ": cannot merge an index of ", other.words_, " words, ", other.dim_, "-d",
-         other.binary_ ? " binary" : " real", " into one of ", words_, " words, ", dim_, "-d", binary_ ? " binary" : " real");
+         other.binary_ ? " binary" : " real", " into one of ", words_, " words, ", dim_, "-d",
+         binary_ ? " binary" : " real");
   }
   if (other.fingerprint_ != fingerprint_) fail(other_name, ": was built with another codebook");
   if (!other.pending_.empty()) fail(other_name, ": is not finalized");
   finalize();
   for (int64_t id = 0; id < std::min(images(), other.images()); ++id) {
-    if (image_words_[static_cast<size_t>(id)] > 0 && other.image_words_[static_cast<size_t>(id)] > 0) {
+    if (image_words_[static_cast<size_t>(id)] > 0 &&
+        other.image_words_[static_cast<size_t>(id)] > 0) {
       fail(other_name, ": overlapping shards: image ", id, " is in both indexes");
     }
   }
@@ -136,7 +150,8 @@ void InvertedFile::merge(const InvertedFile& other, const std::string& other_nam
     while (a < a_end || b < b_end) {  // merge two id-sorted postings lists
       const bool take_a = b >= b_end || (a < a_end && ids_view_[a] < other.ids_view_[b]);
       ids[out] = take_a ? ids_view_[a] : other.ids_view_[b];
-      std::memcpy(&codes[out * bytes], take_a ? codes_view_ + a * bytes : other.codes_view_ + b * bytes, bytes);
+      std::memcpy(&codes[out * bytes],
+                  take_a ? codes_view_ + a * bytes : other.codes_view_ + b * bytes, bytes);
       ++(take_a ? a : b);
       ++out;
     }
@@ -147,7 +162,8 @@ void InvertedFile::merge(const InvertedFile& other, const std::string& other_nam
   codes_ = std::move(codes);
   image_words_.resize(static_cast<size_t>(std::max(images(), other.images())), 0);
   for (int64_t id = 0; id < other.images(); ++id) {
-    if (other.image_words_[static_cast<size_t>(id)] > 0) image_words_[static_cast<size_t>(id)] = other.image_words_[static_cast<size_t>(id)];
+    if (other.image_words_[static_cast<size_t>(id)] > 0)
+      image_words_[static_cast<size_t>(id)] = other.image_words_[static_cast<size_t>(id)];
   }
   point_views_at_owned();
 }
@@ -160,7 +176,8 @@ SearchContext InvertedFile::context(const AsmkSearchParams& params) const {
   if (!params.use_idf) {
     for (int64_t id = 0; id < images(); ++id) {
       const uint32_t n = image_words_[static_cast<size_t>(id)];
-      c.image_scale[static_cast<size_t>(id)] = n ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(n))) : 0.0f;
+      c.image_scale[static_cast<size_t>(id)] =
+          n ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(n))) : 0.0f;
     }
     return c;
   }
@@ -170,7 +187,9 @@ SearchContext InvertedFile::context(const AsmkSearchParams& params) const {
   for (int64_t w = 0; w < words_; ++w) {
     const uint64_t count = offsets_view_[w + 1] - offsets_view_[w];
     // idf = log(images / postings)^2; a word without postings never contributes.
-    const double idf = count ? std::pow(std::log(static_cast<double>(indexed) / static_cast<double>(count)), 2) : 0.0;
+    const double idf =
+        count ? std::pow(std::log(static_cast<double>(indexed) / static_cast<double>(count)), 2)
+              : 0.0;
     c.idf[static_cast<size_t>(w)] = static_cast<float>(idf);
     for (uint64_t e = offsets_view_[w]; e < offsets_view_[w + 1]; ++e) norms[ids_view_[e]] += idf;
   }
@@ -181,7 +200,8 @@ SearchContext InvertedFile::context(const AsmkSearchParams& params) const {
   return c;
 }
 
-std::vector<float> InvertedFile::scores(const AggregatedImage& query, const AsmkSearchParams& params,
+std::vector<float> InvertedFile::scores(const AggregatedImage& query,
+                                        const AsmkSearchParams& params,
                                         const SearchContext& context) const {
   check_compatible(query, "query");
   if (!pending_.empty()) fail("internal: search on an index with images not finalized");
@@ -193,7 +213,8 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Asmk
   const int64_t bits = dim_;
   // sigma(1 - 2h/B) for every Hamming distance h, so the scan is a lookup.
   std::vector<float> by_distance(static_cast<size_t>(bits + 1));
-  for (int64_t h = 0; h <= bits; ++h) by_distance[static_cast<size_t>(h)] = static_cast<float>(selectivity(1.0 - 2.0 * h / bits));
+  for (int64_t h = 0; h <= bits; ++h)
+    by_distance[static_cast<size_t>(h)] = static_cast<float>(selectivity(1.0 - 2.0 * h / bits));
   const size_t bytes = static_cast<size_t>(entry_bytes());
   for (int64_t i = 0; i < query.count(); ++i) {
     const int32_t w = query.words[static_cast<size_t>(i)];
@@ -221,7 +242,8 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Asmk
         for (uint64_t e = begin; e < end; ++e) {
           const uint8_t* d = codes_view_ + e * bytes;
           int h = 0;
-          for (size_t b = 0; b < bytes; ++b) h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
+          for (size_t b = 0; b < bytes; ++b)
+            h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
           accumulated[ids[e]] += idf * by_distance[static_cast<size_t>(h)];
         }
       }
@@ -237,7 +259,8 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Asmk
   }
   const float query_scale = query_norm > 0 ? static_cast<float>(1.0 / std::sqrt(query_norm)) : 0.0f;
   for (int64_t id = 0; id < images(); ++id) {
-    accumulated[static_cast<size_t>(id)] *= context.image_scale[static_cast<size_t>(id)] * query_scale;
+    accumulated[static_cast<size_t>(id)] *=
+        context.image_scale[static_cast<size_t>(id)] * query_scale;
   }
   return accumulated;
 }
@@ -255,7 +278,8 @@ IvfStats InvertedFile::stats() const {
     squares += n * n;
   }
   for (uint32_t n : image_words_) s.images_with_words += n > 0;
-  s.vectors_per_image = s.images_with_words ? static_cast<double>(s.entries) / s.images_with_words : 0;
+  s.vectors_per_image =
+      s.images_with_words ? static_cast<double>(s.entries) / s.images_with_words : 0;
   s.imbalance = sum > 0 ? words_ * squares / (sum * sum) : 0;
   s.file_bytes = file_bytes_;
   return s;
@@ -293,7 +317,8 @@ void InvertedFile::save(const std::string& path) const {
   const uint64_t sum = fnv1a(file.data() + kHeaderBytes, h.sections_end - kHeaderBytes);
   std::memcpy(file.data() + h.sections_end, &sum, 8);
   write_file_atomic(path, [&](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+    out.write(reinterpret_cast<const char*>(file.data()),
+              static_cast<std::streamsize>(file.size()));
   });
 }
 
@@ -317,16 +342,23 @@ InvertedFile InvertedFile::load(const std::string& path) {
   std::memcpy(&h, b + 8, sizeof(Header));
   uint64_t header_sum;
   std::memcpy(&header_sum, b + kHeaderBytes - 8, 8);
-  if (fnv1a(b, kHeaderBytes - 8) != header_sum) fail(path, ": corrupt index header (checksum mismatch)");
-  if (h.version != kVersion) fail(path, ": index format version ", h.version, " is not supported (this mda reads ", kVersion, ")");
+  if (fnv1a(b, kHeaderBytes - 8) != header_sum)
+    fail(path, ": corrupt index header (checksum mismatch)");
+  if (h.version != kVersion)
+    fail(path, ": index format version ", h.version, " is not supported (this mda reads ", kVersion,
+         ")");
   if (h.sections_end + 8 != size) {
-    fail(path, ": truncated or padded index: ", size, " bytes, the header announces ", h.sections_end + 8);
+    fail(path, ": truncated or padded index: ", size, " bytes, the header announces ",
+         h.sections_end + 8);
   }
   uint64_t sum;
   std::memcpy(&sum, b + h.sections_end, 8);
-  if (fnv1a(b + kHeaderBytes, h.sections_end - kHeaderBytes) != sum) fail(path, ": corrupt index data (checksum mismatch)");
-  InvertedFile ivf(static_cast<int64_t>(h.words), static_cast<int64_t>(h.dim), (h.flags & 1u) != 0, h.fingerprint);
-  if (static_cast<uint64_t>(ivf.entry_bytes()) != h.entry_bytes) fail(path, ": inconsistent entry size");
+  if (fnv1a(b + kHeaderBytes, h.sections_end - kHeaderBytes) != sum)
+    fail(path, ": corrupt index data (checksum mismatch)");
+  InvertedFile ivf(static_cast<int64_t>(h.words), static_cast<int64_t>(h.dim), (h.flags & 1u) != 0,
+                   h.fingerprint);
+  if (static_cast<uint64_t>(ivf.entry_bytes()) != h.entry_bytes)
+    fail(path, ": inconsistent entry size");
   ivf.offsets_.clear();
   ivf.mapping_ = mapping;
   ivf.offsets_view_ = reinterpret_cast<const uint64_t*>(b + h.offsets_at);
@@ -336,7 +368,8 @@ InvertedFile InvertedFile::load(const std::string& path) {
   ivf.image_words_.assign(words, words + h.images);
   if (ivf.offsets_view_[h.words] != h.entries) fail(path, ": inconsistent postings offsets");
   for (uint64_t e = 0; e < h.entries; ++e) {
-    if (ivf.ids_view_[e] >= h.images) fail(path, ": posting names image ", ivf.ids_view_[e], " of ", h.images);
+    if (ivf.ids_view_[e] >= h.images)
+      fail(path, ": posting names image ", ivf.ids_view_[e], " of ", h.images);
   }
   ivf.file_bytes_ = static_cast<int64_t>(size);
   return ivf;

@@ -46,7 +46,7 @@ class InvertedFile {
  public:
   InvertedFile(int64_t words, int64_t dim, bool binary, uint64_t fingerprint);
   static InvertedFile load(const std::string& path);  // memory-mapped, checksums verified
-  void save(const std::string& path) const;             // atomic
+  void save(const std::string& path) const;           // atomic
 
   // Adds image `image_id`, which must be larger than every id added so far.
   void add(int64_t image_id, const AggregatedImage& image);

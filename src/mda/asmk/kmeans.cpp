@@ -48,7 +48,9 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   const int64_t k = options.k;
   if (k < 1) fail("codebook size must be at least 1, found ", k);
   if (dim < 1) fail("descriptor dimension must be at least 1");
-  if (n < k) fail("k-means needs at least as many training descriptors as words: ", n, " descriptors for ", k, " words");
+  if (n < k)
+    fail("k-means needs at least as many training descriptors as words: ", n, " descriptors for ",
+         k, " words");
   Random random(options.seed);
   // Sample at most k * max_points_per_centroid points (faiss's default cap).
   std::vector<float> sample;
@@ -56,7 +58,8 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   int64_t points = n;
   if (options.max_points_per_centroid > 0 && n > k * options.max_points_per_centroid) {
     points = k * options.max_points_per_centroid;
-    log_info("k-means: sampling ", points, " of ", n, " training descriptors (", options.max_points_per_centroid, " per word)");
+    log_info("k-means: sampling ", points, " of ", n, " training descriptors (",
+             options.max_points_per_centroid, " per word)");
     const std::vector<int64_t> chosen = random_subset(n, points, random);
     sample.resize(static_cast<size_t>(points * dim));
     for (int64_t i = 0; i < points; ++i) {
@@ -70,7 +73,8 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   result.training_points = points;
   result.centroids.resize(static_cast<size_t>(k * dim));
   const std::vector<int64_t> init = random_subset(points, k, random);
-  for (int64_t c = 0; c < k; ++c) std::copy_n(data + init[static_cast<size_t>(c)] * dim, dim, result.centroids.begin() + c * dim);
+  for (int64_t c = 0; c < k; ++c)
+    std::copy_n(data + init[static_cast<size_t>(c)] * dim, dim, result.centroids.begin() + c * dim);
 
   std::vector<int32_t> assignment(static_cast<size_t>(points));
   std::vector<float> distance(static_cast<size_t>(points));
@@ -79,8 +83,8 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   Progress progress("k-means", options.iterations, "iter");
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
     const std::vector<float> norms = row_norms(result.centroids.data(), k, dim);
-    nearest_centroids(data, points, result.centroids.data(), norms, k, dim, 1, assignment.data(), distance.data(),
-                      options.threads);
+    nearest_centroids(data, points, result.centroids.data(), norms, k, dim, 1, assignment.data(),
+                      distance.data(), options.threads);
     double objective = 0;
     for (float dist : distance) objective += dist;
     result.objective.push_back(objective);
@@ -95,7 +99,8 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
       if (counts[static_cast<size_t>(c)] == 0) continue;
       for (int64_t t = 0; t < dim; ++t) {
         result.centroids[static_cast<size_t>(c * dim + t)] =
-            static_cast<float>(sums[static_cast<size_t>(c * dim + t)] / static_cast<double>(counts[static_cast<size_t>(c)]));
+            static_cast<float>(sums[static_cast<size_t>(c * dim + t)] /
+                               static_cast<double>(counts[static_cast<size_t>(c)]));
       }
     }
     // Empty clusters: take a cluster chosen with probability proportional to its size beyond one
@@ -108,7 +113,8 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
       int64_t donor = 0;
       while (true) {
         donor = static_cast<int64_t>(random.below(static_cast<uint64_t>(k)));
-        const double p = static_cast<double>(counts[static_cast<size_t>(donor)] - 1) / static_cast<double>(points - k);
+        const double p = static_cast<double>(counts[static_cast<size_t>(donor)] - 1) /
+                         static_cast<double>(points - k);
         if (random.unit() < p) break;
       }
       constexpr float kEps = 1.0f / 1024;
@@ -121,11 +127,13 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
       counts[static_cast<size_t>(c)] = counts[static_cast<size_t>(donor)] / 2;
       counts[static_cast<size_t>(donor)] -= counts[static_cast<size_t>(c)];
     }
-    if (empty) log_debug("k-means iteration ", iteration, ": re-seeded ", empty, " empty cluster(s)");
+    if (empty)
+      log_debug("k-means iteration ", iteration, ": re-seeded ", empty, " empty cluster(s)");
     progress.advance();
   }
   progress.finish();
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
   return result;
 }
 

@@ -18,9 +18,9 @@ struct KMeansOptions {
 
 struct KMeansResult {
   int64_t k = 0, dim = 0;
-  std::vector<float> centroids;            // k x dim
-  std::vector<double> objective;           // sum of squared distances, one per iteration
-  int64_t training_points = 0;             // after sampling
+  std::vector<float> centroids;   // k x dim
+  std::vector<double> objective;  // sum of squared distances, one per iteration
+  int64_t training_points = 0;    // after sampling
   double seconds = 0;
 };
 

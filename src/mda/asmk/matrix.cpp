@@ -22,8 +22,9 @@ bool blas_available() {
 void matmul_transposed(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
   if (m == 0 || n == 0) return;
 #ifdef MDA_HAVE_BLAS
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0f, a, static_cast<int>(k), b, static_cast<int>(k), 0.0f, c, static_cast<int>(n));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(k), 0.0f, c,
+              static_cast<int>(n));
 #else
   constexpr int64_t kBlock = 64;
   for (int64_t i0 = 0; i0 < m; i0 += kBlock) {
@@ -50,11 +51,13 @@ std::vector<float> row_norms(const float* x, int64_t n, int64_t d) {
   return norms;
 }
 
-void nearest_centroids(const float* x, int64_t n, const float* centroids, const std::vector<float>& centroid_norms,
-                       int64_t k, int64_t d, int count, int32_t* indices, float* distances, int threads) {
+void nearest_centroids(const float* x, int64_t n, const float* centroids,
+                       const std::vector<float>& centroid_norms, int64_t k, int64_t d, int count,
+                       int32_t* indices, float* distances, int threads) {
   if (count < 1 || count > k) fail("cannot assign ", count, " words out of ", k);
   // Rows per block: the block's score matrix (rows x k floats) stays around 32 MiB.
-  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(1024, (int64_t{8} << 20) / std::max<int64_t>(k, 1)));
+  const int64_t rows =
+      std::max<int64_t>(1, std::min<int64_t>(1024, (int64_t{8} << 20) / std::max<int64_t>(k, 1)));
   const std::vector<float> x_norms = row_norms(x, n, d);
   std::vector<float> dots(static_cast<size_t>(rows * k));
   const int workers = std::max(1, threads);
@@ -68,7 +71,8 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids, const 
         const float* row = &dots[static_cast<size_t>(i * k)];
         best.clear();
         for (int64_t j = 0; j < k; ++j) {
-          const float dist = x_norms[static_cast<size_t>(start + i)] - 2 * row[j] + centroid_norms[static_cast<size_t>(j)];
+          const float dist = x_norms[static_cast<size_t>(start + i)] - 2 * row[j] +
+                             centroid_norms[static_cast<size_t>(j)];
           const std::pair<float, int32_t> item(dist, static_cast<int32_t>(j));
           if (static_cast<int>(best.size()) < count) {
             best.push_back(item);
@@ -90,7 +94,8 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids, const 
       select(0, m);
     } else {
       std::vector<std::thread> pool;
-      for (int w = 0; w < workers; ++w) pool.emplace_back(select, m * w / workers, m * (w + 1) / workers);
+      for (int w = 0; w < workers; ++w)
+        pool.emplace_back(select, m * w / workers, m * (w + 1) / workers);
       for (auto& t : pool) t.join();
     }
   }

@@ -21,6 +21,12 @@ std::string sidecar_config_path(const std::string& output_path);
 int run_evaluate(const std::vector<std::string>& args);
 int run_config(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);
+int run_train_codebook(const std::vector<std::string>& args);
+int run_build_index(const std::vector<std::string>& args);
+int run_merge_index(const std::vector<std::string>& args);
+int run_search(const std::vector<std::string>& args);
+// runtime.threads, with 0 meaning one per core.
+int resolve_threads(const Config& config);
 int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
 
 }  // namespace mda

@@ -26,6 +26,12 @@ const Command kCommands[] = {
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
 #endif
+    {"train-codebook", mda::run_train_codebook,
+     "k-means visual codebook from local features (centroids.npy)"},
+    {"build-index", mda::run_build_index,
+     "ASMK* inverted file of database features (append, shards)"},
+    {"merge-index", mda::run_merge_index, "merge inverted files built from disjoint shards"},
+    {"search", mda::run_search, "rank the database for query features (ranks.npy, scores, pairs)"},
     {"config", mda::run_config,
      "print the effective configuration (defaults <- --config <- --set)"},
 };

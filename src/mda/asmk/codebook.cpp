@@ -1,0 +1,49 @@
+#include "mda/asmk/codebook.h"
+
+#include "mda/asmk/inverted_file.h"
+#include "mda/asmk/matrix.h"
+#include "mda/io/npy.h"
+#include "mda/util/error.h"
+
+namespace mda {
+
+Codebook Codebook::from_centroids(std::vector<float> centroids, int64_t k, int64_t dim) {
+  if (static_cast<int64_t>(centroids.size()) != k * dim)
+    fail("codebook of ", centroids.size(), " values is not ", k, " x ", dim);
+  Codebook c;
+  c.k = k;
+  c.dim = dim;
+  c.centroids = std::move(centroids);
+  c.norms = row_norms(c.centroids.data(), k, dim);
+  c.fingerprint = codebook_fingerprint(c.centroids);
+  return c;
+}
+
+Codebook Codebook::load(const std::string& path) {
+  const NdArray array = read_npy(path);
+  if (array.shape.size() != 2 || array.dtype != DType::kFloat32) {
+    fail(path, ": a codebook must be a float32 k x d array, found ", dtype_name(array.dtype), " ",
+         array.shape_string());
+  }
+  if (array.shape[0] < 1 || array.shape[1] < 1) fail(path, ": empty codebook");
+  return from_centroids(array.to_float(), array.shape[0], array.shape[1]);
+}
+
+void Codebook::save(const std::string& path) const {
+  write_npy(path, NdArray::from_vector(centroids, {k, dim}));
+}
+
+AggregatedImage Codebook::encode(const float* descriptors, int64_t n, int64_t descriptor_dim,
+                                 int ma, bool binary, int threads, const std::string& what) const {
+  if (descriptor_dim != dim)
+    fail(what, ": descriptors are ", descriptor_dim, "-d, the codebook's words are ", dim, "-d");
+  if (n == 0) fail(what, ": no local features");
+  if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
+  std::vector<int32_t> words(static_cast<size_t>(n * ma));
+  std::vector<float> distances(static_cast<size_t>(n * ma));
+  nearest_centroids(descriptors, n, centroids.data(), norms, k, dim, ma, words.data(),
+                    distances.data(), threads);
+  return aggregate(descriptors, n, dim, words.data(), ma, centroids.data(), k, binary);
+}
+
+}  // namespace mda

@@ -1,0 +1,118 @@
+// mda search: ASMK* scores of query features against an inverted file, as rankings.
+#include <algorithm>
+#include <atomic>
+#include <numeric>
+#include <thread>
+
+#include "mda/asmk/codebook.h"
+#include "mda/asmk/inverted_file.h"
+#include "mda/cli/command_context.h"
+#include "mda/features/feature_folder.h"
+#include "mda/io/npy.h"
+#include "mda/util/fs.h"
+#include "mda/util/log.h"
+#include "mda/util/progress.h"
+
+namespace mda {
+
+int run_search(const std::vector<std::string>& args) {
+  ArgParser parser(
+      "search",
+      "Scores every database image for every query with the ASMK kernel (similarity "
+      "1 - 2h/B, threshold tau,\npower alpha, normalised by the square roots of both "
+      "images' word counts) and writes OUTDIR/ranks.npy\n(database images x queries, best "
+      "first, ties to the lower index), OUTDIR/scores.npy (the same shape,\nscores in rank "
+      "order) and OUTDIR/pairs.txt ('query database score' lines).");
+  parser.option("--index", "FILE", "inverted file from mda build-index", "", true)
+      .option("--codebook", "FILE", "the centroids.npy the index was built with", "", true)
+      .option("--features", "PATH", "query features: HOW-layout folder or its vecs.npy", "", true)
+      .option("--out", "DIR", "output folder", "", true)
+      .option("--topk", "K",
+              "rank only the best K images per query (default: query_ivf.search.topk, null = all)")
+      .option("--pairs-topk", "K", "pairs.txt lines per query", "100")
+      .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads"});
+  add_common_options(parser);
+  if (!parser.parse(args)) return 0;
+  const Config config = setup_command(parser);
+  const Codebook codebook = Codebook::load(parser.get("--codebook"));
+  const InvertedFile ivf = InvertedFile::load(parser.get("--index"));
+  if (ivf.fingerprint() != codebook.fingerprint) {
+    fail(parser.get("--index"), ": was built with another codebook than ",
+         parser.get("--codebook"));
+  }
+  const std::string features_path = parser.get("--features");
+  const FeatureSet queries = read_feature_folder(features_path);
+  AsmkSearchParams params;
+  params.alpha = config.get_double("query_ivf.similarity.alpha");
+  params.similarity_threshold = config.get_double("query_ivf.similarity.similarity_threshold");
+  params.use_idf = config.get_bool("build_ivf.ivf.use_idf");
+  const int ma = static_cast<int>(config.get_int("query_ivf.quantize.multiple_assignment"));
+  const int threads = resolve_threads(config);
+  const int64_t n_db = ivf.images(), n_q = queries.images;
+  int64_t topk = n_db;
+  if (parser.has("--topk")) {
+    topk = std::stoll(parser.get("--topk"));
+  } else if (!config.at("query_ivf.search.topk").is_null()) {
+    topk = config.get_int("query_ivf.search.topk");
+  }
+  if (topk < 1) fail("topk must be positive, found ", topk);
+  topk = std::min(topk, n_db);
+
+  // Encoding uses BLAS (threaded inside); scanning runs one query per thread.
+  std::vector<AggregatedImage> encoded;
+  {
+    Progress progress("quantize queries", n_q, "query");
+    for (int64_t q = 0; q < n_q; ++q) {
+      encoded.push_back(codebook.encode(queries.image_descriptors(q), queries.count(q), queries.dim,
+                                        ma, ivf.binary(), threads,
+                                        features_path + " query " + queries.image_name(q)));
+      progress.advance();
+    }
+  }
+  const SearchContext context = ivf.context(params);
+  std::vector<int64_t> ranks(static_cast<size_t>(topk * n_q));
+  std::vector<float> ranked_scores(static_cast<size_t>(topk * n_q));
+  Progress progress("search", n_q, "query");
+  std::atomic<int64_t> next{0};
+  const auto work = [&] {
+    std::vector<int64_t> order(static_cast<size_t>(n_db));
+    for (int64_t q = next++; q < n_q; q = next++) {
+      const std::vector<float> s = ivf.scores(encoded[static_cast<size_t>(q)], params, context);
+      std::iota(order.begin(), order.end(), 0);
+      const auto better = [&](int64_t a, int64_t b) {
+        return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
+               (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
+      };
+      std::partial_sort(order.begin(), order.begin() + topk, order.end(), better);
+      for (int64_t r = 0; r < topk; ++r) {
+        ranks[static_cast<size_t>(r * n_q + q)] = order[static_cast<size_t>(r)];
+        ranked_scores[static_cast<size_t>(r * n_q + q)] =
+            s[static_cast<size_t>(order[static_cast<size_t>(r)])];
+      }
+      progress.advance();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  progress.finish();
+
+  const std::string out = parser.get("--out");
+  make_dirs(out);
+  write_npy(join_path(out, "ranks.npy"), NdArray::from_vector(ranks, {topk, n_q}));
+  write_npy(join_path(out, "scores.npy"), NdArray::from_vector(ranked_scores, {topk, n_q}));
+  const int64_t pairs_topk = std::min<int64_t>(topk, std::stoll(parser.get("--pairs-topk")));
+  write_file_atomic(join_path(out, "pairs.txt"), [&](std::ostream& stream) {
+    for (int64_t q = 0; q < n_q; ++q) {
+      for (int64_t r = 0; r < pairs_topk; ++r) {
+        stream << queries.image_name(q) << ' ' << ranks[static_cast<size_t>(r * n_q + q)] << ' '
+               << ranked_scores[static_cast<size_t>(r * n_q + q)] << '\n';
+      }
+    }
+  });
+  config.save(join_path(out, "search.config.yaml"));
+  log_info("wrote ", join_path(out, "ranks.npy"), " (", topk, " x ", n_q, ")");
+  return 0;
+}
+
+}  // namespace mda

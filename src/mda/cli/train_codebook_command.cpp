@@ -1,0 +1,69 @@
+// mda train-codebook: k-means visual words from local features.
+#include <thread>
+
+#include "mda/asmk/codebook.h"
+#include "mda/asmk/kmeans.h"
+#include "mda/asmk/matrix.h"
+#include "mda/cli/command_context.h"
+#include "mda/features/feature_folder.h"
+#include "mda/io/json.h"
+#include "mda/util/log.h"
+#include "mda/util/strings.h"
+
+namespace mda {
+
+int resolve_threads(const Config& config) {
+  const int64_t threads = config.get_int("runtime.threads");
+  if (threads < 0) fail("runtime.threads must be 0 (one per core) or positive, found ", threads);
+  return threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
+                      : static_cast<int>(threads);
+}
+
+int run_train_codebook(const std::vector<std::string>& args) {
+  ArgParser parser(
+      "train-codebook",
+      "Trains the visual codebook with k-means (asmk/faiss defaults: sampled points capped "
+      "per word,\nLloyd iterations, seeded) and writes centroids.npy (float32 k x d) with "
+      "the objective and time\nin a JSON file beside it.");
+  parser
+      .option("--features", "PATH",
+              "local features: a HOW-layout folder (vecs.npy, imids.npy) or a vecs.npy", "", true)
+      .option("--out", "FILE", "centroids .npy to write", "", true)
+      .config_sections({"train_codebook.", "runtime.threads"});
+  add_common_options(parser);
+  if (!parser.parse(args)) return 0;
+  const Config config = setup_command(parser);
+  const FeatureSet features =
+      read_feature_folder(parser.get("--features"), /*allow_empty_images=*/true);
+  KMeansOptions options;
+  options.k = config.get_int("train_codebook.codebook.size");
+  options.iterations = static_cast<int>(config.get_int("train_codebook.codebook.niter"));
+  options.max_points_per_centroid =
+      config.get_int("train_codebook.codebook.max_points_per_centroid");
+  options.seed = static_cast<uint64_t>(config.get_int("train_codebook.codebook.seed"));
+  options.threads = resolve_threads(config);
+  const int64_t n =
+      static_cast<int64_t>(features.descriptors.size()) / std::max<int64_t>(features.dim, 1);
+  log_info("k-means: ", options.k, " words from ", n, " descriptors of dimension ", features.dim,
+           blas_available() ? " (BLAS)" : " (no BLAS: slow)");
+  const KMeansResult result = train_kmeans(features.descriptors.data(), n, features.dim, options);
+  const std::string out = parser.get("--out");
+  Codebook::from_centroids(result.centroids, result.k, result.dim).save(out);
+  Value report = Value::empty_dict();
+  report.set("words", Value(result.k));
+  report.set("dim", Value(result.dim));
+  report.set("training_points", Value(result.training_points));
+  report.set("seconds", Value(result.seconds));
+  Value::List objective;
+  for (double o : result.objective) objective.emplace_back(o);
+  report.set("objective", Value(std::move(objective)));
+  const std::string base =
+      out.size() > 4 && ends_with(out, ".npy") ? out.substr(0, out.size() - 4) : out;
+  write_json(base + ".json", report);
+  config.save(sidecar_config_path(out));
+  log_info("wrote ", out, ": objective ", result.objective.empty() ? 0.0 : result.objective.back(),
+           " after ", result.objective.size(), " iterations, ", format_duration(result.seconds));
+  return 0;
+}
+
+}  // namespace mda

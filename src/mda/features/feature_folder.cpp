@@ -1,0 +1,150 @@
+#include "mda/features/feature_folder.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+#include "mda/io/npy.h"
+#include "mda/util/error.h"
+#include "mda/util/fs.h"
+#include "mda/util/strings.h"
+
+namespace mda {
+
+std::string FeatureSet::image_name(int64_t image) const {
+  return names.empty() ? std::to_string(image) : names[static_cast<size_t>(image)];
+}
+
+FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images) {
+  const std::string folder = ends_with(path, ".npy") ? parent_dir(path) : path;
+  const std::string vecs_path = ends_with(path, ".npy") ? path : join_path(folder, "vecs.npy");
+  const std::string imids_path = join_path(folder, "imids.npy");
+  if (!file_exists(vecs_path)) fail("feature folder '", folder, "' has no vecs.npy");
+  if (!file_exists(imids_path)) fail("feature folder '", folder, "' has no imids.npy");
+  const NdArray vecs = read_npy(vecs_path);
+  if (vecs.shape.size() != 2)
+    fail(vecs_path, ": descriptors must be 2-D (n x d), found shape ", vecs.shape_string());
+  if (vecs.dtype != DType::kFloat32 && vecs.dtype != DType::kFloat16) {
+    fail(vecs_path, ": descriptors must be float32 or float16, found ", dtype_name(vecs.dtype));
+  }
+  const NdArray imids_array = read_npy(imids_path);
+  const std::vector<int64_t> imids = imids_array.to_int64();
+  const int64_t n = vecs.shape[0];
+  if (static_cast<int64_t>(imids.size()) != n) {
+    fail(imids_path, ": ", imids.size(), " image ids for ", n, " descriptors in ", vecs_path);
+  }
+  FeatureSet set;
+  set.dim = vecs.shape[1];
+  const std::string names_path = join_path(folder, "images.txt");
+  if (file_exists(names_path)) {
+    for (const std::string& line : split(read_file_text(names_path), '\n')) {
+      if (!trim(line).empty()) set.names.emplace_back(trim(line));
+    }
+    set.images = static_cast<int64_t>(set.names.size());
+  } else {
+    set.images = imids.empty() ? 0 : *std::max_element(imids.begin(), imids.end()) + 1;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (imids[static_cast<size_t>(i)] < 0 || imids[static_cast<size_t>(i)] >= set.images) {
+      fail(imids_path, ": descriptor ", i, " has image id ", imids[static_cast<size_t>(i)],
+           ", outside 0..", set.images - 1);
+    }
+  }
+  // Group descriptors by image, keeping their order inside each image.
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return imids[static_cast<size_t>(a)] < imids[static_cast<size_t>(b)];
+  });
+  const std::vector<float> values = vecs.to_float();
+  set.descriptors.resize(values.size());
+  set.offsets.assign(static_cast<size_t>(set.images + 1), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t from = order[static_cast<size_t>(i)];
+    std::copy_n(values.begin() + from * set.dim, set.dim, set.descriptors.begin() + i * set.dim);
+    ++set.offsets[static_cast<size_t>(imids[static_cast<size_t>(from)] + 1)];
+  }
+  for (int64_t i = 0; i < set.images; ++i)
+    set.offsets[static_cast<size_t>(i + 1)] += set.offsets[static_cast<size_t>(i)];
+  if (!allow_empty_images) {
+    for (int64_t i = 0; i < set.images; ++i) {
+      if (set.count(i) == 0)
+        fail(folder, ": image ", i, " ('", set.image_name(i), "') has no local features");
+    }
+  }
+  const auto optional = [&](const char* name, auto apply) {
+    const std::string file = join_path(folder, name);
+    if (!file_exists(file)) return;
+    const NdArray array = read_npy(file);
+    if (array.shape.empty() || array.shape[0] != n)
+      fail(file, ": has ", array.shape.empty() ? 0 : array.shape[0], " rows for ", n,
+           " descriptors");
+    apply(array);
+  };
+  set.extras.dim = set.dim;
+  optional("strengths.npy", [&](const NdArray& a) {
+    const std::vector<float> v = a.to_float();
+    for (int64_t i = 0; i < n; ++i)
+      set.extras.strengths.push_back(v[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+  });
+  optional("scales.npy", [&](const NdArray& a) {
+    const std::vector<float> v = a.to_float();
+    for (int64_t i = 0; i < n; ++i)
+      set.extras.scales.push_back(v[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+  });
+  optional("heads.npy", [&](const NdArray& a) {
+    const std::vector<int64_t> v = a.to_int64();
+    for (int64_t i = 0; i < n; ++i)
+      set.extras.heads.push_back(
+          static_cast<int32_t>(v[static_cast<size_t>(order[static_cast<size_t>(i)])]));
+  });
+  optional("locs.npy", [&](const NdArray& a) {
+    if (a.shape.size() != 2 || a.shape[1] != 2)
+      fail(join_path(folder, "locs.npy"), ": must be n x 2");
+    const std::vector<int64_t> v = a.to_int64();
+    for (int64_t i = 0; i < n; ++i) {
+      set.extras.xs.push_back(
+          static_cast<int32_t>(v[static_cast<size_t>(2 * order[static_cast<size_t>(i)])]));
+      set.extras.ys.push_back(
+          static_cast<int32_t>(v[static_cast<size_t>(2 * order[static_cast<size_t>(i)] + 1)]));
+    }
+  });
+  return set;
+}
+
+void write_feature_folder(const std::string& folder, const std::vector<std::string>& names,
+                          const std::vector<LocalFeatures>& features) {
+  if (names.size() != features.size())
+    fail("internal: ", names.size(), " names for ", features.size(), " feature sets");
+  make_dirs(folder);
+  int64_t dim = features.empty() ? 0 : features[0].dim;
+  std::vector<float> vecs, strengths, scales;
+  std::vector<int64_t> imids;
+  std::vector<int32_t> heads, locs;
+  for (size_t i = 0; i < features.size(); ++i) {
+    const LocalFeatures& f = features[i];
+    if (f.dim != dim)
+      fail("image '", names[i], "' has ", f.dim, "-d descriptors, the others ", dim, "-d");
+    vecs.insert(vecs.end(), f.descriptors.begin(), f.descriptors.end());
+    strengths.insert(strengths.end(), f.strengths.begin(), f.strengths.end());
+    scales.insert(scales.end(), f.scales.begin(), f.scales.end());
+    heads.insert(heads.end(), f.heads.begin(), f.heads.end());
+    for (int64_t k = 0; k < f.count(); ++k) {
+      imids.push_back(static_cast<int64_t>(i));
+      locs.push_back(f.xs[static_cast<size_t>(k)]);
+      locs.push_back(f.ys[static_cast<size_t>(k)]);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(imids.size());
+  write_npy(join_path(folder, "vecs.npy"), NdArray::from_vector(vecs, {n, dim}));
+  write_npy(join_path(folder, "imids.npy"), NdArray::from_vector(imids, {n}));
+  write_npy(join_path(folder, "strengths.npy"), NdArray::from_vector(strengths, {n}));
+  write_npy(join_path(folder, "scales.npy"), NdArray::from_vector(scales, {n}));
+  write_npy(join_path(folder, "heads.npy"), NdArray::from_vector(heads, {n}));
+  write_npy(join_path(folder, "locs.npy"), NdArray::from_vector(locs, {n, 2}));
+  std::string text;
+  for (const std::string& name : names) text += name + "\n";
+  write_file_atomic(join_path(folder, "images.txt"), text);
+}
+
+}  // namespace mda

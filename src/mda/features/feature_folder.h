@@ -1,0 +1,42 @@
+// Local features of many images in HOW's .npy layout, one folder:
+//   vecs.npy       float32 (or float16) n x d descriptors
+//   imids.npy      integer n, the image index of each descriptor
+//   strengths.npy  float32 n (optional)     locs.npy   int32 n x 2, (x, y) (optional)
+//   scales.npy     float32 n (optional)     heads.npy  int32 n (optional)
+//   images.txt     one image name per line, the image index order (optional)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mda/features/local_features.h"
+
+namespace mda {
+
+struct FeatureSet {
+  int64_t dim = 0;
+  int64_t images = 0;              // images.txt line count, or max image id + 1
+  std::vector<std::string> names;  // empty without images.txt
+  std::vector<float> descriptors;  // grouped by image: image i owns rows offsets[i]..offsets[i+1]
+  std::vector<int64_t> offsets;    // images + 1
+  LocalFeatures extras;            // strengths, heads, locations, scales when present (same order)
+
+  int64_t count(int64_t image) const {
+    return offsets[static_cast<size_t>(image + 1)] - offsets[static_cast<size_t>(image)];
+  }
+  const float* image_descriptors(int64_t image) const {
+    return descriptors.data() + offsets[static_cast<size_t>(image)] * dim;
+  }
+  std::string image_name(int64_t image) const;  // name, or the index as text
+};
+
+// `path` is such a folder, or a vecs.npy file inside one. An image without descriptors is an error
+// naming it unless `allow_empty_images`.
+FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images = false);
+
+// Writes the folder (every file atomically), images in order, descriptors grouped by image.
+void write_feature_folder(const std::string& folder, const std::vector<std::string>& names,
+                          const std::vector<LocalFeatures>& features);
+
+}  // namespace mda
