@@ -174,6 +174,29 @@ if grep -q import-weights "$work/help.txt"; then
       --set model.backbone=resnet18 --set model.heads=2 --set model.dim=16 --out "$work/r18.mdam" --quiet
     expect_error "ResNet-18 weights into a ResNet-50" 1 "resnet18.pth: tensor" \
       "$mda" import-weights --weights "$work/resnet18.pth" --out "$work/x.mdam"
+    # Extraction on the demo dataset, then the whole retrieval pipeline on it.
+    tiny=(--set model.backbone=resnet18 --set model.skip_layer=2 --set model.heads=2 --set model.dim=16)
+    check "import a tiny model" "$mda" import-weights --weights "$work/resnet18.pth" "${tiny[@]}" --out "$work/tiny.mdam" --quiet
+    ex=(--set evaluation.image_size=96 --set "evaluation.scales=[1.0, 0.5]" --set evaluation.features_num=40 --part-size 16 --quiet)
+    check "extract database" "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --out "$work/fx/db" "${ex[@]}"
+    check "extract queries (cropped)" "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --split queries --out "$work/fx/q" "${ex[@]}"
+    check "extract wrote the HOW layout" test -s "$work/fx/db/vecs.npy" -a -s "$work/fx/db/locs.npy" -a -s "$work/fx/db/images.txt"
+    check "rerun resumes" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' --dataset synthetic \
+      --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' --set evaluation.features_num=40 \
+      --part-size 16 2>&1 | grep -q 'already extracted'"
+    for k in 0 1 2; do
+      check "extract shard $k/3" "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+        --out "$work/fx/sharded" --shard $k/3 "${ex[@]}"
+    done
+    check "shards = one run" cmp "$work/fx/sharded/vecs.npy" "$work/fx/db/vecs.npy"
+    check "pipeline: codebook" "$mda" train-codebook --features "$work/fx/db" --out "$work/fx/c.npy" --set train_codebook.codebook.size=32 --quiet
+    check "pipeline: index" "$mda" build-index --codebook "$work/fx/c.npy" --features "$work/fx/db" --out "$work/fx/db.ivf" --quiet
+    check "pipeline: search" "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/fx/out" --quiet
+    check "pipeline: evaluate" "$mda" evaluate --data-root "$work/demo/data" --dataset synthetic --ranks "$work/fx/out/ranks.npy" --quiet
+    expect_error "extract without input" 2 "give --images FILE" "$mda" extract --model "$work/tiny.mdam" --out "$work/fx/x"
+    expect_error "bad shard" 2 "--shard expects k/N" "$mda" extract --model "$work/tiny.mdam" --images "$work/nothing" --out "$work/x" --shard 3/3
     printf 'not a zip' > "$work/broken.pth"
     expect_error "corrupt .pth" 1 "broken.pth: not a zip archive" \
       "$mda" import-weights --weights "$work/broken.pth" --out "$work/x.mdam"

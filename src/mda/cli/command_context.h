@@ -28,5 +28,6 @@ int run_search(const std::vector<std::string>& args);
 // runtime.threads, with 0 meaning one per core.
 int resolve_threads(const Config& config);
 int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
+int run_extract(const std::vector<std::string>& args);         // needs libtorch
 
 }  // namespace mda

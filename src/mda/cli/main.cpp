@@ -25,6 +25,8 @@ const Command kCommands[] = {
 #ifdef MDA_HAVE_TORCH
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
+    {"extract", mda::run_extract,
+     "multi-scale local features of a dataset or image list (HOW .npy layout)"},
 #endif
     {"train-codebook", mda::run_train_codebook,
      "k-means visual codebook from local features (centroids.npy)"},

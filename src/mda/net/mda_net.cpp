@@ -94,7 +94,8 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
       x = F::interpolate(image, F::InterpolateFuncOptions()
                                     .scale_factor(std::vector<double>{s, s})
                                     .mode(torch::kBilinear)
-                                    .align_corners(false));
+                                    .align_corners(false)
+                                    .recompute_scale_factor(false));
     }
     const AttentionMaps maps = forward(x);
     const int64_t h = maps.attention.size(2), w = maps.attention.size(3);

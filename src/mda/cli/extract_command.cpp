@@ -1,0 +1,242 @@
+// mda extract: multi-scale local features of a dataset's database or queries, or of an image list,
+// into a feature folder in HOW's .npy layout (docs/formats.md).
+//
+// Work is split in parts of --part-size images, each written atomically under OUT/parts/, so a
+// killed run resumes where it stopped, and --shard k/N runs can share the list between processes
+// or machines. The run that finds every part present assembles OUT/{vecs,imids,...}.npy.
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mda/cli/command_context.h"
+#include "mda/data/image_list.h"
+#include "mda/data/revisited_dataset.h"
+#include "mda/features/feature_folder.h"
+#include "mda/image/image_stream.h"
+#include "mda/image/transform.h"
+#include "mda/io/tensor_archive.h"
+#include "mda/net/model_file.h"
+#include "mda/util/fs.h"
+#include "mda/util/log.h"
+#include "mda/util/strings.h"
+
+namespace mda {
+namespace {
+
+struct ExtractItem {
+  std::string name;  // written to images.txt
+  std::string path;
+  bool crop = false;
+  std::array<double, 4> box{};
+};
+
+std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
+  const std::vector<std::string> parts = split(text, '/');
+  long long k = -1, n = 0;
+  if (parts.size() != 2 || !parse_int(parts[0], k) || !parse_int(parts[1], n) || n < 1 || k < 0 ||
+      k >= n) {
+    throw UsageError(cat("mda extract: --shard expects k/N with 0 <= k < N, found '", text, "'"));
+  }
+  return {k, n};
+}
+
+std::string part_path(const std::string& out, int64_t first, int64_t last) {
+  char name[64];
+  std::snprintf(name, sizeof name, "part-%08lld-%08lld.mdaf", static_cast<long long>(first),
+                static_cast<long long>(last));
+  return join_path(join_path(out, "parts"), name);
+}
+
+void write_part(const std::string& path, const std::vector<LocalFeatures>& features) {
+  TensorArchive archive;
+  archive.kind = "mda-features-part";
+  Value::List counts;
+  std::vector<float> vecs, strengths, scales;
+  std::vector<int32_t> heads, locs;
+  int64_t dim = 0;
+  for (const LocalFeatures& f : features) {
+    counts.emplace_back(f.count());
+    dim = std::max(dim, f.dim);
+    vecs.insert(vecs.end(), f.descriptors.begin(), f.descriptors.end());
+    strengths.insert(strengths.end(), f.strengths.begin(), f.strengths.end());
+    scales.insert(scales.end(), f.scales.begin(), f.scales.end());
+    heads.insert(heads.end(), f.heads.begin(), f.heads.end());
+    for (int64_t i = 0; i < f.count(); ++i) {
+      locs.push_back(f.xs[static_cast<size_t>(i)]);
+      locs.push_back(f.ys[static_cast<size_t>(i)]);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(strengths.size());
+  archive.meta.set("counts", Value(std::move(counts)));
+  archive.meta.set("dim", Value(dim));
+  archive.tensors.emplace_back("vecs", NdArray::from_vector(vecs, {n, dim}));
+  archive.tensors.emplace_back("strengths", NdArray::from_vector(strengths, {n}));
+  archive.tensors.emplace_back("scales", NdArray::from_vector(scales, {n}));
+  archive.tensors.emplace_back("heads", NdArray::from_vector(heads, {n}));
+  archive.tensors.emplace_back("locs", NdArray::from_vector(locs, {n, 2}));
+  write_tensor_archive(path, archive);
+}
+
+std::vector<LocalFeatures> read_part(const std::string& path) {
+  const TensorArchive archive = read_tensor_archive(path, "mda-features-part");
+  const std::vector<int64_t> counts = archive.meta.find("counts")->to_int_vector();
+  const int64_t dim = archive.meta.find("dim")->as_int();
+  const std::vector<float> vecs = archive.find("vecs")->to_float();
+  const std::vector<float> strengths = archive.find("strengths")->to_float();
+  const std::vector<float> scales = archive.find("scales")->to_float();
+  const std::vector<int64_t> heads = archive.find("heads")->to_int64();
+  const std::vector<int64_t> locs = archive.find("locs")->to_int64();
+  std::vector<LocalFeatures> out;
+  size_t at = 0;
+  for (int64_t count : counts) {
+    LocalFeatures f;
+    f.dim = dim;
+    for (int64_t i = 0; i < count; ++i, ++at) {
+      f.descriptors.insert(f.descriptors.end(),
+                           vecs.begin() + static_cast<std::ptrdiff_t>(at * dim),
+                           vecs.begin() + static_cast<std::ptrdiff_t>((at + 1) * dim));
+      f.strengths.push_back(strengths[at]);
+      f.scales.push_back(scales[at]);
+      f.heads.push_back(static_cast<int32_t>(heads[at]));
+      f.xs.push_back(static_cast<int32_t>(locs[2 * at]));
+      f.ys.push_back(static_cast<int32_t>(locs[2 * at + 1]));
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_extract(const std::vector<std::string>& args) {
+  ArgParser parser(
+      "extract",
+      "Extracts the top-n local features over the configured scales for every image, "
+      "ranked by attention\nover all heads, into a HOW-layout feature folder. Queries of a "
+      "Revisited dataset are cropped to their\nbox and resized by the same factor as their "
+      "full image. Resumable (parts) and shardable.");
+  parser.option("--model", "FILE", "model file (mda import-weights or mda train)", "", true)
+      .option("--out", "DIR", "feature folder to write", "", true)
+      .option("--data-root", "DIR", "Revisited-layout data root (with --dataset)")
+      .option("--dataset", "NAME", "dataset name (with --data-root)")
+      .option("--split", "db|queries", "which images of the dataset", "db")
+      .option("--images", "FILE", "an image list instead of a dataset (one path per line)")
+      .option("--shard", "k/N", "process only the k-th of N contiguous blocks of the list", "0/1")
+      .option("--part-size", "N", "images per atomically written part (the unit of resumption)",
+              "64")
+      .option("--device", "cpu|cuda", "where the network runs", "cpu")
+      .config_sections(
+          {"evaluation.image_size", "evaluation.scales", "evaluation.features_num", "runtime."});
+  add_common_options(parser);
+  if (!parser.parse(args)) return 0;
+  const Config config = setup_command(parser);
+  const auto [shard, shards] = parse_shard(parser.get("--shard"));
+  std::vector<ExtractItem> items;
+  if (parser.has("--images")) {
+    for (const std::string& path : read_image_list(parser.get("--images")))
+      items.push_back({path, path, false, {}});
+  } else if (parser.has("--data-root") && parser.has("--dataset")) {
+    const RevisitedDataset dataset =
+        load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
+    const std::string split_name = parser.get("--split");
+    if (split_name == "db") {
+      for (size_t i = 0; i < dataset.database.size(); ++i)
+        items.push_back({dataset.database[i], dataset.database_path(i), false, {}});
+    } else if (split_name == "queries") {
+      for (size_t i = 0; i < dataset.queries.size(); ++i) {
+        items.push_back({dataset.queries[i], dataset.query_path(i), dataset.gnd[i].has_bbx,
+                         dataset.gnd[i].bbx});
+      }
+    } else {
+      throw UsageError(cat("mda extract: --split must be db or queries, found '", split_name, "'"));
+    }
+  } else {
+    throw UsageError("mda extract: give --images FILE, or --data-root DIR and --dataset NAME");
+  }
+  if (items.empty()) fail("nothing to extract");
+  const int64_t part_size = std::max(1LL, std::stoll(parser.get("--part-size")));
+  const std::string out = parser.get("--out");
+  const int64_t n = static_cast<int64_t>(items.size());
+  // Shards are contiguous runs of whole parts, so every run and rerun agrees on the part files.
+  const int64_t parts = (n + part_size - 1) / part_size;
+  const int64_t first_part = parts * shard / shards, end_part = parts * (shard + 1) / shards;
+
+  const torch::Device device(parser.get("--device") == "cuda" ? torch::kCUDA : torch::kCPU);
+  if (device.is_cuda() && !torch::cuda::is_available())
+    fail("--device cuda: no CUDA device is available");
+  at::set_num_threads(resolve_threads(config));
+  MdaNet net = load_model(parser.get("--model"));
+  net->eval();
+  net->to(device);
+  const int image_size = static_cast<int>(config.get_int("evaluation.image_size"));
+  const std::vector<double> scales = config.get_doubles("evaluation.scales");
+  const int64_t features_num = config.get_int("evaluation.features_num");
+  ImageStreamOptions stream;
+  stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
+  stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
+
+  for (int64_t part = first_part; part < end_part; ++part) {
+    const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
+    const std::string path = part_path(out, begin, end - 1);
+    if (file_exists(path)) {
+      log_info("part ", begin, "..", end - 1, " already extracted, skipping");
+      continue;
+    }
+    std::vector<std::string> paths;
+    for (int64_t i = begin; i < end; ++i) paths.push_back(items[static_cast<size_t>(i)].path);
+    std::vector<LocalFeatures> features(paths.size());
+    stream.label = cat("extract ", begin, "..", end - 1, " of ", n);
+    const std::vector<size_t> skipped = for_each_image(
+        paths, stream,
+        [&](size_t i, const Image& image) {
+          const FloatImage f = to_normalized_float(image, {0, 0, 0}, {1, 1, 1});
+          const torch::Tensor x = torch::from_blob(const_cast<float*>(f.data.data()),
+                                                   {1, 3, f.height, f.width}, torch::kFloat32)
+                                      .to(device);
+          features[i] = net->extract_local(x, scales, features_num);
+        },
+        [&](size_t i, Image image) {
+          const ExtractItem& item = items[static_cast<size_t>(begin) + i];
+          if (!item.crop) return resize_max_side(image, image_size);
+          // Keep the scale the object has in the full image (HOW/revisitop).
+          const int full = std::max(image.width, image.height);
+          Image cropped = crop(image, item.box);
+          const double target =
+              image_size * static_cast<double>(std::max(cropped.width, cropped.height)) / full;
+          return resize_max_side(cropped, std::max(1, static_cast<int>(std::lround(target))));
+        });
+    if (!skipped.empty())
+      fail(skipped.size(), " image(s) could not be read; features need every image");
+    write_part(path, features);
+  }
+
+  // Assemble the folder once every part of every shard exists.
+  std::vector<std::string> names;
+  std::vector<LocalFeatures> all;
+  int64_t missing = 0;
+  for (int64_t part_first = 0; part_first < n; part_first += part_size) {
+    const std::string path = part_path(out, part_first, std::min(part_first + part_size, n) - 1);
+    missing += !file_exists(path);
+  }
+  if (missing) {
+    log_info("shard ", shard, "/", shards, " done; ", missing,
+             " part(s) of other shards are still missing");
+    return 0;
+  }
+  for (int64_t part_first = 0; part_first < n; part_first += part_size) {
+    for (LocalFeatures& f :
+         read_part(part_path(out, part_first, std::min(part_first + part_size, n) - 1)))
+      all.push_back(std::move(f));
+  }
+  for (const ExtractItem& item : items) names.push_back(item.name);
+  write_feature_folder(out, names, all);
+  config.save(join_path(out, "extract.config.yaml"));
+  int64_t total = 0;
+  for (const LocalFeatures& f : all) total += f.count();
+  log_info("wrote ", out, ": ", all.size(), " images, ", total, " local features");
+  return 0;
+}
+
+}  // namespace mda
