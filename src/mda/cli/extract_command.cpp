@@ -20,6 +20,7 @@
 #include "mda/net/model_file.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
+#include "mda/util/progress.h"
 #include "mda/util/strings.h"
 
 namespace mda {
@@ -177,6 +178,13 @@ int run_extract(const std::vector<std::string>& args) {
   stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
   stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
 
+  int64_t todo = 0;
+  for (int64_t part = first_part; part < end_part; ++part) {
+    const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
+    if (!file_exists(part_path(out, begin, end - 1))) todo += end - begin;
+  }
+  Progress progress(cat("extract shard ", shard, "/", shards), todo, "img");
+  stream.progress = &progress;
   for (int64_t part = first_part; part < end_part; ++part) {
     const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
     const std::string path = part_path(out, begin, end - 1);
@@ -187,7 +195,6 @@ int run_extract(const std::vector<std::string>& args) {
     std::vector<std::string> paths;
     for (int64_t i = begin; i < end; ++i) paths.push_back(items[static_cast<size_t>(i)].path);
     std::vector<LocalFeatures> features(paths.size());
-    stream.label = cat("extract ", begin, "..", end - 1, " of ", n);
     const std::vector<size_t> skipped = for_each_image(
         paths, stream,
         [&](size_t i, const Image& image) {
@@ -211,6 +218,7 @@ int run_extract(const std::vector<std::string>& args) {
       fail(skipped.size(), " image(s) could not be read; features need every image");
     write_part(path, features);
   }
+  progress.finish();
 
   // Assemble the folder once every part of every shard exists.
   std::vector<std::string> names;

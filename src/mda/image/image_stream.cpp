@@ -1,5 +1,7 @@
 #include "mda/image/image_stream.h"
 
+#include <memory>
+
 #include "mda/image/codec.h"
 #include "mda/util/error.h"
 #include "mda/util/log.h"
@@ -24,7 +26,9 @@ std::vector<size_t> for_each_image(const std::vector<std::string>& paths,
     return prepare ? prepare(i, std::move(image)) : image;
   });
   std::vector<size_t> skipped;
-  Progress progress(options.label, static_cast<int64_t>(paths.size()), "img");
+  std::unique_ptr<Progress> own;
+  if (!options.progress) own = std::make_unique<Progress>(options.label, static_cast<int64_t>(paths.size()), "img");
+  Progress& progress = options.progress ? *options.progress : *own;
   while (auto item = images.next()) {
     if (!item->value) {
       if (options.on_bad_image == BadImagePolicy::kFail) fail(item->error);
@@ -35,7 +39,7 @@ std::vector<size_t> for_each_image(const std::vector<std::string>& paths,
     }
     progress.advance();
   }
-  progress.finish();
+  if (own) own->finish();
   if (!skipped.empty())
     log_warning(options.label, ": skipped ", skipped.size(), " unreadable image(s)");
   return skipped;

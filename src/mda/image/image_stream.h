@@ -11,6 +11,8 @@
 
 namespace mda {
 
+class Progress;
+
 enum class BadImagePolicy { kFail, kSkip };
 // "fail" or "skip"; anything else is an error naming the value.
 BadImagePolicy parse_bad_image_policy(const std::string& text);
@@ -19,6 +21,8 @@ struct ImageStreamOptions {
   int threads = 4;  // decoding threads
   BadImagePolicy on_bad_image = BadImagePolicy::kFail;
   std::string label = "images";  // progress bar label
+  // An outer progress bar to advance instead of a bar of its own (e.g. one over all parts).
+  Progress* progress = nullptr;
 };
 
 // Calls consume(index, image) for every readable image, in index order. `prepare`, if given, runs
