@@ -46,7 +46,12 @@ class InvertedFile {
  public:
   InvertedFile(int64_t words, int64_t dim, bool binary, uint64_t fingerprint);
   static InvertedFile load(const std::string& path);  // memory-mapped, checksums verified
-  void save(const std::string& path) const;           // atomic
+  // An index from finalized postings (word offsets, id-sorted ids per word, codes, words per
+  // image), validated; for tools and benchmarks that produce postings directly.
+  static InvertedFile from_postings(int64_t words, int64_t dim, bool binary, uint64_t fingerprint,
+                                    std::vector<uint64_t> offsets, std::vector<uint32_t> ids,
+                                    std::vector<uint8_t> codes, std::vector<uint32_t> image_words);
+  void save(const std::string& path) const;  // atomic
 
   // Adds image `image_id`, which must be larger than every id added so far.
   void add(int64_t image_id, const AggregatedImage& image);
@@ -61,6 +66,7 @@ class InvertedFile {
   uint64_t fingerprint() const { return fingerprint_; }
   int64_t images() const { return static_cast<int64_t>(image_words_.size()); }
   int64_t entries() const;
+  int64_t postings(int32_t word) const;  // entries stored for one word
   int64_t entry_bytes() const { return binary_ ? (dim_ + 7) / 8 : dim_ * 4; }
 
   SearchContext context(const AsmkSearchParams& params) const;

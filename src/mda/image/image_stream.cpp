@@ -27,7 +27,8 @@ std::vector<size_t> for_each_image(const std::vector<std::string>& paths,
   });
   std::vector<size_t> skipped;
   std::unique_ptr<Progress> own;
-  if (!options.progress) own = std::make_unique<Progress>(options.label, static_cast<int64_t>(paths.size()), "img");
+  if (!options.progress)
+    own = std::make_unique<Progress>(options.label, static_cast<int64_t>(paths.size()), "img");
   Progress& progress = options.progress ? *options.progress : *own;
   while (auto item = images.next()) {
     if (!item->value) {
