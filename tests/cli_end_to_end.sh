@@ -195,6 +195,17 @@ if grep -q import-weights "$work/help.txt"; then
     check "pipeline: index" "$mda" build-index --codebook "$work/fx/c.npy" --features "$work/fx/db" --out "$work/fx/db.ivf" --quiet
     check "pipeline: search" "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/fx/out" --quiet
     check "pipeline: evaluate" "$mda" evaluate --data-root "$work/demo/data" --dataset synthetic --ranks "$work/fx/out/ranks.npy" --quiet
+    # mda run: the same pipeline in one command, cached, on the demo dataset.
+    runcfg=(--set run.data_root="$work/demo/data" --set run.dataset=synthetic --set run.model="$work/tiny.mdam"
+            --set run.codebook_dataset=synthetic --set run.out="$work/run" --set train_codebook.codebook.size=32
+            --set evaluation.image_size=96 --set "evaluation.scales=[1.0, 0.5]" --set evaluation.features_num=40)
+    check "mda run" "$mda" run "${runcfg[@]}" --quiet
+    check "run metrics" grep -q '"medium"' "$work/run/metrics.json"
+    check "run caches every stage" bash -c "'$mda' run $(printf "'%s' " "${runcfg[@]}") 2>&1 | grep -c cached | grep -q 6"
+    expect_error "run with another configuration" 1 "holds results of another configuration" \
+      "$mda" run "${runcfg[@]}" --set evaluation.features_num=30
+    expect_error "run without a dataset" 2 "set run.data_root, run.dataset and run.model" "$mda" run
+    check "shipped configurations parse" bash -c "for c in '$here'/../configs/*.yml; do '$mda' config --config \$c > /dev/null || exit 1; done"
     expect_error "extract without input" 2 "give --images FILE" "$mda" extract --model "$work/tiny.mdam" --out "$work/fx/x"
     expect_error "bad shard" 2 "--shard expects k/N" "$mda" extract --model "$work/tiny.mdam" --images "$work/nothing" --out "$work/x" --shard 3/3
     printf 'not a zip' > "$work/broken.pth"

@@ -29,5 +29,6 @@ int run_search(const std::vector<std::string>& args);
 int resolve_threads(const Config& config);
 int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
 int run_extract(const std::vector<std::string>& args);         // needs libtorch
+int run_run(const std::vector<std::string>& args);             // needs libtorch
 
 }  // namespace mda

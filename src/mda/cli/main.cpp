@@ -25,6 +25,8 @@ const Command kCommands[] = {
 #ifdef MDA_HAVE_TORCH
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
+    {"run", mda::run_run,
+     "the whole evaluation pipeline of a dataset, every stage cached (configs/*.yml)"},
     {"extract", mda::run_extract,
      "multi-scale local features of a dataset or image list (HOW .npy layout)"},
 #endif
@@ -80,7 +82,7 @@ int main(int argc, char** argv) {
     }
   }
 #ifndef MDA_HAVE_TORCH
-  if (name == "import-weights" || name == "train" || name == "extract") {
+  if (name == "import-weights" || name == "train" || name == "extract" || name == "run") {
     std::cerr << "mda: '" << name
               << "' needs the network code, and this mda was built without libtorch\n";
     return 2;
