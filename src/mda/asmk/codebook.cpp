@@ -1,5 +1,7 @@
 #include "mda/asmk/codebook.h"
 
+#include <chrono>
+
 #include "mda/asmk/inverted_file.h"
 #include "mda/asmk/matrix.h"
 #include "mda/io/npy.h"

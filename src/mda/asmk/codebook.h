@@ -10,6 +10,12 @@
 
 namespace mda {
 
+// Seconds spent in the two halves of Codebook::encode, summed over calls.
+struct EncodeTimings {
+  double quantize = 0;
+  double aggregate = 0;
+};
+
 struct Codebook {
   int64_t k = 0, dim = 0;
   std::vector<float> centroids;  // k x dim

@@ -1,6 +1,7 @@
 // mda search: ASMK* scores of query features against an inverted file, as rankings.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <numeric>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include "mda/asmk/inverted_file.h"
 #include "mda/cli/command_context.h"
 #include "mda/features/feature_folder.h"
+#include "mda/io/json.h"
 #include "mda/io/npy.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -60,6 +62,7 @@ int run_search(const std::vector<std::string>& args) {
 
   // Encoding uses BLAS (threaded inside); scanning runs one query per thread.
   std::vector<AggregatedImage> encoded;
+  EncodeTimings timings;
   {
     Progress progress("quantize queries", n_q, "query");
     for (int64_t q = 0; q < n_q; ++q) {
@@ -92,10 +95,13 @@ int run_search(const std::vector<std::string>& args) {
       progress.advance();
     }
   };
+  const auto scan_start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) pool.emplace_back(work);
   for (auto& t : pool) t.join();
   progress.finish();
+  const double scan_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
 
   const std::string out = parser.get("--out");
   make_dirs(out);
@@ -111,6 +117,15 @@ int run_search(const std::vector<std::string>& args) {
     }
   });
   config.save(join_path(out, "search.config.yaml"));
+  // Wall-clock seconds per query of each step (the scan over `threads` threads, ranking included).
+  Value per_query = Value::empty_dict();
+  per_query.set("quantize", Value(timings.quantize / static_cast<double>(n_q)));
+  per_query.set("aggregate", Value(timings.aggregate / static_cast<double>(n_q)));
+  per_query.set("scan_and_rank", Value(scan_seconds / static_cast<double>(n_q)));
+  per_query.set("threads", Value(static_cast<int64_t>(threads)));
+  write_json(join_path(out, "timings.json"), per_query);
+  log_info("seconds per query: quantize ", timings.quantize / n_q, ", aggregate ",
+           timings.aggregate / n_q, ", scan and rank ", scan_seconds / n_q);
   log_info("wrote ", join_path(out, "ranks.npy"), " (", topk, " x ", n_q, ")");
   return 0;
 }
