@@ -36,16 +36,24 @@ void Codebook::save(const std::string& path) const {
 }
 
 AggregatedImage Codebook::encode(const float* descriptors, int64_t n, int64_t descriptor_dim,
-                                 int ma, bool binary, int threads, const std::string& what) const {
+                                 int ma, bool binary, int threads, const std::string& what,
+                                 EncodeTimings* timings) const {
   if (descriptor_dim != dim)
     fail(what, ": descriptors are ", descriptor_dim, "-d, the codebook's words are ", dim, "-d");
   if (n == 0) fail(what, ": no local features");
   if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
   std::vector<int32_t> words(static_cast<size_t>(n * ma));
   std::vector<float> distances(static_cast<size_t>(n * ma));
+  const auto start = std::chrono::steady_clock::now();
   nearest_centroids(descriptors, n, centroids.data(), norms, k, dim, ma, words.data(),
                     distances.data(), threads);
-  return aggregate(descriptors, n, dim, words.data(), ma, centroids.data(), k, binary);
+  const auto quantized = std::chrono::steady_clock::now();
+  AggregatedImage image = aggregate(descriptors, n, dim, words.data(), ma, centroids.data(), k, binary);
+  if (timings) {
+    timings->quantize += std::chrono::duration<double>(quantized - start).count();
+    timings->aggregate += std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
+  }
+  return image;
 }
 
 }  // namespace mda

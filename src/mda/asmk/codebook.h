@@ -28,8 +28,10 @@ struct Codebook {
 
   // Nearest `ma` words per descriptor, then residual aggregation. Descriptors of another
   // dimension are an error naming `what`.
+  // `timings`, when given, accumulates the seconds of both steps.
   AggregatedImage encode(const float* descriptors, int64_t n, int64_t descriptor_dim, int ma,
-                         bool binary, int threads, const std::string& what) const;
+                         bool binary, int threads, const std::string& what,
+                         EncodeTimings* timings = nullptr) const;
 };
 
 }  // namespace mda
