@@ -48,10 +48,12 @@ AggregatedImage Codebook::encode(const float* descriptors, int64_t n, int64_t de
   nearest_centroids(descriptors, n, centroids.data(), norms, k, dim, ma, words.data(),
                     distances.data(), threads);
   const auto quantized = std::chrono::steady_clock::now();
-  AggregatedImage image = aggregate(descriptors, n, dim, words.data(), ma, centroids.data(), k, binary);
+  AggregatedImage image =
+      aggregate(descriptors, n, dim, words.data(), ma, centroids.data(), k, binary);
   if (timings) {
     timings->quantize += std::chrono::duration<double>(quantized - start).count();
-    timings->aggregate += std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
+    timings->aggregate +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
   }
   return image;
 }

@@ -36,12 +36,13 @@ struct Header {
   uint64_t offsets_at, ids_at, codes_at, image_words_at, sections_end;
 };
 
-// The hot loop of the search: Hamming distances of 128-bit codes, accumulated per image. Compiled
-// for the POPCNT instruction (every x86-64 CPU since 2008) with a portable twin for the others.
+// The hot loop of the search: Hamming distances of 128-bit codes, each turned into its weighted
+// selectivity by a table lookup and accumulated per image. Compiled for the POPCNT instruction
+// (every x86-64 CPU since 2008) with a portable twin for the others.
 inline __attribute__((always_inline)) void scan_128(const uint8_t* query, const uint32_t* ids,
                                                     const uint8_t* codes, uint64_t begin,
-                                                    uint64_t end, const float* by_distance,
-                                                    float idf, float* accumulated) {
+                                                    uint64_t end, const float* weighted,
+                                                    float* accumulated) {
   uint64_t q0, q1;
   std::memcpy(&q0, query, 8);
   std::memcpy(&q1, query + 8, 8);
@@ -50,24 +51,27 @@ inline __attribute__((always_inline)) void scan_128(const uint8_t* query, const 
     uint64_t d0, d1;
     std::memcpy(&d0, codes, 8);
     std::memcpy(&d1, codes + 8, 8);
-    const int h = __builtin_popcountll(q0 ^ d0) + __builtin_popcountll(q1 ^ d1);
-    accumulated[ids[e]] += idf * by_distance[h];
+    accumulated[ids[e]] += weighted[__builtin_popcountll(q0 ^ d0) + __builtin_popcountll(q1 ^ d1)];
   }
+}
+
+void scan_128_portable(const uint8_t* query, const uint32_t* ids, const uint8_t* codes,
+                       uint64_t begin, uint64_t end, const float* weighted, float* accumulated) {
+  scan_128(query, ids, codes, begin, end, weighted, accumulated);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("popcnt"))) void scan_128_popcnt(const uint8_t* query, const uint32_t* ids,
                                                        const uint8_t* codes, uint64_t begin,
-                                                       uint64_t end, const float* by_distance,
-                                                       float idf, float* accumulated) {
-  scan_128(query, ids, codes, begin, end, by_distance, idf, accumulated);
+                                                       uint64_t end, const float* weighted,
+                                                       float* accumulated) {
+  scan_128(query, ids, codes, begin, end, weighted, accumulated);
 }
 const bool kHavePopcnt = __builtin_cpu_supports("popcnt");
 #else
 void scan_128_popcnt(const uint8_t* query, const uint32_t* ids, const uint8_t* codes,
-                     uint64_t begin, uint64_t end, const float* by_distance, float idf,
-                     float* accumulated) {
-  scan_128(query, ids, codes, begin, end, by_distance, idf, accumulated);
+                     uint64_t begin, uint64_t end, const float* weighted, float* accumulated) {
+  scan_128(query, ids, codes, begin, end, weighted, accumulated);
 }
 const bool kHavePopcnt = true;
 #endif
@@ -286,6 +290,7 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query,
   std::vector<float> by_distance(static_cast<size_t>(bits + 1));
   for (int64_t h = 0; h <= bits; ++h)
     by_distance[static_cast<size_t>(h)] = static_cast<float>(selectivity(1.0 - 2.0 * h / bits));
+  std::vector<float> weighted(by_distance.size());  // idf x selectivity, per query word
   const size_t bytes = static_cast<size_t>(entry_bytes());
   for (int64_t i = 0; i < query.count(); ++i) {
     const int32_t w = query.words[static_cast<size_t>(i)];
@@ -298,11 +303,12 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query,
     if (binary_) {
       const uint8_t* q = &query.codes[static_cast<size_t>(i) * bytes];
       if (bytes == 16) {
+        for (int64_t h = 0; h <= bits; ++h)
+          weighted[static_cast<size_t>(h)] = idf * by_distance[static_cast<size_t>(h)];
         if (kHavePopcnt) {
-          scan_128_popcnt(q, ids, codes_view_, begin, end, by_distance.data(), idf,
-                          accumulated.data());
+          scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
         } else {
-          scan_128(q, ids, codes_view_, begin, end, by_distance.data(), idf, accumulated.data());
+          scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
         }
       } else {
         for (uint64_t e = begin; e < end; ++e) {

@@ -66,9 +66,9 @@ int run_search(const std::vector<std::string>& args) {
   {
     Progress progress("quantize queries", n_q, "query");
     for (int64_t q = 0; q < n_q; ++q) {
-      encoded.push_back(codebook.encode(queries.image_descriptors(q), queries.count(q), queries.dim,
-                                        ma, ivf.binary(), threads,
-                                        features_path + " query " + queries.image_name(q), &timings));
+      encoded.push_back(codebook.encode(
+          queries.image_descriptors(q), queries.count(q), queries.dim, ma, ivf.binary(), threads,
+          features_path + " query " + queries.image_name(q), &timings));
       progress.advance();
     }
   }
