@@ -10,6 +10,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "mda/util/checksum.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 
@@ -19,14 +20,6 @@ namespace {
 constexpr char kMagic[8] = {'M', 'D', 'A', 'I', 'V', 'F', '0', '1'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 128;
-
-uint64_t fnv1a(const uint8_t* data, size_t size, uint64_t h = 0xcbf29ce484222325ULL) {
-  for (size_t i = 0; i < size; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 size_t align64(size_t x) { return (x + 63) / 64 * 64; }
 
@@ -79,8 +72,8 @@ const bool kHavePopcnt = true;
 }  // namespace
 
 uint64_t codebook_fingerprint(const std::vector<float>& centroids) {
-  return fnv1a(reinterpret_cast<const uint8_t*>(centroids.data()),
-               centroids.size() * sizeof(float));
+  return fnv1a64(reinterpret_cast<const uint8_t*>(centroids.data()),
+                 centroids.size() * sizeof(float));
 }
 
 InvertedFile::InvertedFile(int64_t words, int64_t dim, bool binary, uint64_t fingerprint)
@@ -378,7 +371,7 @@ void InvertedFile::save(const std::string& path) const {
   std::vector<uint8_t> file(h.sections_end + 8, 0);
   std::memcpy(file.data(), kMagic, 8);
   std::memcpy(file.data() + 8, &h, sizeof(Header));
-  const uint64_t header_sum = fnv1a(file.data(), kHeaderBytes - 8);
+  const uint64_t header_sum = fnv1a64(file.data(), kHeaderBytes - 8);
   std::memcpy(file.data() + kHeaderBytes - 8, &header_sum, 8);
   std::memcpy(file.data() + h.offsets_at, offsets_view_, (h.words + 1) * 8);
   if (n_entries) {
@@ -386,7 +379,7 @@ void InvertedFile::save(const std::string& path) const {
     std::memcpy(file.data() + h.codes_at, codes_view_, n_entries * bytes);
   }
   if (h.images) std::memcpy(file.data() + h.image_words_at, image_words_.data(), h.images * 4);
-  const uint64_t sum = fnv1a(file.data() + kHeaderBytes, h.sections_end - kHeaderBytes);
+  const uint64_t sum = fnv1a64(file.data() + kHeaderBytes, h.sections_end - kHeaderBytes);
   std::memcpy(file.data() + h.sections_end, &sum, 8);
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(file.data()),
@@ -414,7 +407,7 @@ InvertedFile InvertedFile::load(const std::string& path) {
   std::memcpy(&h, b + 8, sizeof(Header));
   uint64_t header_sum;
   std::memcpy(&header_sum, b + kHeaderBytes - 8, 8);
-  if (fnv1a(b, kHeaderBytes - 8) != header_sum)
+  if (fnv1a64(b, kHeaderBytes - 8) != header_sum)
     fail(path, ": corrupt index header (checksum mismatch)");
   if (h.version != kVersion)
     fail(path, ": index format version ", h.version, " is not supported (this mda reads ", kVersion,
@@ -425,7 +418,7 @@ InvertedFile InvertedFile::load(const std::string& path) {
   }
   uint64_t sum;
   std::memcpy(&sum, b + h.sections_end, 8);
-  if (fnv1a(b + kHeaderBytes, h.sections_end - kHeaderBytes) != sum)
+  if (fnv1a64(b + kHeaderBytes, h.sections_end - kHeaderBytes) != sum)
     fail(path, ": corrupt index data (checksum mismatch)");
   InvertedFile ivf(static_cast<int64_t>(h.words), static_cast<int64_t>(h.dim), (h.flags & 1u) != 0,
                    h.fingerprint);

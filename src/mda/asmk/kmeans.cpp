@@ -8,29 +8,13 @@
 #include "mda/util/error.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
+#include "mda/util/random.h"
 
 namespace mda {
 namespace {
 
-// splitmix64: the same sequence on every platform.
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  uint64_t below(uint64_t n) { return next() % n; }
-  double unit() { return (next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
-
 // The first `take` entries of a seeded random permutation of 0..n-1 (partial Fisher-Yates).
-std::vector<int64_t> random_subset(int64_t n, int64_t take, Random& random) {
+std::vector<int64_t> random_subset(int64_t n, int64_t take, SplitMix64& random) {
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
   for (int64_t i = 0; i < take; ++i) {
@@ -51,7 +35,7 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   if (n < k)
     fail("k-means needs at least as many training descriptors as words: ", n, " descriptors for ",
          k, " words");
-  Random random(options.seed);
+  SplitMix64 random(options.seed);
   // Sample at most k * max_points_per_centroid points (faiss's default cap).
   std::vector<float> sample;
   const float* data = x;

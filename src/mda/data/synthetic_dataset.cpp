@@ -9,6 +9,7 @@
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/progress.h"
+#include "mda/util/random.h"
 
 namespace mda {
 namespace {
@@ -16,27 +17,15 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr int kObjectSize = 96;
 
-// Deterministic on every platform (std:: distributions are not).
-class Random {
- public:
-  explicit Random(uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL) {}
-  uint64_t next() {  // splitmix64
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * ((next() >> 11) * 0x1.0p-53); }
-  int integer(int lo, int hi) {
-    return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-  double sign() { return (next() & 1) ? 1.0 : -1.0; }
+// The synthetic data keeps its original seeding, so a seed gives the same images as before.
+SplitMix64 make_random(uint64_t seed) {
+  return SplitMix64(seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
+}
 
- private:
-  uint64_t state_;
-};
+// Random sign, +1 or -1.
+double random_sign(SplitMix64& random) { return (random.next() & 1) ? 1.0 : -1.0; }
 
-void paint_shapes(Image& canvas, Random& random, int count, int min_size, int max_size) {
+void paint_shapes(Image& canvas, SplitMix64& random, int count, int min_size, int max_size) {
   for (int s = 0; s < count; ++s) {
     const uint8_t color[3] = {static_cast<uint8_t>(random.integer(0, 255)),
                               static_cast<uint8_t>(random.integer(0, 255)),
@@ -58,7 +47,7 @@ void paint_shapes(Image& canvas, Random& random, int count, int min_size, int ma
   }
 }
 
-Image make_object(Random& random) {
+Image make_object(SplitMix64& random) {
   Image object(kObjectSize, kObjectSize);
   const uint8_t base[3] = {static_cast<uint8_t>(random.integer(30, 225)),
                            static_cast<uint8_t>(random.integer(30, 225)),
@@ -72,7 +61,7 @@ Image make_object(Random& random) {
   return object;
 }
 
-Image make_clutter(Random& random, int width, int height) {
+Image make_clutter(SplitMix64& random, int width, int height) {
   Image scene(width, height);
   const double a[3] = {random.uniform(40, 200), random.uniform(40, 200), random.uniform(40, 200)};
   const double b[3] = {random.uniform(-60, 60), random.uniform(-60, 60), random.uniform(-60, 60)};
@@ -99,7 +88,7 @@ struct RenderedView {
 };
 
 RenderedView render_view(const Image& object, const ViewGeometry& g, double gain, double bias,
-                         Random& random, int width, int height) {
+                         SplitMix64& random, int width, int height) {
   RenderedView view{make_clutter(random, width, height), {1e9, 1e9, -1e9, -1e9}, 0};
   const double cs = std::cos(g.angle), sn = std::sin(g.angle);
   int visible = 0;
@@ -140,7 +129,7 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
   dataset.folder = join_path(root, name);
   const std::string jpg = join_path(dataset.folder, "jpg");
   make_dirs(jpg);
-  Random random(options.seed);
+  SplitMix64 random = make_random(options.seed);
   const int w = options.width, h = options.height;
   const double base_scale = 0.75 * std::min(w, h) / kObjectSize;
   const auto save = [&](const Image& image, const std::string& image_name) {
@@ -185,7 +174,7 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
     }
     for (int v = 0; v < options.hard_views; ++v) {
       const double s = random.next() & 1 ? random.uniform(0.5, 0.65) : random.uniform(1.5, 1.8);
-      const ViewGeometry g{base_scale * s, random.sign() * random.uniform(30, 60) * kPi / 180,
+      const ViewGeometry g{base_scale * s, random_sign(random) * random.uniform(30, 60) * kPi / 180,
                            w / 2.0 + random.uniform(-0.1, 0.1) * w,
                            h / 2.0 + random.uniform(-0.1, 0.1) * h};
       add_db(

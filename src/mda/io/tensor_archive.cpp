@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "mda/io/json.h"
+#include "mda/util/checksum.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 
@@ -10,15 +11,6 @@ namespace mda {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'D', 'A', 'T', 'E', 'N', 'S', 'R'};
-
-uint64_t fnv1a(const uint8_t* data, size_t size) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < size; ++i) {
-    h ^= data[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 void put_le(std::vector<uint8_t>& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -75,7 +67,7 @@ void write_tensor_archive(const std::string& path, const TensorArchive& archive)
     if (!array.bytes.empty()) std::memcpy(out.data() + at, array.bytes.data(), array.bytes.size());
     at += (array.bytes.size() + 63) / 64 * 64;
   }
-  put_le(out, fnv1a(out.data(), out.size()), 8);
+  put_le(out, fnv1a64(out.data(), out.size()), 8);
   write_file_atomic(path, [&](std::ostream& stream) {
     stream.write(reinterpret_cast<const char*>(out.data()),
                  static_cast<std::streamsize>(out.size()));
@@ -93,7 +85,7 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
          kTensorArchiveVersion, ")");
   }
   const uint64_t stored = get_le(b.data() + b.size() - 8, 8);
-  if (fnv1a(b.data(), b.size() - 8) != stored)
+  if (fnv1a64(b.data(), b.size() - 8) != stored)
     fail(path, ": checksum mismatch (truncated or corrupt file)");
   const uint64_t header_length = get_le(b.data() + 12, 8);
   if (20 + header_length > b.size() - 8) fail(path, ": truncated header");
