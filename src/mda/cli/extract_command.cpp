@@ -54,29 +54,10 @@ void write_part(const std::string& path, const std::vector<LocalFeatures>& featu
   TensorArchive archive;
   archive.kind = "mda-features-part";
   Value::List counts;
-  std::vector<float> vecs, strengths, scales;
-  std::vector<int32_t> heads, locs;
-  int64_t dim = 0;
-  for (const LocalFeatures& f : features) {
-    counts.emplace_back(f.count());
-    dim = std::max(dim, f.dim);
-    vecs.insert(vecs.end(), f.descriptors.begin(), f.descriptors.end());
-    strengths.insert(strengths.end(), f.strengths.begin(), f.strengths.end());
-    scales.insert(scales.end(), f.scales.begin(), f.scales.end());
-    heads.insert(heads.end(), f.heads.begin(), f.heads.end());
-    for (int64_t i = 0; i < f.count(); ++i) {
-      locs.push_back(f.xs[static_cast<size_t>(i)]);
-      locs.push_back(f.ys[static_cast<size_t>(i)]);
-    }
-  }
-  const int64_t n = static_cast<int64_t>(strengths.size());
+  for (const LocalFeatures& f : features) counts.emplace_back(f.count());
   archive.meta.set("counts", Value(std::move(counts)));
-  archive.meta.set("dim", Value(dim));
-  archive.tensors.emplace_back("vecs", NdArray::from_vector(vecs, {n, dim}));
-  archive.tensors.emplace_back("strengths", NdArray::from_vector(strengths, {n}));
-  archive.tensors.emplace_back("scales", NdArray::from_vector(scales, {n}));
-  archive.tensors.emplace_back("heads", NdArray::from_vector(heads, {n}));
-  archive.tensors.emplace_back("locs", NdArray::from_vector(locs, {n, 2}));
+  archive.meta.set("dim", Value(features.empty() ? int64_t{0} : features[0].dim));
+  archive.tensors = how_layout_arrays(features);
   write_tensor_archive(path, archive);
 }
 

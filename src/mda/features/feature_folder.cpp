@@ -112,19 +112,15 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
   return set;
 }
 
-void write_feature_folder(const std::string& folder, const std::vector<std::string>& names,
-                          const std::vector<LocalFeatures>& features) {
-  if (names.size() != features.size())
-    fail("internal: ", names.size(), " names for ", features.size(), " feature sets");
-  make_dirs(folder);
-  int64_t dim = features.empty() ? 0 : features[0].dim;
+std::vector<std::pair<std::string, NdArray>> how_layout_arrays(
+    const std::vector<LocalFeatures>& features) {
+  const int64_t dim = features.empty() ? 0 : features[0].dim;
   std::vector<float> vecs, strengths, scales;
   std::vector<int64_t> imids;
   std::vector<int32_t> heads, locs;
   for (size_t i = 0; i < features.size(); ++i) {
     const LocalFeatures& f = features[i];
-    if (f.dim != dim)
-      fail("image '", names[i], "' has ", f.dim, "-d descriptors, the others ", dim, "-d");
+    if (f.dim != dim) fail("image ", i, " has ", f.dim, "-d descriptors, the others ", dim, "-d");
     vecs.insert(vecs.end(), f.descriptors.begin(), f.descriptors.end());
     strengths.insert(strengths.end(), f.strengths.begin(), f.strengths.end());
     scales.insert(scales.end(), f.scales.begin(), f.scales.end());
@@ -136,12 +132,22 @@ void write_feature_folder(const std::string& folder, const std::vector<std::stri
     }
   }
   const int64_t n = static_cast<int64_t>(imids.size());
-  write_npy(join_path(folder, "vecs.npy"), NdArray::from_vector(vecs, {n, dim}));
-  write_npy(join_path(folder, "imids.npy"), NdArray::from_vector(imids, {n}));
-  write_npy(join_path(folder, "strengths.npy"), NdArray::from_vector(strengths, {n}));
-  write_npy(join_path(folder, "scales.npy"), NdArray::from_vector(scales, {n}));
-  write_npy(join_path(folder, "heads.npy"), NdArray::from_vector(heads, {n}));
-  write_npy(join_path(folder, "locs.npy"), NdArray::from_vector(locs, {n, 2}));
+  return {{"vecs", NdArray::from_vector(vecs, {n, dim})},
+          {"imids", NdArray::from_vector(imids, {n})},
+          {"strengths", NdArray::from_vector(strengths, {n})},
+          {"scales", NdArray::from_vector(scales, {n})},
+          {"heads", NdArray::from_vector(heads, {n})},
+          {"locs", NdArray::from_vector(locs, {n, 2})}};
+}
+
+void write_feature_folder(const std::string& folder, const std::vector<std::string>& names,
+                          const std::vector<LocalFeatures>& features) {
+  if (names.size() != features.size()) {
+    fail("internal: ", names.size(), " names for ", features.size(), " feature sets");
+  }
+  make_dirs(folder);
+  for (const auto& [name, array] : how_layout_arrays(features))
+    write_npy(join_path(folder, name + ".npy"), array);
   std::string text;
   for (const std::string& name : names) text += name + "\n";
   write_file_atomic(join_path(folder, "images.txt"), text);

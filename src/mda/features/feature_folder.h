@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mda/features/local_features.h"
+#include "mda/io/ndarray.h"
 
 namespace mda {
 
@@ -34,6 +36,12 @@ struct FeatureSet {
 // `path` is such a folder, or a vecs.npy file inside one. An image without descriptors is an error
 // naming it unless `allow_empty_images`.
 FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images = false);
+
+// The features of several images as the HOW-layout arrays, images in order: vecs (n x d float32),
+// imids (int64), strengths, scales (float32), heads (int32), locs (int32 n x 2). Images of another
+// descriptor dimension than the first are an error naming the image's position.
+std::vector<std::pair<std::string, NdArray>> how_layout_arrays(
+    const std::vector<LocalFeatures>& features);
 
 // Writes the folder (every file atomically), images in order, descriptors grouped by image.
 void write_feature_folder(const std::string& folder, const std::vector<std::string>& names,
