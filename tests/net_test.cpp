@@ -12,6 +12,7 @@
 #include "mda/net/mda_net.h"
 #include "mda/net/mobilenet.h"
 #include "mda/net/model_file.h"
+#include "mda/net/pca_whitening.h"
 #include "mda/net/weight_import.h"
 #include "mda/util/fs.h"
 #include "mda/util/strings.h"
@@ -348,6 +349,49 @@ TEST_F(CoralMobileNet, ImportIntoTheStride16MdaBackbone) {
   // A ResNet cannot take TFLite weights.
   MdaNet resnet(tiny());
   test::expect_error([&] { import_backbone_weights(*resnet, file); }, {"MobileNet backbone"});
+}
+
+}  // namespace
+}  // namespace mda
+
+namespace mda {
+namespace {
+
+TEST(PcaWhitening, WhitenedDescriptorsHaveZeroMeanAndIdentityCovariance) {
+  torch::manual_seed(11);
+  // Correlated data: a random linear mix of independent coordinates with very different scales.
+  const torch::Tensor z =
+      torch::randn({4000, 12}, torch::kFloat64) * torch::linspace(0.1, 5.0, 12, torch::kFloat64);
+  const torch::Tensor mix = torch::randn({12, 12}, torch::kFloat64);
+  const torch::Tensor x = (z.mm(mix) + 3.0).to(torch::kFloat32);
+  const Whitening w = pca_whitening(x, 8);
+  ASSERT_EQ(w.weight.sizes().vec(), (std::vector<int64_t>{8, 12}));
+  const torch::Tensor y = x.mm(w.weight.t()) + w.bias;
+  EXPECT_LT(y.mean(0).abs().max().item<float>(), 1e-3);
+  const torch::Tensor centred = y - y.mean(0);
+  const torch::Tensor covariance = centred.t().mm(centred) / static_cast<double>(y.size(0));
+  EXPECT_TRUE(torch::allclose(covariance, torch::eye(8), 1e-3, 1e-3)) << covariance;
+  // The kept directions are those of largest variance: projecting onto the weight rows before
+  // scaling gives decreasing variances.
+  const torch::Tensor raw_variance =
+      (x - x.mean(0)).mm((w.weight / w.weight.norm(2, 1, true)).t()).var(0);
+  for (int64_t i = 1; i < 8; ++i)
+    EXPECT_GE(raw_variance[i - 1].item<float>(), raw_variance[i].item<float>() * 0.999);
+  test::expect_error([&] { pca_whitening(x, 13); }, {"13 dimensions from 12"});
+}
+
+TEST(PcaWhitening, InitialisesTheReductionLayer) {
+  torch::manual_seed(12);
+  MdaNet net(tiny(2, 16));
+  net->eval();
+  const torch::Tensor s = torch::rand({1, 128, 6, 6});
+  const torch::Tensor descriptors = torch::rand({500, 128});
+  set_reduction(*net, pca_whitening(descriptors, 16));
+  const Whitening w = pca_whitening(descriptors, 16);
+  const torch::Tensor local = net->head(s).descriptors[0].reshape({16, -1}).t();
+  const torch::Tensor expected = s[0].reshape({128, -1}).t().mm(w.weight.t()) + w.bias;
+  EXPECT_TRUE(torch::allclose(local, expected, 1e-4, 1e-4));
+  test::expect_error([&] { set_reduction(*net, pca_whitening(descriptors, 8)); }, {"does not fit"});
 }
 
 }  // namespace
