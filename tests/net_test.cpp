@@ -9,6 +9,7 @@
 #include "mda/image/codec.h"
 #include "mda/image/transform.h"
 #include "mda/io/npy.h"
+#include "mda/net/losses.h"
 #include "mda/net/mda_net.h"
 #include "mda/net/mobilenet.h"
 #include "mda/net/model_file.h"
@@ -392,6 +393,64 @@ TEST(PcaWhitening, InitialisesTheReductionLayer) {
   const torch::Tensor expected = s[0].reshape({128, -1}).t().mm(w.weight.t()) + w.bias;
   EXPECT_TRUE(torch::allclose(local, expected, 1e-4, 1e-4));
   test::expect_error([&] { set_reduction(*net, pca_whitening(descriptors, 8)); }, {"does not fit"});
+}
+
+}  // namespace
+}  // namespace mda
+
+namespace mda {
+namespace {
+
+TEST(Losses, ContrastiveMatchesHandComputedValues) {
+  const torch::Tensor q = torch::tensor({{1.0, 0.0}}, torch::kFloat64);  // N = 1
+  // Positive (0, 1): d^2 = 2. Negative (0.96, 0.28): d^2 = 0.0016 + 0.0784 = 0.08, d = 0.28284,
+  // (0.8 - 0.28284)^2 = 0.267452. Negative (0, 1): d = 1.414 > margin, 0.
+  const torch::Tensor others =
+      torch::tensor({{{0.0, 1.0}}, {{0.96, 0.28}}, {{0.0, 1.0}}}, torch::kFloat64);
+  const double loss = contrastive_loss(q, others, {1, 0, 0}, 0.8).item<double>();
+  EXPECT_NEAR(loss, 2.0 + std::pow(0.8 - std::sqrt(0.08), 2), 1e-9);
+  // Two identical heads count twice (summed over heads).
+  const torch::Tensor q2 = torch::cat({q, q});
+  const torch::Tensor others2 = torch::cat({others, others}, 1);
+  EXPECT_NEAR(contrastive_loss(q2, others2, {1, 0, 0}, 0.8).item<double>(), 2 * loss, 1e-9);
+  test::expect_error([&] { contrastive_loss(q, others, {1, 0}, 0.8); }, {"2 labels for 3 images"});
+  test::expect_error([&] { contrastive_loss(q, others, {1, 0, 2}, 0.8); }, {"label 2"});
+}
+
+TEST(Losses, DiversityIsZeroForIdenticalAndMinusOneForDisjointMaps) {
+  const torch::Tensor same =
+      torch::rand({2, 4, 5, 6}, torch::kFloat64).select(1, 0).unsqueeze(1).repeat({1, 4, 1, 1});
+  EXPECT_NEAR(diversity_regularizer(same).item<double>(), 0.0, 1e-12);
+  // Head i is large only on row i: softmax mass on disjoint supports.
+  torch::Tensor disjoint = torch::zeros({1, 3, 3, 4}, torch::kFloat64);
+  for (int64_t i = 0; i < 3; ++i) disjoint[0][i][i].fill_(100.0);
+  EXPECT_NEAR(diversity_regularizer(disjoint).item<double>(), -1.0, 1e-9);
+  // Hand-computed: softmax(0, 0) = (0.5, 0.5), softmax(ln 3, 0) = (0.75, 0.25);
+  // Bhattacharyya coefficient sqrt(0.375) + sqrt(0.125) = 0.965926; L_reg = -0.034074.
+  const torch::Tensor two =
+      torch::tensor({0.0, 0.0, std::log(3.0), 0.0}, torch::kFloat64).view({1, 2, 1, 2});
+  EXPECT_NEAR(diversity_regularizer(two).item<double>(), std::sqrt(0.375) + std::sqrt(0.125) - 1.0,
+              1e-9);
+  EXPECT_EQ(diversity_regularizer(torch::rand({2, 1, 3, 3})).item<float>(),
+            0.0f);  // one head: no pairs
+}
+
+TEST(Losses, DiversityGradientMatchesFiniteDifferences) {
+  torch::manual_seed(13);
+  const torch::Tensor a = (torch::rand({2, 3, 4, 5}, torch::kFloat64) * 3).requires_grad_(true);
+  const torch::Tensor grad = torch::autograd::grad({diversity_regularizer(a)}, {a})[0].contiguous();
+  const double eps = 1e-6;
+  torch::NoGradGuard no_grad;
+  for (int k = 0; k < 15; ++k) {
+    const int64_t i = (k * 37) % a.numel();
+    torch::Tensor plus = a.detach().clone(), minus = a.detach().clone();
+    plus.view({-1})[i] += eps;
+    minus.view({-1})[i] -= eps;
+    const double numeric =
+        (diversity_regularizer(plus).item<double>() - diversity_regularizer(minus).item<double>()) /
+        (2 * eps);
+    EXPECT_NEAR(grad.view({-1})[i].item<double>(), numeric, 1e-7 + 1e-5 * std::abs(numeric)) << i;
+  }
 }
 
 }  // namespace
