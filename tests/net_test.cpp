@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <tuple>
 
@@ -31,6 +32,29 @@ MdaArchitecture tiny(int heads = 3, int dim = 16, const std::string& attention =
   a.dim = dim;
   a.attention = attention;
   return a;
+}
+
+// Central differences of `loss` at `checks` entries of `x` (every `stride`-th, wrapping), each
+// perturbed in place and restored, against the analytic gradient `analytic` of the same shape.
+void expect_central_differences(const torch::Tensor& x, const torch::Tensor& analytic,
+                                const std::function<double()>& loss, int checks, int64_t stride,
+                                double absolute_tolerance, const std::string& what) {
+  const double eps = 1e-6;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor flat = x.view({-1});
+  const torch::Tensor expected = analytic.contiguous().view({-1});
+  for (int k = 0; k < checks; ++k) {
+    const int64_t i = (k * stride) % x.numel();
+    const double saved = flat[i].item<double>();
+    flat[i] = saved + eps;
+    const double up = loss();
+    flat[i] = saved - eps;
+    const double down = loss();
+    flat[i] = saved;
+    const double numeric = (up - down) / (2 * eps);
+    EXPECT_NEAR(expected[i].item<double>(), numeric, absolute_tolerance + 1e-5 * std::abs(numeric))
+        << what << "[" << i << "]";
+  }
 }
 
 torch::Tensor image_tensor(const Image& image) {
@@ -111,32 +135,9 @@ TEST(MdaNet, HeadGradientMatchesFiniteDifferences) {
   const torch::Tensor loss = loss_of(features);
   const torch::Tensor weight = net->named_parameters()["indicator_weight"];
   const auto grads = torch::autograd::grad({loss}, {features, weight});
-  const double eps = 1e-6;
-  torch::NoGradGuard no_grad;
-  for (int k = 0; k < 12; ++k) {
-    const int64_t i = (k * 7919) % features.numel();
-    torch::Tensor plus = features.detach().clone(), minus = features.detach().clone();
-    plus.view({-1})[i] += eps;
-    minus.view({-1})[i] -= eps;
-    const double numeric =
-        (loss_of(plus).item<double>() - loss_of(minus).item<double>()) / (2 * eps);
-    EXPECT_NEAR(grads[0].contiguous().view({-1})[i].item<double>(), numeric,
-                1e-6 + 1e-5 * std::abs(numeric))
-        << "S[" << i << "]";
-  }
-  for (int k = 0; k < 8; ++k) {
-    const int64_t i = (k * 104729) % weight.numel();
-    const double saved = weight.view({-1})[i].item<double>();
-    weight.view({-1})[i] = saved + eps;
-    const double up = loss_of(features.detach()).item<double>();
-    weight.view({-1})[i] = saved - eps;
-    const double down = loss_of(features.detach()).item<double>();
-    weight.view({-1})[i] = saved;
-    const double numeric = (up - down) / (2 * eps);
-    EXPECT_NEAR(grads[1].contiguous().view({-1})[i].item<double>(), numeric,
-                1e-6 + 1e-5 * std::abs(numeric))
-        << "W_g[" << i << "]";
-  }
+  const auto loss_value = [&] { return loss_of(features.detach()).item<double>(); };
+  expect_central_differences(features.detach(), grads[0], loss_value, 12, 7919, 1e-6, "S");
+  expect_central_differences(weight, grads[1], loss_value, 8, 104729, 1e-6, "W_g");
 }
 
 TEST(MdaNet, DeterministicUnderAFixedSeed) {
@@ -438,19 +439,10 @@ TEST(Losses, DiversityIsZeroForIdenticalAndMinusOneForDisjointMaps) {
 TEST(Losses, DiversityGradientMatchesFiniteDifferences) {
   torch::manual_seed(13);
   const torch::Tensor a = (torch::rand({2, 3, 4, 5}, torch::kFloat64) * 3).requires_grad_(true);
-  const torch::Tensor grad = torch::autograd::grad({diversity_regularizer(a)}, {a})[0].contiguous();
-  const double eps = 1e-6;
-  torch::NoGradGuard no_grad;
-  for (int k = 0; k < 15; ++k) {
-    const int64_t i = (k * 37) % a.numel();
-    torch::Tensor plus = a.detach().clone(), minus = a.detach().clone();
-    plus.view({-1})[i] += eps;
-    minus.view({-1})[i] -= eps;
-    const double numeric =
-        (diversity_regularizer(plus).item<double>() - diversity_regularizer(minus).item<double>()) /
-        (2 * eps);
-    EXPECT_NEAR(grad.view({-1})[i].item<double>(), numeric, 1e-7 + 1e-5 * std::abs(numeric)) << i;
-  }
+  const torch::Tensor grad = torch::autograd::grad({diversity_regularizer(a)}, {a})[0];
+  expect_central_differences(
+      a.detach(), grad, [&] { return diversity_regularizer(a.detach()).item<double>(); }, 15, 37,
+      1e-7, "a");
 }
 
 }  // namespace
