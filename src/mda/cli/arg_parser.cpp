@@ -108,6 +108,14 @@ std::string ArgParser::get(const std::string& name) const {
   return spec ? spec->default_value : "";
 }
 
+int64_t ArgParser::get_int(const std::string& name) const {
+  const std::string text = get(name);
+  long long value = 0;
+  if (!parse_int(text, value))
+    throw UsageError(cat("mda ", command_, ": ", name, " expects an integer, found '", text, "'"));
+  return value;
+}
+
 std::vector<std::string> ArgParser::all(const std::string& name) const {
   const auto it = values_.find(name);
   return it == values_.end() ? std::vector<std::string>{} : it->second;

@@ -1,6 +1,7 @@
 // Command-line options of one sub-command, with --help text that shows every default.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ class ArgParser {
 
   bool has(const std::string& name) const;  // given on the command line, or has a default
   std::string get(const std::string& name) const;
+  // The value as an integer; anything else is a UsageError naming the option and the value.
+  int64_t get_int(const std::string& name) const;
   std::vector<std::string> all(const std::string& name) const;
   bool flag_set(const std::string& name) const;
   std::string help() const;

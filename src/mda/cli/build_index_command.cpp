@@ -65,8 +65,7 @@ int run_build_index(const std::vector<std::string>& args) {
     fail(out, ": was built with another codebook than ", parser.get("--codebook"));
   if (ivf.binary() != binary)
     fail(out, ": binary = ", ivf.binary(), " but build_ivf.kernel.binary = ", binary);
-  const int64_t offset =
-      parser.has("--id-offset") ? std::stoll(parser.get("--id-offset")) : ivf.images();
+  const int64_t offset = parser.has("--id-offset") ? parser.get_int("--id-offset") : ivf.images();
   const int threads = resolve_threads(config);
   Progress progress("index", features.images, "img");
   for (int64_t i = 0; i < features.images; ++i) {

@@ -25,10 +25,12 @@ int run_train_codebook(const std::vector<std::string>& args);
 int run_build_index(const std::vector<std::string>& args);
 int run_merge_index(const std::vector<std::string>& args);
 int run_search(const std::vector<std::string>& args);
+int run_synthetic(const std::vector<std::string>& args);
 // runtime.threads, with 0 meaning one per core.
 int resolve_threads(const Config& config);
 int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
 int run_extract(const std::vector<std::string>& args);         // needs libtorch
 int run_run(const std::vector<std::string>& args);             // needs libtorch
+int run_train(const std::vector<std::string>& args);           // needs libtorch
 
 }  // namespace mda

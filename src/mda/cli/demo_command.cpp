@@ -59,7 +59,7 @@ int run_demo(const std::vector<std::string>& args) {
 
   const std::string out = parser.get("--out");
   SyntheticDatasetOptions options;
-  options.objects = std::stoi(parser.get("--objects"));
+  options.objects = static_cast<int>(parser.get_int("--objects"));
   options.distractors = options.objects;
   options.seed = std::stoull(parser.get("--seed"));
   const std::string data_root = join_path(out, "data");

@@ -17,6 +17,7 @@
 #include "mda/image/image_stream.h"
 #include "mda/image/transform.h"
 #include "mda/io/tensor_archive.h"
+#include "mda/net/feature_extraction.h"
 #include "mda/net/model_file.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -25,13 +26,6 @@
 
 namespace mda {
 namespace {
-
-struct ExtractItem {
-  std::string name;  // written to images.txt
-  std::string path;
-  bool crop = false;
-  std::array<double, 4> box{};
-};
 
 std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   const std::vector<std::string> parts = split(text, '/');
@@ -115,30 +109,21 @@ int run_extract(const std::vector<std::string>& args) {
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
   const auto [shard, shards] = parse_shard(parser.get("--shard"));
-  std::vector<ExtractItem> items;
+  std::vector<ExtractionItem> items;
   if (parser.has("--images")) {
-    for (const std::string& path : read_image_list(parser.get("--images")))
-      items.push_back({path, path, false, {}});
+    items = path_items(read_image_list(parser.get("--images")));
   } else if (parser.has("--data-root") && parser.has("--dataset")) {
     const RevisitedDataset dataset =
         load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
     const std::string split_name = parser.get("--split");
-    if (split_name == "db") {
-      for (size_t i = 0; i < dataset.database.size(); ++i)
-        items.push_back({dataset.database[i], dataset.database_path(i), false, {}});
-    } else if (split_name == "queries") {
-      for (size_t i = 0; i < dataset.queries.size(); ++i) {
-        items.push_back({dataset.queries[i], dataset.query_path(i), dataset.gnd[i].has_bbx,
-                         dataset.gnd[i].bbx});
-      }
-    } else {
+    if (split_name != "db" && split_name != "queries")
       throw UsageError(cat("mda extract: --split must be db or queries, found '", split_name, "'"));
-    }
+    items = revisited_items(dataset, split_name);
   } else {
     throw UsageError("mda extract: give --images FILE, or --data-root DIR and --dataset NAME");
   }
   if (items.empty()) fail("nothing to extract");
-  const int64_t part_size = std::max(1LL, std::stoll(parser.get("--part-size")));
+  const int64_t part_size = std::max<int64_t>(1, parser.get_int("--part-size"));
   const std::string out = parser.get("--out");
   const int64_t n = static_cast<int64_t>(items.size());
   // Shards are contiguous runs of whole parts, so every run and rerun agrees on the part files.
@@ -152,12 +137,13 @@ int run_extract(const std::vector<std::string>& args) {
   MdaNet net = load_model(parser.get("--model"));
   net->eval();
   net->to(device);
-  const int image_size = static_cast<int>(config.get_int("evaluation.image_size"));
-  const std::vector<double> scales = config.get_doubles("evaluation.scales");
-  const int64_t features_num = config.get_int("evaluation.features_num");
-  ImageStreamOptions stream;
-  stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
-  stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
+  ExtractionSettings settings;
+  settings.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
+  settings.scales = config.get_doubles("evaluation.scales");
+  settings.features_num = config.get_int("evaluation.features_num");
+  settings.device = device;
+  settings.stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
+  settings.stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
 
   int64_t todo = 0;
   for (int64_t part = first_part; part < end_part; ++part) {
@@ -165,7 +151,7 @@ int run_extract(const std::vector<std::string>& args) {
     if (!file_exists(part_path(out, begin, end - 1))) todo += end - begin;
   }
   Progress progress(cat("extract shard ", shard, "/", shards), todo, "img");
-  stream.progress = &progress;
+  settings.stream.progress = &progress;
   for (int64_t part = first_part; part < end_part; ++part) {
     const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
     const std::string path = part_path(out, begin, end - 1);
@@ -173,30 +159,8 @@ int run_extract(const std::vector<std::string>& args) {
       log_info("part ", begin, "..", end - 1, " already extracted, skipping");
       continue;
     }
-    std::vector<std::string> paths;
-    for (int64_t i = begin; i < end; ++i) paths.push_back(items[static_cast<size_t>(i)].path);
-    std::vector<LocalFeatures> features(paths.size());
-    const std::vector<size_t> skipped = for_each_image(
-        paths, stream,
-        [&](size_t i, const Image& image) {
-          const FloatImage f = to_normalized_float(image, {0, 0, 0}, {1, 1, 1});
-          const torch::Tensor x = torch::from_blob(const_cast<float*>(f.data.data()),
-                                                   {1, 3, f.height, f.width}, torch::kFloat32)
-                                      .to(device);
-          features[i] = net->extract_local(x, scales, features_num);
-        },
-        [&](size_t i, Image image) {
-          const ExtractItem& item = items[static_cast<size_t>(begin) + i];
-          if (!item.crop) return resize_max_side(image, image_size);
-          // Keep the scale the object has in the full image (HOW/revisitop).
-          const int full = std::max(image.width, image.height);
-          Image cropped = crop(image, item.box);
-          const double target =
-              image_size * static_cast<double>(std::max(cropped.width, cropped.height)) / full;
-          return resize_max_side(cropped, std::max(1, static_cast<int>(std::lround(target))));
-        });
-    if (!skipped.empty())
-      fail(skipped.size(), " image(s) could not be read; features need every image");
+    const std::vector<ExtractionItem> part_items(items.begin() + begin, items.begin() + end);
+    const std::vector<LocalFeatures> features = extract_local_features(*net, part_items, settings);
     write_part(path, features);
   }
   progress.finish();
@@ -219,7 +183,7 @@ int run_extract(const std::vector<std::string>& args) {
          read_part(part_path(out, part_first, std::min(part_first + part_size, n) - 1)))
       all.push_back(std::move(f));
   }
-  for (const ExtractItem& item : items) names.push_back(item.name);
+  for (const ExtractionItem& item : items) names.push_back(item.name);
   write_feature_folder(out, names, all);
   config.save(join_path(out, "extract.config.yaml"));
   int64_t total = 0;

@@ -28,7 +28,7 @@ int run_import_weights(const std::vector<std::string>& args) {
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
   const MdaArchitecture architecture = MdaArchitecture::from_config(config);
-  torch::manual_seed(std::stoll(parser.get("--seed")));
+  torch::manual_seed(parser.get_int("--seed"));
   MdaNet net(architecture);
   const std::string weights = parser.get("--weights");
   const LoadReport report = import_backbone_weights(*net, weights);
@@ -39,7 +39,7 @@ int run_import_weights(const std::vector<std::string>& args) {
   }
   Value meta = Value::empty_dict();
   meta.set("imported_from", Value(weights));
-  meta.set("seed", Value(static_cast<int64_t>(std::stoll(parser.get("--seed")))));
+  meta.set("seed", Value(static_cast<int64_t>(parser.get_int("--seed"))));
   const std::string out = parser.get("--out");
   save_model(out, *net, meta);
   config.save(sidecar_config_path(out));

@@ -25,6 +25,8 @@ const Command kCommands[] = {
 #ifdef MDA_HAVE_TORCH
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
+    {"train", mda::run_train,
+     "train MDA (or HOW) from image-level labels: mining, losses, checkpoints, validation"},
     {"run", mda::run_run,
      "the whole evaluation pipeline of a dataset, every stage cached (configs/*.yml)"},
     {"extract", mda::run_extract,
@@ -36,6 +38,8 @@ const Command kCommands[] = {
      "ASMK* inverted file of database features (append, shards)"},
     {"merge-index", mda::run_merge_index, "merge inverted files built from disjoint shards"},
     {"search", mda::run_search, "rank the database for query features (ranks.npy, scores, pairs)"},
+    {"synthetic", mda::run_synthetic,
+     "write the built-in procedural dataset and a training manifest of it"},
     {"config", mda::run_config,
      "print the effective configuration (defaults <- --config <- --set)"},
 };

@@ -1,10 +1,7 @@
 // mda search: ASMK* scores of query features against an inverted file, as rankings.
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <numeric>
-#include <thread>
 
+#include "mda/asmk/asmk_ranking.h"
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/cli/command_context.h"
@@ -53,7 +50,7 @@ int run_search(const std::vector<std::string>& args) {
   const int64_t n_db = ivf.images(), n_q = queries.images;
   int64_t topk = n_db;
   if (parser.has("--topk")) {
-    topk = std::stoll(parser.get("--topk"));
+    topk = parser.get_int("--topk");
   } else if (!config.at("query_ivf.search.topk").is_null()) {
     topk = config.get_int("query_ivf.search.topk");
   }
@@ -72,42 +69,22 @@ int run_search(const std::vector<std::string>& args) {
       progress.advance();
     }
   }
-  const SearchContext context = ivf.context(params);
-  std::vector<int64_t> ranks(static_cast<size_t>(topk * n_q));
-  std::vector<float> ranked_scores(static_cast<size_t>(topk * n_q));
-  Progress progress("search", n_q, "query");
-  std::atomic<int64_t> next{0};
-  const auto work = [&] {
-    std::vector<int64_t> order(static_cast<size_t>(n_db));
-    for (int64_t q = next++; q < n_q; q = next++) {
-      const std::vector<float> s = ivf.scores(encoded[static_cast<size_t>(q)], params, context);
-      std::iota(order.begin(), order.end(), 0);
-      const auto better = [&](int64_t a, int64_t b) {
-        return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
-               (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
-      };
-      std::partial_sort(order.begin(), order.begin() + topk, order.end(), better);
-      for (int64_t r = 0; r < topk; ++r) {
-        ranks[static_cast<size_t>(r * n_q + q)] = order[static_cast<size_t>(r)];
-        ranked_scores[static_cast<size_t>(r * n_q + q)] =
-            s[static_cast<size_t>(order[static_cast<size_t>(r)])];
-      }
-      progress.advance();
-    }
-  };
   const auto scan_start = std::chrono::steady_clock::now();
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  progress.finish();
+  RankedLists lists;
+  {
+    Progress progress("search", n_q, "query");
+    lists = rank_queries(ivf, encoded, params, topk, threads, &progress);
+  }
   const double scan_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
+  const std::vector<int64_t>& ranks = lists.ranks;
+  const std::vector<float>& ranked_scores = lists.scores;
 
   const std::string out = parser.get("--out");
   make_dirs(out);
   write_npy(join_path(out, "ranks.npy"), NdArray::from_vector(ranks, {topk, n_q}));
   write_npy(join_path(out, "scores.npy"), NdArray::from_vector(ranked_scores, {topk, n_q}));
-  const int64_t pairs_topk = std::min<int64_t>(topk, std::stoll(parser.get("--pairs-topk")));
+  const int64_t pairs_topk = std::min<int64_t>(topk, parser.get_int("--pairs-topk"));
   write_file_atomic(join_path(out, "pairs.txt"), [&](std::ostream& stream) {
     for (int64_t q = 0; q < n_q; ++q) {
       for (int64_t r = 0; r < pairs_topk; ++r) {

@@ -203,4 +203,27 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
   return dataset;
 }
 
+std::string write_synthetic_training_manifest(const RevisitedDataset& dataset) {
+  std::vector<std::string> label(dataset.database.size());
+  for (size_t q = 0; q < dataset.gnd.size(); ++q) {
+    for (const auto* list : {&dataset.gnd[q].easy, &dataset.gnd[q].hard}) {
+      for (int64_t i : *list) label.at(static_cast<size_t>(i)) = cat("object", q);
+    }
+  }
+  std::vector<bool> junk(dataset.database.size(), false);
+  for (const QueryGroundTruth& g : dataset.gnd)
+    for (int64_t i : g.junk) junk.at(static_cast<size_t>(i)) = true;
+  std::string text = "name\tlabel\n";
+  for (size_t q = 0; q < dataset.queries.size(); ++q)
+    text += cat(dataset.queries[q], "\tobject", q, "\n");
+  for (size_t i = 0; i < dataset.database.size(); ++i) {
+    if (junk[i] && label[i].empty()) continue;
+    text +=
+        cat(dataset.database[i], "\t", label[i].empty() ? cat("distractor", i) : label[i], "\n");
+  }
+  const std::string path = join_path(dataset.folder, "train.tsv");
+  write_file_atomic(path, text);
+  return path;
+}
+
 }  // namespace mda

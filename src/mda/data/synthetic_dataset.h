@@ -31,4 +31,9 @@ struct SyntheticDatasetOptions {
 RevisitedDataset write_synthetic_dataset(const std::string& root, const std::string& name,
                                          const SyntheticDatasetOptions& options);
 
+// Writes <dataset folder>/train.tsv, a training manifest of the dataset's images: the query and the
+// easy and hard views of object i share the label "object<i>", each distractor has a label of its
+// own, junk views (under a fifth of the object) are left out. Returns the manifest's path.
+std::string write_synthetic_training_manifest(const RevisitedDataset& dataset);
+
 }  // namespace mda

@@ -58,12 +58,13 @@ AttentionMaps MdaNetImpl::head(const torch::Tensor& features) {
   } else {  // l2: HOW's attention, the L2 norm of each location's (group) vector
     attention = (groups.pow(2).sum(2) + 1e-10).sqrt();
   }
-  torch::Tensor local = features;
-  if (architecture_.smoothing) {
-    local = F::avg_pool2d(local,
-                          F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
-  }
-  return AttentionMaps{attention, reduction_(local)};
+  return AttentionMaps{attention, reduction_(reduction_input(features))};
+}
+
+torch::Tensor MdaNetImpl::reduction_input(const torch::Tensor& features) const {
+  if (!architecture_.smoothing) return features;
+  return F::avg_pool2d(features,
+                       F::AvgPool2dFuncOptions(3).stride(1).padding(1).count_include_pad(false));
 }
 
 AttentionMaps MdaNetImpl::forward(const torch::Tensor& images) {

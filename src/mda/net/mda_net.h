@@ -46,6 +46,10 @@ class MdaNetImpl : public torch::nn::Module {
   // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning
   // rates.
   std::vector<torch::Tensor> attention_parameters() const;
+  // Parameters of the reduction T.
+  std::vector<torch::Tensor> reduction_parameters() const { return reduction_->parameters(); }
+  // What T is applied to: S, 3x3-smoothed when the architecture says so.
+  torch::Tensor reduction_input(const torch::Tensor& features) const;
 
  private:
   MdaArchitecture architecture_;

@@ -1,5 +1,7 @@
 #include "mda/net/model_file.h"
 
+#include <fstream>
+
 #include "mda/io/tensor_archive.h"
 #include "mda/net/state_dict.h"
 #include "mda/util/error.h"
@@ -53,6 +55,13 @@ MdaNet load_model(const std::string& path) {
   MdaNet net(architecture_of(archive, path));
   load_archive_into(archive, *net, path);
   return net;
+}
+
+bool is_model_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  char magic[8] = {};
+  file.read(magic, sizeof magic);
+  return file.gcount() == 8 && std::string(magic, 8) == "MDATENSR";
 }
 
 void load_model_into(const std::string& path, MdaNetImpl& net) {

@@ -17,6 +17,8 @@ MdaArchitecture read_model_architecture(const std::string& path);
 // Builds the network the file describes and loads its weights; a tensor missing, unexpected or of
 // another shape is an error naming the file.
 MdaNet load_model(const std::string& path);
+// Whether the file starts like an mda archive (as opposed to .pth/.safetensors/.tflite weights).
+bool is_model_file(const std::string& path);
 // Loads the file's weights into an existing network, which must have the same architecture.
 void load_model_into(const std::string& path, MdaNetImpl& net);
 

@@ -1,0 +1,99 @@
+#include "mda/asmk/asmk_ranking.h"
+
+#include <algorithm>
+#include <atomic>
+#include <numeric>
+#include <thread>
+
+#include "mda/asmk/codebook.h"
+#include "mda/asmk/kmeans.h"
+#include "mda/util/error.h"
+#include "mda/util/log.h"
+#include "mda/util/progress.h"
+
+namespace mda {
+
+RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
+                         const AsmkSearchParams& params, int64_t topk, int threads,
+                         Progress* progress) {
+  const int64_t n_db = ivf.images(), n_q = static_cast<int64_t>(queries.size());
+  if (topk < 1) fail("topk must be positive, found ", topk);
+  RankedLists out;
+  out.topk = std::min(topk, n_db);
+  out.queries = n_q;
+  out.ranks.resize(static_cast<size_t>(out.topk * n_q));
+  out.scores.resize(static_cast<size_t>(out.topk * n_q));
+  const SearchContext context = ivf.context(params);
+  std::atomic<int64_t> next{0};
+  const auto work = [&] {
+    std::vector<int64_t> order(static_cast<size_t>(n_db));
+    for (int64_t q = next++; q < n_q; q = next++) {
+      const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
+      std::iota(order.begin(), order.end(), 0);
+      const auto better = [&](int64_t a, int64_t b) {
+        return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
+               (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
+      };
+      std::partial_sort(order.begin(), order.begin() + out.topk, order.end(), better);
+      for (int64_t r = 0; r < out.topk; ++r) {
+        const int64_t image = order[static_cast<size_t>(r)];
+        out.ranks[static_cast<size_t>(r * n_q + q)] = image;
+        out.scores[static_cast<size_t>(r * n_q + q)] = s[static_cast<size_t>(image)];
+      }
+      if (progress) progress->advance();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
+                          const std::vector<LocalFeatures>& queries,
+                          const AsmkEvaluationOptions& options) {
+  if (database.empty()) fail("ASMK evaluation needs database images");
+  const int64_t dim = database[0].dim;
+  std::vector<float> training;
+  for (const LocalFeatures& f : database) {
+    if (f.dim != dim && f.count() > 0)
+      fail("ASMK evaluation: database descriptors of dimension ", f.dim, " and ", dim);
+    training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());
+  }
+  const int64_t n = static_cast<int64_t>(training.size()) / std::max<int64_t>(dim, 1);
+  if (n < 1) fail("ASMK evaluation: the database has no descriptors");
+  KMeansOptions kmeans;
+  kmeans.k = std::min(options.codebook_size, n);
+  if (kmeans.k < options.codebook_size)
+    log_warning("codebook of ", kmeans.k, " words only: the database has ", n, " descriptors");
+  kmeans.iterations = options.iterations;
+  kmeans.max_points_per_centroid = options.max_points_per_centroid;
+  kmeans.seed = options.seed;
+  kmeans.threads = options.threads;
+  KMeansResult trained = train_kmeans(training.data(), n, dim, kmeans);
+  const Codebook codebook = Codebook::from_centroids(std::move(trained.centroids), kmeans.k, dim);
+
+  InvertedFile ivf(codebook.k, dim, options.binary, codebook.fingerprint);
+  for (size_t i = 0; i < database.size(); ++i) {
+    ivf.add(static_cast<int64_t>(i),
+            codebook.encode(database[i].descriptors.data(), database[i].count(), database[i].dim,
+                            options.database_assignment, options.binary, options.threads,
+                            "database image " + std::to_string(i)));
+  }
+  ivf.finalize();
+  std::vector<AggregatedImage> encoded;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    encoded.push_back(codebook.encode(queries[q].descriptors.data(), queries[q].count(),
+                                      queries[q].dim, options.query_assignment, options.binary,
+                                      options.threads, "query " + std::to_string(q)));
+  }
+  const RankedLists lists =
+      rank_queries(ivf, encoded, options.params, ivf.images(), options.threads);
+  Ranking ranking;
+  ranking.n_db = lists.topk;
+  ranking.n_queries = lists.queries;
+  ranking.ranks = lists.ranks;
+  return ranking;
+}
+
+}  // namespace mda

@@ -1,0 +1,100 @@
+#include "mda/net/feature_extraction.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "mda/image/transform.h"
+#include "mda/util/error.h"
+
+namespace mda {
+
+std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
+                                            const std::string& split) {
+  std::vector<ExtractionItem> items;
+  if (split == "db") {
+    for (size_t i = 0; i < dataset.database.size(); ++i)
+      items.push_back({dataset.database[i], dataset.database_path(i), false, {}});
+  } else if (split == "queries") {
+    for (size_t i = 0; i < dataset.queries.size(); ++i) {
+      items.push_back(
+          {dataset.queries[i], dataset.query_path(i), dataset.gnd[i].has_bbx, dataset.gnd[i].bbx});
+    }
+  } else {
+    fail("split must be db or queries, found '", split, "'");
+  }
+  return items;
+}
+
+std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths) {
+  std::vector<ExtractionItem> items;
+  for (const std::string& path : paths) items.push_back({path, path, false, {}});
+  return items;
+}
+
+Image prepare_extraction_image(const ExtractionItem& item, Image image, int image_size) {
+  if (!item.crop) return resize_max_side(image, image_size);
+  const int full = std::max(image.width, image.height);
+  Image cropped = crop(image, item.box);
+  const double target =
+      image_size * static_cast<double>(std::max(cropped.width, cropped.height)) / full;
+  return resize_max_side(cropped, std::max(1, static_cast<int>(std::lround(target))));
+}
+
+torch::Tensor image_tensor(const Image& image, const torch::Device& device) {
+  const FloatImage f = to_normalized_float(image, {0, 0, 0}, {1, 1, 1});
+  return torch::from_blob(const_cast<float*>(f.data.data()), {1, 3, f.height, f.width},
+                          torch::kFloat32)
+      .to(device, /*non_blocking=*/false, /*copy=*/true);
+}
+
+namespace {
+
+std::vector<std::string> item_paths(const std::vector<ExtractionItem>& items) {
+  std::vector<std::string> paths;
+  for (const ExtractionItem& item : items) paths.push_back(item.path);
+  return paths;
+}
+
+}  // namespace
+
+std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
+                                                  const std::vector<ExtractionItem>& items,
+                                                  const ExtractionSettings& settings) {
+  std::vector<LocalFeatures> features(items.size());
+  const std::vector<size_t> skipped = for_each_image(
+      item_paths(items), settings.stream,
+      [&](size_t i, const Image& image) {
+        features[i] = net.extract_local(image_tensor(image, settings.device), settings.scales,
+                                        settings.features_num);
+      },
+      [&](size_t i, Image image) {
+        return prepare_extraction_image(items[i], std::move(image), settings.image_size);
+      });
+  if (!skipped.empty()) {
+    fail(skipped.size(), " image(s) could not be read, e.g. ", items[skipped[0]].path,
+         "; features need every image");
+  }
+  return features;
+}
+
+torch::Tensor extract_global_descriptors(MdaNetImpl& net, const std::vector<ExtractionItem>& items,
+                                         const ExtractionSettings& settings) {
+  torch::InferenceMode no_autograd;
+  std::vector<torch::Tensor> rows(items.size());
+  ImageStreamOptions stream = settings.stream;
+  stream.on_bad_image = BadImagePolicy::kFail;
+  for_each_image(
+      item_paths(items), stream,
+      [&](size_t i, const Image& image) {
+        const AttentionMaps maps = net.forward(image_tensor(image, settings.device));
+        rows[i] = MdaNetImpl::combine_heads(MdaNetImpl::pooled_descriptors(maps))
+                      .to(torch::kCPU, torch::kFloat32);
+      },
+      [&](size_t i, Image image) {
+        return prepare_extraction_image(items[i], std::move(image), settings.image_size);
+      });
+  if (rows.empty()) return torch::empty({0, net.architecture().dim});
+  return torch::cat(rows, 0);
+}
+
+}  // namespace mda

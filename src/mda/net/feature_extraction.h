@@ -1,0 +1,57 @@
+// Running the network over lists of images: multi-scale local features (extraction, validation,
+// demo) and global descriptors (hard-negative mining, global validation). Queries of a Revisited
+// dataset are cropped to their box and keep the scale they have in the full image (revisitop).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "mda/data/revisited_dataset.h"
+#include "mda/features/local_features.h"
+#include "mda/image/image.h"
+#include "mda/image/image_stream.h"
+#include "mda/net/mda_net.h"
+
+namespace mda {
+
+struct ExtractionItem {
+  std::string name;  // written to images.txt
+  std::string path;
+  bool crop = false;
+  std::array<double, 4> box{};  // x1, y1, x2, y2 when crop
+};
+
+// split: "db" or "queries".
+std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
+                                            const std::string& split);
+std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths);
+
+// Crops a query to its box, then resizes so that the full image's longest side would be
+// `image_size` (never upscaled).
+Image prepare_extraction_image(const ExtractionItem& item, Image image, int image_size);
+
+// 1 x 3 x H x W RGB in [0, 1] on `device`.
+torch::Tensor image_tensor(const Image& image, const torch::Device& device);
+
+struct ExtractionSettings {
+  int image_size = 1024;
+  std::vector<double> scales = {1.0};
+  int64_t features_num = 1000;
+  torch::Device device = torch::kCPU;
+  ImageStreamOptions stream;
+};
+
+// Local features of every item (the network in eval mode, no gradients).
+std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
+                                                  const std::vector<ExtractionItem>& items,
+                                                  const ExtractionSettings& settings);
+
+// The combined global descriptor (mean of the N normalised head descriptors, normalised) at scale
+// 1 of every item: items x C_T on the CPU. Unreadable images fail whatever the stream's policy.
+torch::Tensor extract_global_descriptors(MdaNetImpl& net, const std::vector<ExtractionItem>& items,
+                                         const ExtractionSettings& settings);
+
+}  // namespace mda
