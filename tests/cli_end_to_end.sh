@@ -214,6 +214,46 @@ if grep -q import-weights "$work/help.txt"; then
   else
     echo "SKIPPED: torchvision import checks (no python3-torchvision)"
   fi
+  # --- training on the built-in procedural data: runs, resumes after a kill -9, and says why not
+  check "synthetic training data" "$mda" synthetic --root "$work/syn" --name tr --objects 8 --seed 1 --width 96 --height 72 --quiet
+  check "synthetic validation data" "$mda" synthetic --root "$work/syn" --name va --objects 6 --seed 2 --width 96 --height 72 --quiet
+  check "synthetic manifest" grep -q "object0" "$work/syn/tr/train.tsv"
+  tr=(--set training.manifest="$work/syn/tr/train.tsv" --set model.backbone=resnet18 --set model.skip_layer=2
+      --set model.heads=2 --set model.dim=16 --set training.qsize=10 --set training.poolsize=40
+      --set training.image_size=96 --set training.epochs=3 --set training.reduction.images=20
+      --set training.validation.data_root="$work/syn" --set training.validation.dataset=va
+      --set training.validation.image_size=96 --set training.validation.codebook_size=16 --set training.validation.every=1)
+  check "train (uninterrupted)" "$mda" train "${tr[@]}" --set training.out="$work/tr_straight" --quiet
+  check "train wrote its files" test -s "$work/tr_straight/best.mda" -a -s "$work/tr_straight/last.mda" \
+    -a -s "$work/tr_straight/checkpoint.pt" -a -s "$work/tr_straight/train.config.yaml"
+  check "history has three epochs" grep -q '"epoch": 3' "$work/tr_straight/history.json"
+  # Killed at an arbitrary moment once the first checkpoint exists, then resumed.
+  "$mda" train "${tr[@]}" --set training.out="$work/tr_killed" --quiet > /dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [ -f "$work/tr_killed/checkpoint.pt" ] && break; sleep 0.1; done
+  sleep 1
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  check "no temporary files left by the kill are trusted" test -s "$work/tr_killed/checkpoint.pt"
+  check "train --resume after kill -9" "$mda" train "${tr[@]}" --set training.out="$work/tr_killed" --resume --quiet
+  check "resumed weights = uninterrupted weights" cmp "$work/tr_straight/last.mda" "$work/tr_killed/last.mda"
+  check "stop after one epoch" "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" --stop-after 1 --quiet
+  check "stopped run has one epoch" bash -c "grep -q '\"epoch\": 1' '$work/tr_stop/history.json' && ! grep -q '\"epoch\": 2' '$work/tr_stop/history.json'"
+  expect_error "fresh start over a run" 1 "continue it with --resume" \
+    "$mda" train "${tr[@]}" --set training.out="$work/tr_stop"
+  expect_error "resume with another configuration" 1 "only training.epochs may change" \
+    "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" --set training.margin=0.5 --resume
+  expect_error "resume without a checkpoint" 1 "no checkpoint" \
+    "$mda" train "${tr[@]}" --set training.out="$work/tr_none" --resume
+  check "trained model extracts" "$mda" extract --model "$work/tr_straight/best.mda" --data-root "$work/syn" --dataset va \
+    --out "$work/tr_features" --set evaluation.image_size=96 --set "evaluation.scales=[1.0]" --quiet
+  expect_error "train without a manifest" 2 "set training.manifest" "$mda" train
+  expect_error "missing manifest" 1 "nothing.tsv" "$mda" train --set training.manifest="$work/nothing.tsv"
+  expect_error "bad --stop-after" 2 "--stop-after expects an integer, found 'x'" "$mda" train "${tr[@]}" --stop-after x
+  expect_error "bad training value" 1 "training.optimizer.lr_decay must be in (0, 1], found 2" \
+    "$mda" train "${tr[@]}" --set training.optimizer.lr_decay=2
+  expect_error "missing pretrained file" 1 "model.pretrained: no such file" \
+    "$mda" train "${tr[@]}" --set training.out="$work/tr_x" --set model.pretrained="$work/nothing.pth"
   expect_error "missing weights" 1 "nothing.pth" "$mda" import-weights --weights "$work/nothing.pth" --out "$work/x.mdam"
   expect_error "bad architecture" 1 "model.attention 'dot'" \
     "$mda" import-weights --weights "$work/nothing.pth" --set model.attention=dot --out "$work/x.mdam"

@@ -380,6 +380,15 @@ TEST(PcaWhitening, WhitenedDescriptorsHaveZeroMeanAndIdentityCovariance) {
   for (int64_t i = 1; i < 8; ++i)
     EXPECT_GE(raw_variance[i - 1].item<float>(), raw_variance[i].item<float>() * 0.999);
   test::expect_error([&] { pca_whitening(x, 13); }, {"13 dimensions from 12"});
+  // Statistics accumulated in chunks give the same whitening as all rows at once.
+  WhiteningStatistics chunks;
+  for (int64_t start = 0; start < 4000; start += 700)
+    chunks.add(x.narrow(0, start, std::min<int64_t>(700, 4000 - start)));
+  EXPECT_EQ(chunks.count(), 4000);
+  const Whitening streamed = chunks.whitening(8);
+  // Eigenvectors are defined up to sign: compare the whitened outputs' absolute values.
+  const torch::Tensor y_streamed = x.mm(streamed.weight.t()) + streamed.bias;
+  EXPECT_TRUE(torch::allclose(y_streamed.abs(), y.abs(), 1e-3, 1e-3));
 }
 
 TEST(PcaWhitening, InitialisesTheReductionLayer) {

@@ -15,6 +15,20 @@ struct Whitening {
   torch::Tensor bias;    // out
 };
 
+// Count, sum and sum of outer products of descriptor rows, in float64: whitening from millions of
+// descriptors (HOW: 5000 images x 1000) then needs d x d memory, not n x d.
+class WhiteningStatistics {
+ public:
+  void add(const torch::Tensor& rows);  // n x d, on any device
+  int64_t count() const { return count_; }
+  // Needs count() > 1 and out <= d.
+  Whitening whitening(int64_t out) const;
+
+ private:
+  int64_t count_ = 0;
+  torch::Tensor sum_, outer_;
+};
+
 // descriptors: n x d (rows); needs n > 1 and out <= d.
 Whitening pca_whitening(const torch::Tensor& descriptors, int64_t out);
 

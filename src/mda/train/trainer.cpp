@@ -90,7 +90,7 @@ void initialise_reduction(MdaNetImpl& net, const TrainingManifest& manifest,
   const std::vector<ExtractionItem> items = manifest_items(manifest, indices);
   net.eval();
   torch::InferenceMode no_autograd;
-  std::vector<torch::Tensor> rows;
+  WhiteningStatistics statistics;
   ImageStreamOptions stream = settings.stream;
   Progress progress("whitening descriptors", images, "img");
   stream.progress = &progress;
@@ -104,19 +104,19 @@ void initialise_reduction(MdaNetImpl& net, const TrainingManifest& manifest,
         const torch::Tensor local = net.reduction_input(s)[0].reshape({s.size(1), -1});
         const int64_t keep = std::min<int64_t>(options.whitening_features, strength.numel());
         const torch::Tensor top = std::get<1>(strength.topk(keep));
-        rows.push_back(local.index_select(1, top).t().to(torch::kCPU, torch::kFloat64));
+        statistics.add(local.index_select(1, top).t());
       },
       [&](size_t, Image image) {
         return resize_max_side(image, static_cast<int>(options.image_size));
       });
   progress.finish();
-  const torch::Tensor descriptors = torch::cat(rows, 0);
-  if (descriptors.size(0) <= descriptors.size(1)) {
-    log_warning("PCA-whitening from only ", descriptors.size(0), " descriptors of dimension ",
-                descriptors.size(1), ": raise training.reduction.images");
+  const int64_t channels = net.backbone_channels();
+  if (statistics.count() <= channels) {
+    log_warning("PCA-whitening from only ", statistics.count(), " descriptors of dimension ",
+                channels, ": raise training.reduction.images");
   }
-  set_reduction(net, pca_whitening(descriptors, net.architecture().dim));
-  log_info("initialised T by PCA-whitening of ", descriptors.size(0), " descriptors from ", images,
+  set_reduction(net, statistics.whitening(net.architecture().dim));
+  log_info("initialised T by PCA-whitening of ", statistics.count(), " descriptors from ", images,
            " images");
 }
 
@@ -314,6 +314,16 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     }
   };
 
+  // Model files and history first: the checkpoint, written last, is what a resume trusts.
+  const auto save_state = [&] {
+    Value meta = Value::empty_dict();
+    meta.set("epoch", Value(state.epochs_done));
+    save_model(join_path(out, "last.mda"), *net, meta);
+    if (!validation_set) save_model(join_path(out, "best.mda"), *net, meta);
+    write_json(join_path(out, "history.json"), state.history);
+    save_checkpoint(checkpoint_path, *net, optimizer, state);
+  };
+
   if (run.resume) {
     state = load_checkpoint(checkpoint_path, *net, optimizer, run.device);
     log_info("resuming ", out, " after epoch ", state.epochs_done);
@@ -321,6 +331,7 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     write_file_atomic(config_path, run.config_yaml);
     if (options.reduction_init == "pca") initialise_reduction(*net, manifest, options, settings);
     if (validation_set) record_validation(0);
+    save_state();  // epoch 0: the initialised network, resumable without redoing the whitening
   }
   write_file_atomic(config_path, run.config_yaml);
 
@@ -480,13 +491,7 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
         (state.epochs_done % options.validation.every == 0 || state.epochs_done == options.epochs))
       record_validation(state.epochs_done);
 
-    // Model files and history first: the checkpoint, written last, is what a resume trusts.
-    Value meta = Value::empty_dict();
-    meta.set("epoch", Value(state.epochs_done));
-    save_model(join_path(out, "last.mda"), *net, meta);
-    if (!validation_set) save_model(join_path(out, "best.mda"), *net, meta);
-    write_json(join_path(out, "history.json"), state.history);
-    save_checkpoint(checkpoint_path, *net, optimizer, state);
+    save_state();
   }
   if (state.epochs_done >= options.epochs) log_info("training done: ", options.epochs, " epochs");
   TrainingSummary summary;

@@ -26,7 +26,8 @@ TrainingOptions TrainingOptions::from_config(const Config& config) {
   o.image_folder = config.get_string("training.image_folder");
   o.out = config.get_string("training.out");
   if (o.out.empty()) o.out = "runs/train";
-  o.epochs = positive_int(config, "training.epochs");
+  o.epochs = config.get_int("training.epochs");  // 0: only T's initialisation (and validation)
+  if (o.epochs < 0) fail("training.epochs must be >= 0, found ", o.epochs);
   o.qsize = positive_int(config, "training.qsize");
   o.poolsize = positive_int(config, "training.poolsize");
   o.nnum = positive_int(config, "training.nnum");
