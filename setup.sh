@@ -13,6 +13,8 @@ action="${1:-build}"
 
 packages=(g++ cmake ninja-build ccache pkg-config libstb-dev libgtest-dev libopenblas0-pthread libopenblas-dev
           libtorch-dev python3 python3-numpy python3-torch python3-torchvision)
+# The tests also open the HTML report in a headless browser.
+[ "$action" = test ] && packages+=(chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

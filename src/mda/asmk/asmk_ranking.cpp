@@ -51,21 +51,22 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
 
 Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
                           const std::vector<LocalFeatures>& queries,
-                          const AsmkEvaluationOptions& options) {
+                          const AsmkEvaluationOptions& options,
+                          const std::vector<LocalFeatures>* codebook_features) {
   if (database.empty()) fail("ASMK evaluation needs database images");
   const int64_t dim = database[0].dim;
   std::vector<float> training;
-  for (const LocalFeatures& f : database) {
+  for (const LocalFeatures& f : codebook_features ? *codebook_features : database) {
     if (f.dim != dim && f.count() > 0)
-      fail("ASMK evaluation: database descriptors of dimension ", f.dim, " and ", dim);
+      fail("ASMK evaluation: codebook descriptors of dimension ", f.dim, " and ", dim);
     training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());
   }
   const int64_t n = static_cast<int64_t>(training.size()) / std::max<int64_t>(dim, 1);
-  if (n < 1) fail("ASMK evaluation: the database has no descriptors");
+  if (n < 1) fail("ASMK evaluation: no descriptors to train the codebook on");
   KMeansOptions kmeans;
   kmeans.k = std::min(options.codebook_size, n);
   if (kmeans.k < options.codebook_size)
-    log_warning("codebook of ", kmeans.k, " words only: the database has ", n, " descriptors");
+    log_warning("codebook of ", kmeans.k, " words only: there are ", n, " training descriptors");
   kmeans.iterations = options.iterations;
   kmeans.max_points_per_centroid = options.max_points_per_centroid;
   kmeans.seed = options.seed;

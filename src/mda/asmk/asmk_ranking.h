@@ -38,10 +38,11 @@ struct AsmkEvaluationOptions {
   int threads = 1;
 };
 
-// Trains a codebook on the database descriptors, indexes the database and ranks all of it for
-// every query.
+// Trains a codebook on `codebook_features` (the database's own descriptors when null), indexes the
+// database and ranks all of it for every query.
 Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
                           const std::vector<LocalFeatures>& queries,
-                          const AsmkEvaluationOptions& options);
+                          const AsmkEvaluationOptions& options,
+                          const std::vector<LocalFeatures>* codebook_features = nullptr);
 
 }  // namespace mda

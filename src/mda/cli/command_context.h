@@ -20,7 +20,6 @@ std::string sidecar_config_path(const std::string& output_path);
 // Sub-commands: each returns the process exit status.
 int run_evaluate(const std::vector<std::string>& args);
 int run_config(const std::vector<std::string>& args);
-int run_demo(const std::vector<std::string>& args);
 int run_train_codebook(const std::vector<std::string>& args);
 int run_build_index(const std::vector<std::string>& args);
 int run_merge_index(const std::vector<std::string>& args);
@@ -32,5 +31,7 @@ int run_import_weights(const std::vector<std::string>& args);  // needs libtorch
 int run_extract(const std::vector<std::string>& args);         // needs libtorch
 int run_run(const std::vector<std::string>& args);             // needs libtorch
 int run_train(const std::vector<std::string>& args);           // needs libtorch
+int run_demo(const std::vector<std::string>& args);            // needs libtorch
+int run_report(const std::vector<std::string>& args);          // needs libtorch
 
 }  // namespace mda

@@ -19,14 +19,17 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"demo", mda::run_demo, "build a small built-in dataset and run the pipeline on it end to end"},
     {"evaluate", mda::run_evaluate,
      "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
 #ifdef MDA_HAVE_TORCH
+    {"demo", mda::run_demo,
+     "build small built-in datasets, train a small MDA on them and compare it untrained/trained"},
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
     {"train", mda::run_train,
      "train MDA (or HOW) from image-level labels: mining, losses, checkpoints, validation"},
+    {"report", mda::run_report,
+     "HTML report: top results per query, attention maps per head, training curves"},
     {"run", mda::run_run,
      "the whole evaluation pipeline of a dataset, every stage cached (configs/*.yml)"},
     {"extract", mda::run_extract,

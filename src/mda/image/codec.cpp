@@ -129,8 +129,8 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source)
 
 Image read_image(const std::string& path) { return decode_image(read_file_bytes(path), path); }
 
-void write_image(const std::string& path, const Image& image, int jpeg_quality) {
-  if (image.empty()) fail("cannot write an empty image to '", path, "'");
+std::vector<uint8_t> encode_image(const Image& image, const std::string& format, int jpeg_quality) {
+  if (image.empty()) fail("cannot encode an empty image");
 #ifdef MDA_HAVE_STB
   std::vector<uint8_t> encoded;
   auto sink = [](void* context, void* data, int size) {
@@ -138,27 +138,42 @@ void write_image(const std::string& path, const Image& image, int jpeg_quality) 
     const auto* bytes = static_cast<const uint8_t*>(data);
     out->insert(out->end(), bytes, bytes + size);
   };
-  std::string lower = path;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
   int ok = 0;
-  if (ends_with(lower, ".png")) {
+  if (format == "png") {
     ok = stbi_write_png_to_func(sink, &encoded, image.width, image.height, 3, image.pixels.data(),
                                 image.width * 3);
-  } else if (ends_with(lower, ".jpg") || ends_with(lower, ".jpeg")) {
+  } else if (format == "jpg") {
     ok = stbi_write_jpg_to_func(sink, &encoded, image.width, image.height, 3, image.pixels.data(),
                                 std::clamp(jpeg_quality, 1, 100));
   } else {
+    fail("cannot encode images as '", format, "' (png or jpg)");
+  }
+  if (!ok) fail("cannot encode a ", image.width, "x", image.height, " image as ", format);
+  return encoded;
+#else
+  (void)jpeg_quality;
+  fail("cannot encode '", format, "' images: this mda was built without image support");
+#endif
+}
+
+void write_image(const std::string& path, const Image& image, int jpeg_quality) {
+  if (image.empty()) fail("cannot write an empty image to '", path, "'");
+  std::string lower = path;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::string format;
+  if (ends_with(lower, ".png")) {
+    format = "png";
+  } else if (ends_with(lower, ".jpg") || ends_with(lower, ".jpeg")) {
+    format = "jpg";
+  } else {
     fail("cannot write '", path, "': unsupported extension (use .png, .jpg or .jpeg)");
   }
-  if (!ok) fail("cannot encode image for '", path, "'");
+  const std::vector<uint8_t> encoded = encode_image(image, format, jpeg_quality);
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(encoded.data()),
               static_cast<std::streamsize>(encoded.size()));
   });
-#else
-  fail("cannot write '", path, "': this mda was built without image support (stb_image_write.h)");
-#endif
 }
 
 }  // namespace mda

@@ -330,6 +330,9 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
   } else {
     write_file_atomic(config_path, run.config_yaml);
     if (options.reduction_init == "pca") initialise_reduction(*net, manifest, options, settings);
+    Value initial = Value::empty_dict();
+    initial.set("epoch", Value(int64_t{0}));
+    save_model(join_path(out, "initial.mda"), *net, initial);
     if (validation_set) record_validation(0);
     save_state();  // epoch 0: the initialised network, resumable without redoing the whitening
   }
