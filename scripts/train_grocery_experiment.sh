@@ -67,7 +67,7 @@ for seed in $seeds; do
   train c_mda_nodiv "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=0
   train c_mda "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=1
   for name in a_how_untrained b_how c_mda_nodiv c_mda; do
-    evaluate "$name-s$seed/best.mda" "$name-s$seed/eval"
+    evaluate "$name-s$seed/best.mdam" "$name-s$seed/eval"
   done
 done
 python3 "$here/summarize_training_experiment.py" . > results.md

@@ -249,7 +249,7 @@ if grep -q import-weights "$work/help.txt"; then
       --set training.validation.data_root="$work/syn" --set training.validation.dataset=va
       --set training.validation.image_size=96 --set training.validation.codebook_size=16 --set training.validation.every=1)
   check "train (uninterrupted)" "$mda" train "${tr[@]}" --set training.out="$work/tr_straight" --quiet
-  check "train wrote its files" test -s "$work/tr_straight/best.mda" -a -s "$work/tr_straight/last.mda" \
+  check "train wrote its files" test -s "$work/tr_straight/best.mdam" -a -s "$work/tr_straight/last.mdam" \
     -a -s "$work/tr_straight/checkpoint.pt" -a -s "$work/tr_straight/train.config.yaml"
   check "history has three epochs" grep -q '"epoch": 3' "$work/tr_straight/history.json"
   # Killed at an arbitrary moment once the first checkpoint exists, then resumed.
@@ -261,7 +261,7 @@ if grep -q import-weights "$work/help.txt"; then
   wait "$pid" 2>/dev/null
   check "no temporary files left by the kill are trusted" test -s "$work/tr_killed/checkpoint.pt"
   check "train --resume after kill -9" "$mda" train "${tr[@]}" --set training.out="$work/tr_killed" --resume --quiet
-  check "resumed weights = uninterrupted weights" cmp "$work/tr_straight/last.mda" "$work/tr_killed/last.mda"
+  check "resumed weights = uninterrupted weights" cmp "$work/tr_straight/last.mdam" "$work/tr_killed/last.mdam"
   check "stop after one epoch" "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" --stop-after 1 --quiet
   check "stopped run has one epoch" bash -c "grep -q '\"epoch\": 1' '$work/tr_stop/history.json' && ! grep -q '\"epoch\": 2' '$work/tr_stop/history.json'"
   expect_error "fresh start over a run" 1 "continue it with --resume" \
@@ -270,7 +270,7 @@ if grep -q import-weights "$work/help.txt"; then
     "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" --set training.margin=0.5 --resume
   expect_error "resume without a checkpoint" 1 "no checkpoint" \
     "$mda" train "${tr[@]}" --set training.out="$work/tr_none" --resume
-  check "trained model extracts" "$mda" extract --model "$work/tr_straight/best.mda" --data-root "$work/syn" --dataset va \
+  check "trained model extracts" "$mda" extract --model "$work/tr_straight/best.mdam" --data-root "$work/syn" --dataset va \
     --out "$work/tr_features" --set evaluation.image_size=96 --set "evaluation.scales=[1.0]" --quiet
   expect_error "train without a manifest" 2 "set training.manifest" "$mda" train
   expect_error "missing manifest" 1 "nothing.tsv" "$mda" train --set training.manifest="$work/nothing.tsv"

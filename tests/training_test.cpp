@@ -103,7 +103,7 @@ TEST(Training, ShortRunLowersLossRaisesValidationMapAndSeparatesHeads) {
   EXPECT_GT(map_after, map_before + 5.0);
   EXPECT_LT(diversity_last, -0.1);
   EXPECT_GE(summary.best_validation_map, map_after);
-  EXPECT_TRUE(file_exists(dir.path("run/best.mda")));
+  EXPECT_TRUE(file_exists(dir.path("run/best.mdam")));
   const Value saved = read_json(dir.path("run/history.json"));
   EXPECT_EQ(saved.find("epochs")->as_list().size(), 8u);
 }
@@ -128,8 +128,8 @@ TEST(Training, ResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   const TrainingSummary resumed = train(task, options, /*resume=*/true);
   EXPECT_EQ(resumed.epochs_done, 3);
 
-  const NamedArrays a = module_tensors(*load_model(dir.path("straight/last.mda")));
-  const NamedArrays b = module_tensors(*load_model(dir.path("interrupted/last.mda")));
+  const NamedArrays a = module_tensors(*load_model(dir.path("straight/last.mdam")));
+  const NamedArrays b = module_tensors(*load_model(dir.path("interrupted/last.mdam")));
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].first, b[i].first);

@@ -192,8 +192,8 @@ int run_demo(const std::vector<std::string>& args) {
   asmk.codebook_size = 128;
   asmk.threads = resolve_threads(config);
   for (const auto& [key, title, file] : std::vector<std::array<std::string, 3>>{
-           {"untrained", "MDA untrained (T = PCA-whitening), ASMK*", "initial.mda"},
-           {"trained", cat("MDA trained ", epochs, " epochs, ASMK*"), "best.mda"}}) {
+           {"untrained", "MDA untrained (T = PCA-whitening), ASMK*", "initial.mdam"},
+           {"trained", cat("MDA trained ", epochs, " epochs, ASMK*"), "best.mdam"}}) {
     const auto t = Clock::now();
     MdaNet model = load_model(join_path(training.out, file));
     model->eval();
@@ -242,7 +242,7 @@ int run_demo(const std::vector<std::string>& args) {
   request.title = "mda demo: MDA trained on the built-in data";
   request.dataset = &dataset;
   request.ranking = trained.ranking;
-  request.model = join_path(training.out, "best.mda");
+  request.model = join_path(training.out, "best.mdam");
   request.attention_images = {dataset.database.at(0), dataset.database.at(1)};
   request.image_size = extraction.image_size;
   request.scales = extraction.scales;

@@ -19,11 +19,13 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"evaluate", mda::run_evaluate,
-     "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
 #ifdef MDA_HAVE_TORCH
     {"demo", mda::run_demo,
      "build small built-in datasets, train a small MDA on them and compare it untrained/trained"},
+#endif
+    {"evaluate", mda::run_evaluate,
+     "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
+#ifdef MDA_HAVE_TORCH
     {"import-weights", mda::run_import_weights,
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
     {"train", mda::run_train,

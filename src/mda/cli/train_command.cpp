@@ -42,7 +42,8 @@ int run_train(const std::vector<std::string>& args) {
   if (stop_after < 0) throw UsageError("mda train: --stop-after must be >= 0");
   at::set_num_threads(resolve_threads(config));
 
-  const TrainingManifest manifest = read_training_manifest(options.manifest, options.image_folder);
+  const TrainingManifest manifest =
+      read_training_manifest(options.manifest, options.image_folder, options.image_extension);
   const MdaArchitecture architecture = MdaArchitecture::from_config(config);
   // The heads' random initialisation is part of the seeded run.
   torch::manual_seed(static_cast<uint64_t>(options.seed));
@@ -73,7 +74,7 @@ int run_train(const std::vector<std::string>& args) {
   const TrainingSummary summary = train_mda(net, manifest, options, run);
   if (summary.best_validation_map >= 0) {
     log_info("best validation Medium mAP ", summary.best_validation_map, ": ",
-             join_path(options.out, "best.mda"));
+             join_path(options.out, "best.mdam"));
   }
   return 0;
 }

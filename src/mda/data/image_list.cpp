@@ -23,12 +23,14 @@ std::vector<std::string> read_image_list(const std::string& path, const std::str
 }
 
 std::string TrainingManifest::image_path(size_t index) const {
-  return join_path(image_folder, names.at(index) + ".jpg");
+  return join_path(image_folder, names.at(index) + extension);
 }
 
-TrainingManifest read_training_manifest(const std::string& path, const std::string& image_folder) {
+TrainingManifest read_training_manifest(const std::string& path, const std::string& image_folder,
+                                        const std::string& extension) {
   TrainingManifest manifest;
   manifest.path = path;
+  manifest.extension = extension;
   manifest.image_folder = image_folder.empty() ? join_path(parent_dir(path), "jpg") : image_folder;
   const std::vector<std::string> lines = split(read_file_text(path), '\n');
   if (lines.empty() || std::string(trim(lines[0])) != "name\tlabel") {

@@ -16,6 +16,7 @@ struct TrainingManifest {
   std::vector<std::string> names;        // without extension
   std::vector<int> labels;               // dense ids, one per name
   std::vector<std::string> label_names;  // id -> label text, in order of first appearance
+  std::string extension = ".jpg";        // appended to names ('' for SfM-120k's bare files)
 
   std::string image_path(size_t index) const;
 };
@@ -23,6 +24,7 @@ struct TrainingManifest {
 // Header must be exactly "name<TAB>label". Each row needs both fields; a duplicate name is an
 // error. `image_folder` defaults to <manifest folder>/jpg.
 TrainingManifest read_training_manifest(const std::string& path,
-                                        const std::string& image_folder = "");
+                                        const std::string& image_folder = "",
+                                        const std::string& extension = ".jpg");
 
 }  // namespace mda

@@ -309,8 +309,8 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
       Value meta = Value::empty_dict();
       meta.set("epoch", Value(epoch));
       meta.set("validation_medium_map", Value(map));
-      save_model(join_path(out, "best.mda"), *net, meta);
-      log_info("best model so far (Medium mAP ", map, "): ", join_path(out, "best.mda"));
+      save_model(join_path(out, "best.mdam"), *net, meta);
+      log_info("best model so far (Medium mAP ", map, "): ", join_path(out, "best.mdam"));
     }
   };
 
@@ -318,8 +318,8 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
   const auto save_state = [&] {
     Value meta = Value::empty_dict();
     meta.set("epoch", Value(state.epochs_done));
-    save_model(join_path(out, "last.mda"), *net, meta);
-    if (!validation_set) save_model(join_path(out, "best.mda"), *net, meta);
+    save_model(join_path(out, "last.mdam"), *net, meta);
+    if (!validation_set) save_model(join_path(out, "best.mdam"), *net, meta);
     write_json(join_path(out, "history.json"), state.history);
     save_checkpoint(checkpoint_path, *net, optimizer, state);
   };
@@ -332,7 +332,7 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     if (options.reduction_init == "pca") initialise_reduction(*net, manifest, options, settings);
     Value initial = Value::empty_dict();
     initial.set("epoch", Value(int64_t{0}));
-    save_model(join_path(out, "initial.mda"), *net, initial);
+    save_model(join_path(out, "initial.mdam"), *net, initial);
     if (validation_set) record_validation(0);
     save_state();  // epoch 0: the initialised network, resumable without redoing the whitening
   }

@@ -24,6 +24,7 @@ TrainingOptions TrainingOptions::from_config(const Config& config) {
   TrainingOptions o;
   o.manifest = config.get_string("training.manifest");
   o.image_folder = config.get_string("training.image_folder");
+  o.image_extension = config.get_string("training.image_extension");
   o.out = config.get_string("training.out");
   if (o.out.empty()) o.out = "runs/train";
   o.epochs = config.get_int("training.epochs");  // 0: only T's initialisation (and validation)

@@ -24,7 +24,7 @@ struct ValidationOptions {
 };
 
 struct TrainingOptions {
-  std::string manifest, image_folder, out;
+  std::string manifest, image_folder, image_extension = ".jpg", out;
   int64_t epochs = 20, qsize = 2000, poolsize = 20000, nnum = 5, batch_tuples = 5;
   int64_t image_size = 1024;
   double margin = 0.8, diversity_weight = 1.0;
