@@ -4,12 +4,13 @@
 // mAP every k epochs with the best model kept.
 //
 // Output folder:
-//   checkpoint.pt      weights, optimizer state and history after the last finished epoch
-//                      (epoch 0 = the initialised network)
+//   checkpoint.pt       weights, optimizer state and history after the last finished epoch
+//                       (epoch 0 = the initialised network)
 //   initial.mdam        the network before training (T initialised)
-//   last.mdam, best.mdam model files (best = highest validation Medium mAP; last when no
-//   validation) history.json       per-step and per-epoch losses, mining statistics, validation
-//   results train.config.yaml  the configuration of the run (a resumed run must use the same one)
+//   best.mdam           the highest validation Medium mAP (the last epoch without validation)
+//   last.mdam           the last finished epoch
+//   history.json        per-step and per-epoch losses, mining statistics, validation results
+//   train.config.yaml   the configuration of the run (a resumed run must use the same one)
 #pragma once
 
 #include <torch/torch.h>
