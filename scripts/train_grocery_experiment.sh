@@ -61,12 +61,16 @@ evaluate() {  # evaluate MODEL_FILE FOLDER: ASMK* mAP on grocery and ukbench1k
   done
 }
 
+MODELS="${MODELS:-a_how_untrained b_how c_mda_nodiv c_mda}"   # a subset runs only those
 for seed in $seeds; do
-  train a_how_untrained "$seed" 0 "${how_model[@]}"
-  train b_how "$seed" "$EPOCHS" "${how_model[@]}"
-  train c_mda_nodiv "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=0
-  train c_mda "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=1
-  for name in a_how_untrained b_how c_mda_nodiv c_mda; do
+  for name in $MODELS; do
+    case "$name" in
+      a_how_untrained) train a_how_untrained "$seed" 0 "${how_model[@]}" ;;
+      b_how) train b_how "$seed" "$EPOCHS" "${how_model[@]}" ;;
+      c_mda_nodiv) train c_mda_nodiv "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=0 ;;
+      c_mda) train c_mda "$seed" "$EPOCHS" "${mda_model[@]}" --set training.diversity_weight=1 ;;
+      *) echo "unknown model $name" >&2; exit 2 ;;
+    esac
     evaluate "$name-s$seed/best.mdam" "$name-s$seed/eval"
   done
 done
