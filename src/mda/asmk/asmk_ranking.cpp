@@ -88,12 +88,11 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
                                       queries[q].dim, options.query_assignment, options.binary,
                                       options.threads, "query " + std::to_string(q)));
   }
-  const RankedLists lists =
-      rank_queries(ivf, encoded, options.params, ivf.images(), options.threads);
+  RankedLists lists = rank_queries(ivf, encoded, options.params, ivf.images(), options.threads);
   Ranking ranking;
   ranking.n_db = lists.topk;
   ranking.n_queries = lists.queries;
-  ranking.ranks = lists.ranks;
+  ranking.ranks = std::move(lists.ranks);
   return ranking;
 }
 

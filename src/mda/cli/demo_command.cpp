@@ -43,10 +43,9 @@ double seconds_since(Clock::time_point start) {
 Ranking thumbnail_ranking(const RevisitedDataset& dataset, const ImageStreamOptions& stream) {
   const auto describe = [&](const std::vector<ExtractionItem>& items) {
     std::vector<std::vector<float>> out(items.size(), std::vector<float>(8 * 8 * 3, 0.0f));
-    std::vector<std::string> paths;
-    for (const ExtractionItem& item : items) paths.push_back(item.path);
     for_each_image(
-        paths, stream, [&](size_t i, const Image& image) { out[i] = thumbnail_descriptor(image); },
+        item_paths(items), stream,
+        [&](size_t i, const Image& image) { out[i] = thumbnail_descriptor(image); },
         [&](size_t i, Image image) { return items[i].crop ? crop(image, items[i].box) : image; });
     return out;
   };

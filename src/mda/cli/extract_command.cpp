@@ -8,14 +8,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "mda/cli/command_context.h"
 #include "mda/data/image_list.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/features/feature_folder.h"
 #include "mda/image/image_stream.h"
-#include "mda/image/transform.h"
 #include "mda/io/tensor_archive.h"
 #include "mda/net/feature_extraction.h"
 #include "mda/net/model_file.h"

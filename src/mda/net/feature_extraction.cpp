@@ -47,15 +47,11 @@ torch::Tensor image_tensor(const Image& image, const torch::Device& device) {
       .to(device, /*non_blocking=*/false, /*copy=*/true);
 }
 
-namespace {
-
 std::vector<std::string> item_paths(const std::vector<ExtractionItem>& items) {
   std::vector<std::string> paths;
   for (const ExtractionItem& item : items) paths.push_back(item.path);
   return paths;
 }
-
-}  // namespace
 
 std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
                                                   const std::vector<ExtractionItem>& items,

@@ -28,6 +28,7 @@ struct ExtractionItem {
 std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
                                             const std::string& split);
 std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths);
+std::vector<std::string> item_paths(const std::vector<ExtractionItem>& items);
 
 // Crops a query to its box, then resizes so that the full image's longest side would be
 // `image_size` (never upscaled).

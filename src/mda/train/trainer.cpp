@@ -85,19 +85,16 @@ void initialise_reduction(MdaNetImpl& net, const TrainingManifest& manifest,
                           const TrainingOptions& options, const ExtractionSettings& settings) {
   const int64_t images =
       std::min<int64_t>(options.whitening_images, static_cast<int64_t>(manifest.names.size()));
-  std::vector<int64_t> indices(static_cast<size_t>(images));
-  for (int64_t i = 0; i < images; ++i) indices[static_cast<size_t>(i)] = i;
-  const std::vector<ExtractionItem> items = manifest_items(manifest, indices);
+  std::vector<int64_t> first_images(static_cast<size_t>(images));
+  for (int64_t i = 0; i < images; ++i) first_images[static_cast<size_t>(i)] = i;
   net.eval();
   torch::InferenceMode no_autograd;
   WhiteningStatistics statistics;
   ImageStreamOptions stream = settings.stream;
   Progress progress("whitening descriptors", images, "img");
   stream.progress = &progress;
-  std::vector<std::string> paths;
-  for (const ExtractionItem& item : items) paths.push_back(item.path);
   for_each_image(
-      paths, stream,
+      item_paths(manifest_items(manifest, first_images)), stream,
       [&](size_t, const Image& image) {
         const torch::Tensor s = net.backbone()->forward(image_tensor(image, settings.device));
         const torch::Tensor strength = s[0].pow(2).sum(0).reshape({-1});
@@ -324,11 +321,11 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     save_checkpoint(checkpoint_path, *net, optimizer, state);
   };
 
+  write_file_atomic(config_path, run.config_yaml);
   if (run.resume) {
     state = load_checkpoint(checkpoint_path, *net, optimizer, run.device);
     log_info("resuming ", out, " after epoch ", state.epochs_done);
   } else {
-    write_file_atomic(config_path, run.config_yaml);
     if (options.reduction_init == "pca") initialise_reduction(*net, manifest, options, settings);
     Value initial = Value::empty_dict();
     initial.set("epoch", Value(int64_t{0}));
@@ -336,7 +333,6 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     if (validation_set) record_validation(0);
     save_state();  // epoch 0: the initialised network, resumable without redoing the whitening
   }
-  write_file_atomic(config_path, run.config_yaml);
 
   int64_t epochs_this_call = 0;
   for (int64_t epoch = state.epochs_done; epoch < options.epochs; ++epoch) {
@@ -411,9 +407,6 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     }
     std::vector<uint64_t> slot_seed(slot_image.size());
     for (uint64_t& s : slot_seed) s = rng.next();
-    std::vector<std::string> paths;
-    for (int64_t image : slot_image)
-      paths.push_back(manifest.image_path(static_cast<size_t>(image)));
 
     set_training_mode(*net);
     optimizer.zero_grad();
@@ -428,15 +421,17 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
     stream.on_bad_image = BadImagePolicy::kFail;
     stream.progress = &progress;
     for_each_image(
-        paths, stream,
+        item_paths(manifest_items(manifest, slot_image)), stream,
         [&](size_t slot, const Image& image) {
           const int64_t t = slot_tuple[slot];
           {
             AutocastScope autocast(options.mixed_precision);
-            const AttentionMaps maps = net->forward(image_tensor(image, run.device));
-            pooled.push_back(MdaNetImpl::pooled_descriptors(
-                {maps.attention.to(torch::kFloat32), maps.descriptors.to(torch::kFloat32)})[0]);
-            regs.push_back(diversity_regularizer(maps.attention.to(torch::kFloat32)));
+            AttentionMaps maps = net->forward(image_tensor(image, run.device));
+            // Losses in float32 whatever precision autocast ran the network in.
+            maps.attention = maps.attention.to(torch::kFloat32);
+            maps.descriptors = maps.descriptors.to(torch::kFloat32);
+            pooled.push_back(MdaNetImpl::pooled_descriptors(maps)[0]);
+            regs.push_back(diversity_regularizer(maps.attention));
           }
           if (slot + 1 != tuple_end[static_cast<size_t>(t)]) return;
           std::vector<int> labels(pooled.size() - 1, 0);
