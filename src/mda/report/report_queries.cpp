@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "mda/image/codec.h"
@@ -29,6 +30,16 @@ std::vector<ReportQuery> report_queries(const RevisitedDataset& dataset, const R
   }
   const ProtocolResult medium = evaluate_protocol(ranking, dataset.gnd, Protocol::kMedium, {1});
   std::vector<ReportQuery> rows;
+  // A database image often ranks high for several queries: decode and shrink it once.
+  std::map<int64_t, Image> thumbnails;
+  const auto database_thumbnail = [&](int64_t index) -> const Image& {
+    auto it = thumbnails.find(index);
+    if (it == thumbnails.end()) {
+      const Image full = read_image(dataset.database_path(static_cast<size_t>(index)));
+      it = thumbnails.emplace(index, thumbnail(full, height)).first;
+    }
+    return it->second;
+  };
   const int64_t n = std::min<int64_t>(max_queries, ranking.n_queries);
   for (int64_t q = 0; q < n; ++q) {
     const QueryGroundTruth& gnd = dataset.gnd[static_cast<size_t>(q)];
@@ -46,8 +57,7 @@ std::vector<ReportQuery> report_queries(const RevisitedDataset& dataset, const R
       const int64_t index = ranking.at(r, q);
       ReportResult result;
       result.name = dataset.database[static_cast<size_t>(index)];
-      result.thumbnail =
-          thumbnail(read_image(dataset.database_path(static_cast<size_t>(index))), height);
+      result.thumbnail = database_thumbnail(index);
       result.kind = positives.count(index) ? ResultKind::kPositive
                     : junk.count(index)    ? ResultKind::kJunk
                                            : ResultKind::kNegative;
