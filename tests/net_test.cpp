@@ -212,6 +212,37 @@ TEST(MdaNet, LocalFeaturesAreTheTopDistinctLocationsOverScales) {
             quarter.attention.size(2) * quarter.attention.size(3));
 }
 
+// The CUDA build check: the same network and image give the same local features on the GPU.
+TEST(MdaNet, CudaExtractionMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
+  torch::manual_seed(6);
+  MdaNet net(tiny(4, 16));
+  net->eval();
+  const torch::Tensor image = torch::rand({1, 3, 96, 128});
+  const LocalFeatures cpu = net->extract_local(image, {1.0, 0.707, 0.5}, 100);
+  net->to(torch::kCUDA);
+  const LocalFeatures gpu = net->extract_local(image.to(torch::kCUDA), {1.0, 0.707, 0.5}, 100);
+  ASSERT_EQ(gpu.count(), cpu.count());
+  ASSERT_EQ(gpu.dim, cpu.dim);
+  // Near-equal strengths may swap places under another summation order: compare the kept
+  // locations as sets and the strongest feature exactly in place.
+  std::set<std::tuple<int, int, float>> cpu_places, gpu_places;
+  for (size_t i = 0; i < static_cast<size_t>(cpu.count()); ++i) {
+    cpu_places.insert({cpu.xs[i], cpu.ys[i], cpu.scales[i]});
+    gpu_places.insert({gpu.xs[i], gpu.ys[i], gpu.scales[i]});
+    EXPECT_NEAR(gpu.strengths[i], cpu.strengths[i], 1e-3) << "feature " << i;
+  }
+  size_t common = 0;
+  for (const auto& place : cpu_places) common += gpu_places.count(place);
+  EXPECT_GE(common, cpu_places.size() - 2);
+  EXPECT_EQ(gpu.xs[0], cpu.xs[0]);
+  EXPECT_EQ(gpu.ys[0], cpu.ys[0]);
+  EXPECT_EQ(gpu.heads[0], cpu.heads[0]);
+  for (int64_t k = 0; k < cpu.dim; ++k)
+    EXPECT_NEAR(gpu.descriptors[static_cast<size_t>(k)], cpu.descriptors[static_cast<size_t>(k)],
+                1e-3);
+}
+
 TEST(ModelFile, RoundTripAndClearErrors) {
   test::TempDir dir;
   torch::manual_seed(6);

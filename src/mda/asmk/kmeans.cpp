@@ -4,7 +4,7 @@
 #include <chrono>
 #include <numeric>
 
-#include "mda/asmk/matrix.h"
+#include "mda/asmk/point_assigner.h"
 #include "mda/util/error.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
@@ -60,15 +60,15 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   for (int64_t c = 0; c < k; ++c)
     std::copy_n(data + init[static_cast<size_t>(c)] * dim, dim, result.centroids.begin() + c * dim);
 
+  const std::unique_ptr<PointAssigner> assigner =
+      make_point_assigner(options.device, data, points, dim, options.threads);
   std::vector<int32_t> assignment(static_cast<size_t>(points));
   std::vector<float> distance(static_cast<size_t>(points));
   std::vector<double> sums(static_cast<size_t>(k * dim));
   std::vector<int64_t> counts(static_cast<size_t>(k));
   Progress progress("k-means", options.iterations, "iter");
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
-    const std::vector<float> norms = row_norms(result.centroids.data(), k, dim);
-    nearest_centroids(data, points, result.centroids.data(), norms, k, dim, 1, assignment.data(),
-                      distance.data(), options.threads);
+    assigner->assign(result.centroids.data(), k, 1, assignment.data(), distance.data());
     double objective = 0;
     for (float dist : distance) objective += dist;
     result.objective.push_back(objective);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace mda {
@@ -14,6 +15,9 @@ struct KMeansOptions {
   int64_t max_points_per_centroid = 256;
   uint64_t seed = 1234;
   int threads = 1;
+  // Where the assignment step runs: "cpu" (BLAS), or a registered backend such as "cuda"
+  // (asmk/point_assigner.h). Sampling, initialisation and the centroid update are the same on all.
+  std::string device = "cpu";
 };
 
 struct KMeansResult {

@@ -7,6 +7,9 @@
 #include <vector>
 
 #include "mda/cli/command_context.h"
+#ifdef MDA_HAVE_TORCH
+#include "mda/asmk/torch_point_assigner.h"
+#endif
 #include "mda/util/log.h"
 #include "mda/version.h"
 
@@ -77,6 +80,9 @@ int main(int argc, char** argv) {
     std::cout << "mda " << MDA_VERSION_STRING << "\n";
     return 0;
   }
+#ifdef MDA_HAVE_TORCH
+  mda::register_torch_point_assigners();
+#endif
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& command : kCommands) {
     if (name != command.name) continue;

@@ -29,6 +29,9 @@ int run_train_codebook(const std::vector<std::string>& args) {
       .option("--features", "PATH",
               "local features: a HOW-layout folder (vecs.npy, imids.npy) or a vecs.npy", "", true)
       .option("--out", "FILE", "centroids .npy to write", "", true)
+      .option("--device", "cpu|cuda",
+              "where the assignment step runs (cuda: libtorch builds; torch-cpu: libtorch on CPU)",
+              "cpu")
       .config_sections({"train_codebook.", "runtime.threads"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
@@ -42,10 +45,13 @@ int run_train_codebook(const std::vector<std::string>& args) {
       config.get_int("train_codebook.codebook.max_points_per_centroid");
   options.seed = static_cast<uint64_t>(config.get_int("train_codebook.codebook.seed"));
   options.threads = resolve_threads(config);
+  options.device = parser.get("--device");
   const int64_t n =
       static_cast<int64_t>(features.descriptors.size()) / std::max<int64_t>(features.dim, 1);
   log_info("k-means: ", options.k, " words from ", n, " descriptors of dimension ", features.dim,
-           blas_available() ? " (BLAS)" : " (no BLAS: slow)");
+           options.device != "cpu" ? " on " + options.device
+           : blas_available()      ? std::string(" (BLAS)")
+                                   : std::string(" (no BLAS: slow)"));
   const KMeansResult result = train_kmeans(features.descriptors.data(), n, features.dim, options);
   const std::string out = parser.get("--out");
   Codebook::from_centroids(result.centroids, result.k, result.dim).save(out);
@@ -54,6 +60,7 @@ int run_train_codebook(const std::vector<std::string>& args) {
   report.set("dim", Value(result.dim));
   report.set("training_points", Value(result.training_points));
   report.set("seconds", Value(result.seconds));
+  report.set("device", Value(options.device));
   Value::List objective;
   for (double o : result.objective) objective.emplace_back(o);
   report.set("objective", Value(std::move(objective)));

@@ -9,6 +9,7 @@ namespace mda {
 
 std::string_view trim(std::string_view text);
 std::vector<std::string> split(std::string_view text, char separator);
+std::string join(const std::vector<std::string>& parts, std::string_view separator);
 bool starts_with(std::string_view text, std::string_view prefix);
 bool ends_with(std::string_view text, std::string_view suffix);
 // "1h02m03s", "4m05s", "12.3s": for progress bars and timings.
