@@ -228,6 +228,25 @@ if grep -q import-weights "$work/help.txt"; then
     check "pipeline: index" "$mda" build-index --codebook "$work/fx/c.npy" --features "$work/fx/db" --out "$work/fx/db.ivf" --quiet
     check "pipeline: search" "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/fx/out" --quiet
     check "pipeline: evaluate" "$mda" evaluate --data-root "$work/demo/data" --dataset synthetic --ranks "$work/fx/out/ranks.npy" --quiet
+    fromimg=(--set evaluation.image_size=96 --set "evaluation.scales=[1.0, 0.5]" --set evaluation.features_num=40 --quiet)
+    check "search from query images" "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" \
+      --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic --out "$work/fx/out_img" "${fromimg[@]}"
+    check "search from images ranks as extract + search" cmp "$work/fx/out_img/ranks.npy" "$work/fx/out/ranks.npy"
+    check "search from an image list" bash -c "sed -n 1,3p '$work/fx/db/images.txt' | sed 's|^|$work/demo/data/synthetic/jpg/|; s|\$|.jpg|' > '$work/three.txt' &&
+      '$mda' search --index '$work/fx/db.ivf' --codebook '$work/fx/c.npy' --model '$work/tiny.mdam' --images '$work/three.txt' \
+        --out '$work/fx/out_list' --set evaluation.image_size=96 --quiet && test \$(wc -l < '$work/fx/out_list/pairs.txt') -gt 0"
+    expect_error "search with features and a model" 2 "give either --features PATH or --model FILE" \
+      "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --model "$work/tiny.mdam" --out "$work/x"
+    expect_error "search from images without images" 2 "give --images FILE" \
+      "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --model "$work/tiny.mdam" --out "$work/x"
+    check "codebook with libtorch on the CPU" "$mda" train-codebook --features "$work/fx/db" --out "$work/fx/ct.npy" \
+      --set train_codebook.codebook.size=32 --device torch-cpu --quiet
+    if ! command -v nvidia-smi > /dev/null; then
+      expect_error "codebook on a missing GPU" 1 "no CUDA device" "$mda" train-codebook --features "$work/fx/db" \
+        --out "$work/x.npy" --set train_codebook.codebook.size=32 --device cuda
+    fi
+    expect_error "codebook on an unknown device" 1 "no nearest-centroid backend for device 'tpu'" "$mda" train-codebook \
+      --features "$work/fx/db" --out "$work/x.npy" --set train_codebook.codebook.size=32 --device tpu
     # mda run: the same pipeline in one command, cached, on the demo dataset.
     runcfg=(--set run.data_root="$work/demo/data" --set run.dataset=synthetic --set run.model="$work/tiny.mdam"
             --set run.codebook_dataset=synthetic --set run.out="$work/run" --set train_codebook.codebook.size=32
@@ -292,6 +311,8 @@ if grep -q import-weights "$work/help.txt"; then
     "$mda" import-weights --weights "$work/nothing.pth" --set model.attention=dot --out "$work/x.mdam"
 else
   echo "SKIPPED: import-weights checks (built without libtorch)"
+  expect_error "search from images without libtorch" 2 "built without libtorch" \
+    "$mda" search --index x.ivf --codebook x.npy --model x.mdam --images x.txt --out "$work/x"
 fi
 
 # --- command-line errors

@@ -2,17 +2,33 @@
 // and the effective configuration they produce.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "mda/cli/arg_parser.h"
 #include "mda/config/config.h"
+#include "mda/data/image_list.h"
+#include "mda/features/feature_folder.h"
 
 namespace mda {
 
 void add_common_options(ArgParser& parser);
 // Applies --quiet/--verbose/--log and builds defaults <- --config <- --set.
 Config setup_command(const ArgParser& parser);
+
+// Local features of images computed by a model file (evaluation.* settings), for the commands of
+// the core library that take images as well as feature folders (search). A build with libtorch
+// installs it at start (register_network_backends); without one it is empty.
+using ImageFeatureExtractor =
+    std::function<FeatureSet(const std::string& model, const ImageSelection& images,
+                             const std::string& device, const Config& config)>;
+void set_image_feature_extractor(ImageFeatureExtractor extractor);
+// Throws a usage error naming `command` where this build has no network code.
+void require_image_feature_extractor(const std::string& command);
+FeatureSet extract_image_features(const std::string& command, const std::string& model,
+                                  const ImageSelection& images, const std::string& device,
+                                  const Config& config);
 
 // "out/metrics.json" -> "out/metrics.config.yaml": where each output's configuration is saved.
 std::string sidecar_config_path(const std::string& output_path);

@@ -107,19 +107,12 @@ int run_extract(const std::vector<std::string>& args) {
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
   const auto [shard, shards] = parse_shard(parser.get("--shard"));
-  std::vector<ExtractionItem> items;
-  if (parser.has("--images")) {
-    items = path_items(read_image_list(parser.get("--images")));
-  } else if (parser.has("--data-root") && parser.has("--dataset")) {
-    const RevisitedDataset dataset =
-        load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
-    const std::string split_name = parser.get("--split");
-    if (split_name != "db" && split_name != "queries")
-      throw UsageError(cat("mda extract: --split must be db or queries, found '", split_name, "'"));
-    items = revisited_items(dataset, split_name);
-  } else {
-    throw UsageError("mda extract: give --images FILE, or --data-root DIR and --dataset NAME");
-  }
+  ImageSelection selection;
+  selection.images_list = parser.get("--images");
+  selection.data_root = parser.get("--data-root");
+  selection.dataset = parser.get("--dataset");
+  selection.split = parser.get("--split");
+  const std::vector<ExtractionItem> items = selected_items(selection, "extract");
   if (items.empty()) fail("nothing to extract");
   const int64_t part_size = std::max<int64_t>(1, parser.get_int("--part-size"));
   const std::string out = parser.get("--out");
@@ -128,20 +121,12 @@ int run_extract(const std::vector<std::string>& args) {
   const int64_t parts = (n + part_size - 1) / part_size;
   const int64_t first_part = parts * shard / shards, end_part = parts * (shard + 1) / shards;
 
-  const torch::Device device(parser.get("--device") == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    fail("--device cuda: no CUDA device is available");
+  const torch::Device device = parse_device(parser.get("--device"), "extract");
   at::set_num_threads(resolve_threads(config));
   MdaNet net = load_model(parser.get("--model"));
   net->eval();
   net->to(device);
-  ExtractionSettings settings;
-  settings.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
-  settings.scales = config.get_doubles("evaluation.scales");
-  settings.features_num = config.get_int("evaluation.features_num");
-  settings.device = device;
-  settings.stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
-  settings.stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
+  ExtractionSettings settings = extraction_settings(config, device);
 
   int64_t todo = 0;
   for (int64_t part = first_part; part < end_part; ++part) {

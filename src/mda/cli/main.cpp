@@ -8,7 +8,7 @@
 
 #include "mda/cli/command_context.h"
 #ifdef MDA_HAVE_TORCH
-#include "mda/asmk/torch_point_assigner.h"
+#include "mda/net/network_backends.h"
 #endif
 #include "mda/util/log.h"
 #include "mda/version.h"
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 #ifdef MDA_HAVE_TORCH
-  mda::register_torch_point_assigners();
+  mda::register_network_backends();
 #endif
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& command : kCommands) {

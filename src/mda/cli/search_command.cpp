@@ -24,23 +24,51 @@ int run_search(const std::vector<std::string>& args) {
       "order) and OUTDIR/pairs.txt ('query database score' lines).");
   parser.option("--index", "FILE", "inverted file from mda build-index", "", true)
       .option("--codebook", "FILE", "the centroids.npy the index was built with", "", true)
-      .option("--features", "PATH", "query features: HOW-layout folder or its vecs.npy", "", true)
+      .option("--features", "PATH", "query features: HOW-layout folder or its vecs.npy")
+      .option("--model", "FILE",
+              "instead of --features: extract the queries' features with this model file "
+              "(evaluation.* settings; needs libtorch)")
+      .option("--images", "FILE", "with --model: query image list (one path per line)")
+      .option("--data-root", "DIR", "with --model: Revisited-layout data root (with --dataset)")
+      .option("--dataset", "NAME", "with --model: dataset whose queries (cropped to bbx) to use")
+      .option("--split", "db|queries", "with --model and --dataset: which images", "queries")
+      .option("--device", "cpu|cuda", "with --model: where the network runs", "cpu")
       .option("--out", "DIR", "output folder", "", true)
       .option("--topk", "K",
               "rank only the best K images per query (default: query_ivf.search.topk, null = all)")
       .option("--pairs-topk", "K", "pairs.txt lines per query", "100")
-      .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads"});
+      .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads",
+                        "evaluation.image_size", "evaluation.scales", "evaluation.features_num",
+                        "runtime.decode_threads", "runtime.on_bad_image"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
+  if (parser.has("--features") == parser.has("--model"))
+    throw UsageError("mda search: give either --features PATH or --model FILE with query images");
+  const bool from_images = parser.has("--model");
+  if (!from_images && (parser.has("--images") || parser.has("--data-root")))
+    throw UsageError("mda search: --images and --data-root go with --model, not --features");
+  if (from_images) require_image_feature_extractor("search");
   const Codebook codebook = Codebook::load(parser.get("--codebook"));
   const InvertedFile ivf = InvertedFile::load(parser.get("--index"));
   if (ivf.fingerprint() != codebook.fingerprint) {
     fail(parser.get("--index"), ": was built with another codebook than ",
          parser.get("--codebook"));
   }
-  const std::string features_path = parser.get("--features");
-  const FeatureSet queries = read_feature_folder(features_path);
+  const std::string features_path =
+      from_images ? parser.get("--model") + " features" : parser.get("--features");
+  FeatureSet queries;
+  if (from_images) {
+    ImageSelection selection;
+    selection.images_list = parser.get("--images");
+    selection.data_root = parser.get("--data-root");
+    selection.dataset = parser.get("--dataset");
+    selection.split = parser.get("--split");
+    queries = extract_image_features("search", parser.get("--model"), selection,
+                                     parser.get("--device"), config);
+  } else {
+    queries = read_feature_folder(features_path);
+  }
   AsmkSearchParams params;
   params.alpha = config.get_double("query_ivf.similarity.alpha");
   params.similarity_threshold = config.get_double("query_ivf.similarity.similarity_threshold");

@@ -5,6 +5,7 @@
 
 #include "mda/cli/command_context.h"
 #include "mda/data/image_list.h"
+#include "mda/net/feature_extraction.h"
 #include "mda/net/model_file.h"
 #include "mda/net/weight_import.h"
 #include "mda/train/trainer.h"
@@ -32,12 +33,7 @@ int run_train(const std::vector<std::string>& args) {
   const TrainingOptions options = TrainingOptions::from_config(config);
   if (options.manifest.empty())
     throw UsageError("mda train: set training.manifest (in --config or with --set)");
-  const std::string device_name = parser.get("--device");
-  if (device_name != "cpu" && device_name != "cuda")
-    throw UsageError(cat("mda train: --device must be cpu or cuda, found '", device_name, "'"));
-  const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    fail("--device cuda: no CUDA device is available");
+  const torch::Device device = parse_device(parser.get("--device"), "train");
   const int64_t stop_after = parser.get_int("--stop-after");
   if (stop_after < 0) throw UsageError("mda train: --stop-after must be >= 0");
   at::set_num_threads(resolve_threads(config));

@@ -10,6 +10,13 @@ namespace mda {
 // folder). An empty list is an error.
 std::vector<std::string> read_image_list(const std::string& path, const std::string& root = "");
 
+// Which images a command runs the network on: an image list, or a dataset's split ("db" or
+// "queries", Revisited layout under data_root).
+struct ImageSelection {
+  std::string images_list;
+  std::string data_root, dataset, split = "db";
+};
+
 struct TrainingManifest {
   std::string path;                      // the manifest file
   std::string image_folder;              // names are relative to it (the dataset's jpg/)

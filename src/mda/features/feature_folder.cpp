@@ -112,6 +112,36 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
   return set;
 }
 
+FeatureSet make_feature_set(std::vector<std::string> names,
+                            const std::vector<LocalFeatures>& features) {
+  if (names.size() != features.size()) {
+    fail("internal: ", names.size(), " names for ", features.size(), " feature sets");
+  }
+  FeatureSet set;
+  set.names = std::move(names);
+  set.images = static_cast<int64_t>(features.size());
+  set.dim = features.empty() ? 0 : features[0].dim;
+  set.extras.dim = set.dim;
+  set.offsets.push_back(0);
+  for (size_t i = 0; i < features.size(); ++i) {
+    const LocalFeatures& f = features[i];
+    if (f.count() == 0) fail("image ", i, " ('", set.names[i], "') has no local features");
+    if (f.dim != set.dim) {
+      fail("image ", i, " ('", set.names[i], "') has ", f.dim, "-d descriptors, the others ",
+           set.dim, "-d");
+    }
+    set.descriptors.insert(set.descriptors.end(), f.descriptors.begin(), f.descriptors.end());
+    LocalFeatures& e = set.extras;
+    e.strengths.insert(e.strengths.end(), f.strengths.begin(), f.strengths.end());
+    e.scales.insert(e.scales.end(), f.scales.begin(), f.scales.end());
+    e.heads.insert(e.heads.end(), f.heads.begin(), f.heads.end());
+    e.xs.insert(e.xs.end(), f.xs.begin(), f.xs.end());
+    e.ys.insert(e.ys.end(), f.ys.begin(), f.ys.end());
+    set.offsets.push_back(set.offsets.back() + f.count());
+  }
+  return set;
+}
+
 std::vector<std::pair<std::string, NdArray>> how_layout_arrays(
     const std::vector<LocalFeatures>& features) {
   const int64_t dim = features.empty() ? 0 : features[0].dim;

@@ -37,6 +37,11 @@ struct FeatureSet {
 // naming it unless `allow_empty_images`.
 FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images = false);
 
+// The features of several images, in memory, as read_feature_folder would give them after
+// write_feature_folder. An image without descriptors is an error naming it.
+FeatureSet make_feature_set(std::vector<std::string> names,
+                            const std::vector<LocalFeatures>& features);
+
 // The features of several images as the HOW-layout arrays, images in order: vecs (n x d float32),
 // imids (int64), strengths, scales (float32), heads (int32), locs (int32 n x 2). Images of another
 // descriptor dimension than the first are an error naming the image's position.

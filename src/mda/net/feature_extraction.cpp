@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mda/cli/arg_parser.h"
 #include "mda/image/transform.h"
 #include "mda/util/error.h"
+#include "mda/util/strings.h"
 
 namespace mda {
 
@@ -29,6 +31,40 @@ std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths) {
   std::vector<ExtractionItem> items;
   for (const std::string& path : paths) items.push_back({path, path, false, {}});
   return items;
+}
+
+std::vector<ExtractionItem> selected_items(const ImageSelection& selection,
+                                           const std::string& command) {
+  if (!selection.images_list.empty()) return path_items(read_image_list(selection.images_list));
+  if (selection.data_root.empty() || selection.dataset.empty()) {
+    throw UsageError(
+        cat("mda ", command, ": give --images FILE, or --data-root DIR and --dataset NAME"));
+  }
+  if (selection.split != "db" && selection.split != "queries") {
+    throw UsageError(
+        cat("mda ", command, ": --split must be db or queries, found '", selection.split, "'"));
+  }
+  return revisited_items(load_revisited_dataset(selection.data_root, selection.dataset),
+                         selection.split);
+}
+
+torch::Device parse_device(const std::string& name, const std::string& command) {
+  if (name != "cpu" && name != "cuda")
+    throw UsageError(cat("mda ", command, ": --device must be cpu or cuda, found '", name, "'"));
+  if (name == "cuda" && !torch::cuda::is_available())
+    fail("mda ", command, ": --device cuda, but no CUDA device is visible to libtorch");
+  return name == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+ExtractionSettings extraction_settings(const Config& config, const torch::Device& device) {
+  ExtractionSettings settings;
+  settings.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
+  settings.scales = config.get_doubles("evaluation.scales");
+  settings.features_num = config.get_int("evaluation.features_num");
+  settings.device = device;
+  settings.stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
+  settings.stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
+  return settings;
 }
 
 Image prepare_extraction_image(const ExtractionItem& item, Image image, int image_size) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "mda/config/config.h"
+#include "mda/data/image_list.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/features/local_features.h"
 #include "mda/image/image.h"
@@ -30,6 +32,13 @@ std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
 std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths);
 std::vector<std::string> item_paths(const std::vector<ExtractionItem>& items);
 
+// The items of a selection; `command` names the caller in usage errors.
+std::vector<ExtractionItem> selected_items(const ImageSelection& selection,
+                                           const std::string& command);
+
+// "cpu" or "cuda" (which must be visible); anything else is a usage error naming `command`.
+torch::Device parse_device(const std::string& name, const std::string& command);
+
 // Crops a query to its box, then resizes so that the full image's longest side would be
 // `image_size` (never upscaled).
 Image prepare_extraction_image(const ExtractionItem& item, Image image, int image_size);
@@ -44,6 +53,9 @@ struct ExtractionSettings {
   torch::Device device = torch::kCPU;
   ImageStreamOptions stream;
 };
+
+// evaluation.image_size, .scales, .features_num and runtime.decode_threads, .on_bad_image.
+ExtractionSettings extraction_settings(const Config& config, const torch::Device& device);
 
 // Local features of every item (the network in eval mode, no gradients).
 std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
