@@ -30,7 +30,8 @@ int run_search(const std::vector<std::string>& args) {
               "(evaluation.* settings; needs libtorch)")
       .option("--images", "FILE", "with --model: query image list (one path per line)")
       .option("--data-root", "DIR", "with --model: Revisited-layout data root (with --dataset)")
-      .option("--dataset", "NAME", "with --model: dataset whose queries (cropped to bbx) to use")
+      .option("--dataset", "NAME",
+              "with --model: dataset whose images to use (its queries are cropped to bbx)")
       .option("--split", "db|queries", "with --model and --dataset: which images", "queries")
       .option("--device", "cpu|cuda", "with --model: where the network runs", "cpu")
       .option("--out", "DIR", "output folder", "", true)

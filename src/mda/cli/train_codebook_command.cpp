@@ -29,8 +29,9 @@ int run_train_codebook(const std::vector<std::string>& args) {
       .option("--features", "PATH",
               "local features: a HOW-layout folder (vecs.npy, imids.npy) or a vecs.npy", "", true)
       .option("--out", "FILE", "centroids .npy to write", "", true)
-      .option("--device", "cpu|cuda",
-              "where the assignment step runs (cuda: libtorch builds; torch-cpu: libtorch on CPU)",
+      .option("--device", "cpu|cuda|torch-cpu",
+              "where the assignment step runs: BLAS, or libtorch on the GPU or the CPU "
+              "(libtorch builds)",
               "cpu")
       .config_sections({"train_codebook.", "runtime.threads"});
   add_common_options(parser);
