@@ -21,7 +21,7 @@ int run_run(const std::vector<std::string>& args) {
   parser
       .config_sections(
           {"run.", "evaluation.", "train_codebook.", "build_ivf.", "query_ivf.", "runtime."})
-      .option("--device", "cpu|cuda", "where the network runs", "cpu");
+      .option("--device", "cpu|cuda", "where the network and the codebook's k-means run", "cpu");
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   Config config = setup_command(parser);
@@ -93,7 +93,7 @@ int run_run(const std::vector<std::string>& args) {
         codebook_args);
   const std::string centroids = join_path(out, "codebook/centroids.npy");
   stage("train codebook", centroids, run_train_codebook,
-        {"--features", join_path(features, "codebook"), "--out", centroids});
+        {"--features", join_path(features, "codebook"), "--out", centroids, "--device", device});
   const std::string index = join_path(out, "index/db.ivf");
   stage("build index", index, run_build_index,
         {"--codebook", centroids, "--features", join_path(features, "db"), "--out", index});
