@@ -13,6 +13,15 @@ void add_common_options(ArgParser& parser) {
       .option("--log", "FILE", "append every message, with timestamps, to this file");
 }
 
+ImageSelection image_selection(const ArgParser& parser) {
+  ImageSelection selection;
+  selection.images_list = parser.get("--images");
+  selection.data_root = parser.get("--data-root");
+  selection.dataset = parser.get("--dataset");
+  selection.split = parser.get("--split");
+  return selection;
+}
+
 namespace {
 ImageFeatureExtractor& installed_extractor() {
   static ImageFeatureExtractor extractor;

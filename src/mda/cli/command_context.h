@@ -17,6 +17,9 @@ void add_common_options(ArgParser& parser);
 // Applies --quiet/--verbose/--log and builds defaults <- --config <- --set.
 Config setup_command(const ArgParser& parser);
 
+// --images, --data-root, --dataset and --split of a command that declares them.
+ImageSelection image_selection(const ArgParser& parser);
+
 // Local features of images computed by a model file (evaluation.* settings), for the commands of
 // the core library that take images as well as feature folders (search). A build with libtorch
 // installs it at start (register_network_backends); without one it is empty.

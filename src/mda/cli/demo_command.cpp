@@ -194,8 +194,7 @@ int run_demo(const std::vector<std::string>& args) {
            {"untrained", "MDA untrained (T = PCA-whitening), ASMK*", "initial.mdam"},
            {"trained", cat("MDA trained ", epochs, " epochs, ASMK*"), "best.mdam"}}) {
     const auto t = Clock::now();
-    MdaNet model = load_model(join_path(training.out, file));
-    model->eval();
+    MdaNet model = load_model_for_inference(join_path(training.out, file), torch::kCPU);
     log_info("retrieval with the ", key, " network ...");
     const std::vector<LocalFeatures> db =
         extract_local_features(*model, revisited_items(dataset, "db"), extraction);

@@ -107,12 +107,7 @@ int run_extract(const std::vector<std::string>& args) {
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
   const auto [shard, shards] = parse_shard(parser.get("--shard"));
-  ImageSelection selection;
-  selection.images_list = parser.get("--images");
-  selection.data_root = parser.get("--data-root");
-  selection.dataset = parser.get("--dataset");
-  selection.split = parser.get("--split");
-  const std::vector<ExtractionItem> items = selected_items(selection, "extract");
+  const std::vector<ExtractionItem> items = selected_items(image_selection(parser), "extract");
   if (items.empty()) fail("nothing to extract");
   const int64_t part_size = std::max<int64_t>(1, parser.get_int("--part-size"));
   const std::string out = parser.get("--out");
@@ -123,9 +118,7 @@ int run_extract(const std::vector<std::string>& args) {
 
   const torch::Device device = parse_device(parser.get("--device"), "extract");
   at::set_num_threads(resolve_threads(config));
-  MdaNet net = load_model(parser.get("--model"));
-  net->eval();
-  net->to(device);
+  MdaNet net = load_model_for_inference(parser.get("--model"), device);
   ExtractionSettings settings = extraction_settings(config, device);
 
   int64_t todo = 0;

@@ -60,12 +60,7 @@ int run_search(const std::vector<std::string>& args) {
       from_images ? parser.get("--model") + " features" : parser.get("--features");
   FeatureSet queries;
   if (from_images) {
-    ImageSelection selection;
-    selection.images_list = parser.get("--images");
-    selection.data_root = parser.get("--data-root");
-    selection.dataset = parser.get("--dataset");
-    selection.split = parser.get("--split");
-    queries = extract_image_features("search", parser.get("--model"), selection,
+    queries = extract_image_features("search", parser.get("--model"), image_selection(parser),
                                      parser.get("--device"), config);
   } else {
     queries = read_feature_folder(features_path);

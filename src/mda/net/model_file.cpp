@@ -57,6 +57,13 @@ MdaNet load_model(const std::string& path) {
   return net;
 }
 
+MdaNet load_model_for_inference(const std::string& path, const torch::Device& device) {
+  MdaNet net = load_model(path);
+  net->eval();
+  net->to(device);
+  return net;
+}
+
 bool is_model_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   char magic[8] = {};

@@ -18,9 +18,7 @@ void register_network_backends() {
     const std::vector<ExtractionItem> items = selected_items(images, "search");
     const torch::Device device = parse_device(device_name, "search");
     at::set_num_threads(resolve_threads(config));
-    MdaNet net = load_model(model);
-    net->eval();
-    net->to(device);
+    MdaNet net = load_model_for_inference(model, device);
     ExtractionSettings settings = extraction_settings(config, device);
     Progress progress("extract queries", static_cast<int64_t>(items.size()), "img");
     settings.stream.progress = &progress;

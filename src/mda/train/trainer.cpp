@@ -51,11 +51,15 @@ void set_training_mode(MdaNetImpl& net) {
   }
 }
 
+// libtorch 2.4 replaced the CUDA-only autocast calls by calls naming the device.
+#define MDA_AUTOCAST_PER_DEVICE \
+  (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
 class AutocastScope {
  public:
   explicit AutocastScope(bool enabled) : enabled_(enabled) {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if MDA_AUTOCAST_PER_DEVICE
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // no loss scaling needed
     at::autocast::set_autocast_enabled(at::kCUDA, true);
 #else
@@ -65,7 +69,7 @@ class AutocastScope {
   }
   ~AutocastScope() {
     if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if MDA_AUTOCAST_PER_DEVICE
     at::autocast::set_autocast_enabled(at::kCUDA, false);
 #else
     at::autocast::set_enabled(false);
