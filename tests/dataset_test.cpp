@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <tuple>
 
@@ -136,6 +138,40 @@ TEST(SyntheticDataset, GroundTruthFollowsTheConstruction) {
   write_synthetic_dataset(again.path(), "syn", options);
   EXPECT_EQ(read_file_bytes(d.database_path(4)),
             read_file_bytes(again.path("syn/jpg/" + d.database[4] + ".jpg")));
+}
+
+// The occlusion-heavy variant hides part of the object in the query (whose rendering is otherwise
+// the same as without occlusion) and keeps the ground truth's shape.
+TEST(SyntheticDataset, OcclusionHidesPartOfTheObject) {
+  if (!image_codecs_available()) GTEST_SKIP() << "SKIPPED: built without image support";
+  test::TempDir dir;
+  SyntheticDatasetOptions options;
+  options.objects = 2;
+  options.distractors = 1;
+  options.seed = 3;
+  const RevisitedDataset plain = write_synthetic_dataset(dir.path(), "plain", options);
+  options.occlusion = 0.4;
+  const RevisitedDataset occluded = write_synthetic_dataset(dir.path(), "occluded", options);
+  ASSERT_EQ(occluded.database.size(), plain.database.size());
+  ASSERT_EQ(occluded.gnd[0].easy, plain.gnd[0].easy);
+  const Image a = read_image(plain.query_path(0)), b = read_image(occluded.query_path(0));
+  ASSERT_EQ(a.width, b.width);
+  int64_t changed = 0;
+  for (int y = 0; y < a.height; ++y) {
+    for (int x = 0; x < a.width; ++x) {
+      int diff = 0;
+      for (int c = 0; c < 3; ++c) diff = std::max(diff, std::abs(a.at(x, y, c) - b.at(x, y, c)));
+      changed += diff > 40;
+    }
+  }
+  const auto& box = plain.gnd[0].bbx;
+  const double box_area = (box[2] - box[0]) * (box[3] - box[1]);
+  // Two patches of 20% of the box each (overlapping at most fully); colours that happen to agree
+  // with the object's leave some pixels unchanged.
+  EXPECT_GT(changed, 0.08 * box_area);
+  EXPECT_LT(changed, 0.45 * box_area);
+  options.occlusion = 1.0;
+  test::expect_error([&] { write_synthetic_dataset(dir.path(), "bad", options); }, {"occlusion"});
 }
 
 }  // namespace

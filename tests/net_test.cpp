@@ -11,6 +11,7 @@
 #include "mda/image/transform.h"
 #include "mda/io/npy.h"
 #include "mda/net/losses.h"
+#include "mda/net/feature_selection.h"
 #include "mda/net/mda_net.h"
 #include "mda/net/mobilenet.h"
 #include "mda/net/model_file.h"
@@ -83,12 +84,39 @@ TEST(MdaNet, ShapesForSeveralHeadsAndDims) {
 }
 
 TEST(MdaNet, EveryAttentionModuleIsPositive) {
-  for (const std::string attention : {"da", "l2", "conv1x1"}) {
+  for (const std::string attention : {"da", "l2", "conv1x1", "delf"}) {
     torch::manual_seed(1);
     MdaNet net(tiny(4, 16, attention));
     net->eval();
     const AttentionMaps maps = net->forward(torch::rand({1, 3, 40, 40}));
     EXPECT_GT(maps.attention.min().item<float>(), 0.0f) << attention;
+  }
+}
+
+// Table 1's "1x1 conv (DELF-style)": per head, a 1x1 convolution, ReLU, a 1x1 convolution to one
+// channel, softplus; computed here location by location.
+TEST(MdaNet, DelfAttentionIsTwoConvolutionsWithReluThenSoftplus) {
+  torch::manual_seed(3);
+  MdaArchitecture a = tiny(2, 8, "delf");
+  a.channel_mapping = false;
+  MdaNet net(a);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor s = torch::randn({1, 128, 3, 4});
+  const torch::Tensor attention = net->head(s).attention;
+  auto params = net->named_parameters();
+  const torch::Tensor w1 = params["attention_hidden_weight"], b1 = params["attention_hidden_bias"];
+  const torch::Tensor w2 = params["attention_weight"], b2 = params["attention_bias"];
+  const int64_t g = 64;
+  for (int64_t head = 0; head < 2; ++head) {
+    for (int64_t y = 0; y < 3; ++y) {
+      for (int64_t x = 0; x < 4; ++x) {
+        const torch::Tensor f = s[0].narrow(0, head * g, g).select(1, y).select(1, x);  // g
+        const torch::Tensor hidden = torch::relu(torch::mv(w1[head], f) + b1[head]);
+        const double z = (torch::dot(w2[head], hidden) + b2[head]).item<double>();
+        EXPECT_NEAR(attention[0][head][y][x].item<double>(), std::log1p(std::exp(z)), 1e-5);
+      }
+    }
   }
 }
 
@@ -210,6 +238,77 @@ TEST(MdaNet, LocalFeaturesAreTheTopDistinctLocationsOverScales) {
   const AttentionMaps quarter = net->forward(torch::rand({1, 3, 16, 20}));  // 64 x 80 at scale 0.25
   EXPECT_EQ(net->extract_local(image, {0.25}, 100000).count(),
             quarter.attention.size(2) * quarter.attention.size(3));
+}
+
+// Two heads of very different scale over six locations (method.md 1.8's selection modes).
+struct SelectionCase {
+  HeadSelection selection;
+  int64_t keep;
+  std::vector<int64_t> positions, heads;
+  std::vector<float> scores;
+};
+
+TEST(FeatureSelection, JointHeadMaxAndQuotaPickTheDocumentedLocations) {
+  const torch::Tensor attention = torch::tensor({10.f, 20.f, 30.f, 40.f, 50.f, 80.f,  // head 0
+                                                 0.9f, 0.7f, 0.1f, 0.2f, 0.3f, 0.05f})
+                                      .reshape({2, 6});
+  const std::vector<SelectionCase> cases = {
+      // joint: head 0's values dominate everywhere, divided by the image's maximum (80)
+      {HeadSelection::kJoint, 4, {5, 4, 3, 2}, {0, 0, 0, 0}, {1.f, 0.625f, 0.5f, 0.375f}},
+      // head_max: head 0 / 80 = .125 .25 .375 .5 .625 1, head 1 / 0.9 = 1 .78 .11 .22 .33 .06;
+      // the tie at 1 keeps the lower location first
+      {HeadSelection::kHeadMax, 4, {0, 5, 1, 4}, {1, 0, 1, 0}, {1.f, 1.f, 0.7f / 0.9f, 0.625f}},
+      // quota: two each (head 0: 5, 4; head 1: 0, 1), then sorted by score
+      {HeadSelection::kQuota, 4, {5, 0, 1, 4}, {0, 1, 1, 0}, {1.f, 1.f, 0.7f / 0.9f, 0.625f}},
+      // quota with a remainder: the fifth by head_max among the untaken (3: .5 > 2: .375)
+      {HeadSelection::kQuota, 5, {5, 0, 1, 4, 3}, {0, 1, 1, 0, 0},
+       {1.f, 1.f, 0.7f / 0.9f, 0.625f, 0.5f}},
+  };
+  for (const SelectionCase& c : cases) {
+    const std::string name = head_selection_name(c.selection) + " keep " + std::to_string(c.keep);
+    const SelectedLocations s = select_feature_locations(attention, c.keep, c.selection);
+    ASSERT_EQ(s.positions.numel(), c.keep) << name;
+    for (int64_t i = 0; i < c.keep; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      EXPECT_EQ(s.positions[i].item<int64_t>(), c.positions[k]) << name << " #" << i;
+      EXPECT_EQ(s.heads[i].item<int64_t>(), c.heads[k]) << name << " #" << i;
+      EXPECT_NEAR(s.scores[i].item<float>(), c.scores[k], 1e-6) << name << " #" << i;
+    }
+  }
+  test::expect_error([&] { select_feature_locations(attention, 7, HeadSelection::kQuota); },
+                     {"7 of 6"});
+  test::expect_error([&] { parse_head_selection("per_head", "evaluation.selection"); },
+                     {"evaluation.selection", "per_head"});
+}
+
+TEST(FeatureSelection, EveryModeKeepsDistinctLocationsOnARealNetwork) {
+  torch::manual_seed(6);
+  MdaNet net(tiny(4, 16));
+  net->eval();
+  const torch::Tensor image = torch::rand({1, 3, 64, 80});
+  const LocalFeatures joint = net->extract_local(image, {1.0, 0.5}, 50);
+  const LocalFeatures joint_again =
+      net->extract_local(image, {1.0, 0.5}, 50, HeadSelection::kJoint);
+  EXPECT_EQ(joint.strengths, joint_again.strengths);  // the default is the paper's joint ranking
+  for (const HeadSelection mode :
+       {HeadSelection::kJoint, HeadSelection::kHeadMax, HeadSelection::kQuota}) {
+    const LocalFeatures f = net->extract_local(image, {1.0, 0.5}, 50, mode);
+    ASSERT_EQ(f.count(), 50) << head_selection_name(mode);
+    std::set<std::tuple<int, int, float>> places;
+    std::vector<int> per_head(4, 0);
+    for (int64_t i = 0; i < f.count(); ++i) {
+      const size_t k = static_cast<size_t>(i);
+      EXPECT_TRUE(places.insert({f.xs[k], f.ys[k], f.scales[k]}).second);
+      EXPECT_LE(f.strengths[k], 1.0f);
+      if (i) {
+        EXPECT_LE(f.strengths[k], f.strengths[k - 1]);
+      }
+      ++per_head[static_cast<size_t>(f.heads[k])];
+    }
+    if (mode == HeadSelection::kQuota) {
+      for (int count : per_head) EXPECT_GE(count, 50 / 4);  // every head gets its share
+    }
+  }
 }
 
 // The CUDA build check: the same network and image give the same local features on the GPU.

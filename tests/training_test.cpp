@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <map>
+
 #include "mda/data/image_list.h"
 #include "mda/data/synthetic_dataset.h"
 #include "mda/io/json.h"
@@ -11,6 +13,7 @@
 #include "mda/net/state_dict.h"
 #include "mda/train/trainer.h"
 #include "mda/util/fs.h"
+#include "mda/util/strings.h"
 #include "test_helpers.h"
 
 namespace mda {
@@ -116,7 +119,7 @@ TEST(Training, ResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   options.qsize = 10;
   options.poolsize = 60;
   options.validation.method = "asmk";
-  options.validation.codebook_size = 32;
+  options.validation.asmk.codebook_size = 32;
   options.validation.every = 2;
   train(task, options);
 
@@ -140,6 +143,92 @@ TEST(Training, ResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   EXPECT_EQ(to_json(*h1.find("epochs")->as_list().back().find("contrastive")),
             to_json(*h2.find("epochs")->as_list().back().find("contrastive")));
   EXPECT_EQ(h2.find("validation")->as_list().size(), 3u);  // epochs 0, 2 and 3
+}
+
+// The network's parameters and buffers by name, copied.
+std::map<std::string, torch::Tensor> snapshot(MdaNetImpl& net) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : net.named_parameters()) out[p.key()] = p.value().detach().clone();
+  for (const auto& b : net.named_buffers()) out[b.key()] = b.value().detach().clone();
+  return out;
+}
+
+double max_change(const torch::Tensor& before, const torch::Tensor& after) {
+  return (after.to(torch::kFloat64) - before.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// Exactly one optimizer step: one epoch of 5 tuples, 5 tuples per step, no validation.
+TrainingOptions one_step_options(const SyntheticTask& task, const std::string& out) {
+  TrainingOptions options = tiny_options(task, out);
+  options.epochs = 1;
+  options.qsize = 5;
+  options.batch_tuples = 5;
+  options.poolsize = 60;
+  options.whitening_images = 60;
+  options.validation.dataset = "";
+  return options;
+}
+
+TEST(Training, EachParameterGroupMovesByItsLearningRateAndBatchNormStatisticsStayFixed) {
+  test::TempDir dir;
+  const SyntheticTask task = make_task(dir, 12, 4);
+  TrainingOptions options = one_step_options(task, dir.path("run"));
+  options.reduction_init = "keep";
+  options.lr = 3e-5;
+  options.attention_lr = 1e-3;
+  torch::manual_seed(0);
+  MdaNet net(tiny_architecture());
+  const std::map<std::string, torch::Tensor> before = snapshot(*net);
+  TrainingRun run;
+  run.config_yaml = "test\n";
+  train_mda(net, task.manifest, options, run);
+  const std::map<std::string, torch::Tensor> after = snapshot(*net);
+
+  // Adam's first step moves a parameter by lr * g / (|g| + eps): at most lr, and lr for every
+  // parameter whose gradient is not tiny, so each group's largest change is its learning rate.
+  std::map<std::string, double> largest;
+  int64_t batch_norm_buffers = 0;
+  for (const auto& p : net->named_parameters()) {
+    const std::string& name = p.key();
+    const std::string group = starts_with(name, "backbone.")    ? "backbone"
+                              : starts_with(name, "reduction.") ? "reduction"
+                                                                : "attention";
+    largest[group] = std::max(largest[group], max_change(before.at(name), after.at(name)));
+  }
+  for (const auto& b : net->named_buffers()) {
+    ++batch_norm_buffers;
+    EXPECT_TRUE(before.at(b.key()).equal(after.at(b.key()))) << b.key() << " changed";
+  }
+  EXPECT_GT(batch_norm_buffers, 0);  // running means, variances and counts of ResNet-18's BN
+  const std::map<std::string, double> expected = {
+      {"backbone", options.lr}, {"reduction", options.lr}, {"attention", options.attention_lr}};
+  for (const auto& [group, lr] : expected) {
+    EXPECT_GT(largest[group], 0.98 * lr) << group;
+    EXPECT_LT(largest[group], 1.01 * lr) << group;
+  }
+}
+
+TEST(Training, FrozenReductionKeepsItsPcaInitialisation) {
+  test::TempDir dir;
+  const SyntheticTask task = make_task(dir, 12, 4);
+  TrainingOptions options = one_step_options(task, dir.path("run"));
+  options.freeze_reduction = true;
+  torch::manual_seed(0);
+  MdaNet net(tiny_architecture());
+  const std::map<std::string, torch::Tensor> random_init = snapshot(*net);
+  TrainingRun run;
+  run.config_yaml = "test\n";
+  train_mda(net, task.manifest, options, run);
+  const std::map<std::string, torch::Tensor> initial =
+      snapshot(*load_model(dir.path("run/initial.mdam")));
+  const std::map<std::string, torch::Tensor> trained = snapshot(*net);
+  for (const std::string name : {"reduction.weight", "reduction.bias"}) {
+    EXPECT_FALSE(initial.at(name).equal(random_init.at(name))) << name << ": not PCA-initialised";
+    EXPECT_TRUE(trained.at(name).equal(initial.at(name))) << name << " moved while frozen";
+  }
+  EXPECT_GT(max_change(initial.at("backbone.layer1.0.conv1.weight"),
+                       trained.at("backbone.layer1.0.conv1.weight")),
+            0.0);
 }
 
 TEST(Training, ClearErrors) {

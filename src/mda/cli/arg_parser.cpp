@@ -1,5 +1,6 @@
 #include "mda/cli/arg_parser.h"
 
+#include <cmath>
 #include <iostream>
 #include <sstream>
 
@@ -113,6 +114,14 @@ int64_t ArgParser::get_int(const std::string& name) const {
   long long value = 0;
   if (!parse_int(text, value))
     throw UsageError(cat("mda ", command_, ": ", name, " expects an integer, found '", text, "'"));
+  return value;
+}
+
+double ArgParser::get_double(const std::string& name) const {
+  const std::string text = get(name);
+  double value = 0;
+  if (!parse_double(text, value) || !std::isfinite(value))
+    throw UsageError(cat("mda ", command_, ": ", name, " expects a number, found '", text, "'"));
   return value;
 }
 

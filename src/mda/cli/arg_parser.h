@@ -36,6 +36,8 @@ class ArgParser {
   std::string get(const std::string& name) const;
   // The value as an integer; anything else is a UsageError naming the option and the value.
   int64_t get_int(const std::string& name) const;
+  // The value as a finite number; anything else is a UsageError naming the option and the value.
+  double get_double(const std::string& name) const;
   std::vector<std::string> all(const std::string& name) const;
   bool flag_set(const std::string& name) const;
   std::string help() const;

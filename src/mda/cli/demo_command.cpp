@@ -245,6 +245,7 @@ int run_demo(const std::vector<std::string>& args) {
   request.image_size = extraction.image_size;
   request.scales = extraction.scales;
   request.features_num = extraction.features_num;
+  request.selection = extraction.selection;
   request.training_folder = training.out;
   request.configuration = "# demo\n" + config.to_yaml();
   Value timings = Value::empty_dict();

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "mda/features/head_counts.h"
 #include "mda/cli/command_context.h"
 #include "mda/data/image_list.h"
 #include "mda/data/revisited_dataset.h"
@@ -102,7 +103,8 @@ int run_extract(const std::vector<std::string>& args) {
               "64")
       .option("--device", "cpu|cuda", "where the network runs", "cpu")
       .config_sections(
-          {"evaluation.image_size", "evaluation.scales", "evaluation.features_num", "runtime."});
+          {"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
+           "evaluation.selection", "runtime."});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
@@ -165,6 +167,7 @@ int run_extract(const std::vector<std::string>& args) {
   int64_t total = 0;
   for (const LocalFeatures& f : all) total += f.count();
   log_info("wrote ", out, ": ", all.size(), " images, ", total, " local features");
+  log_info("features per head: ", format_head_counts(count_features_per_head(all)));
   return 0;
 }
 

@@ -25,7 +25,8 @@ int run_report(const std::vector<std::string>& args) {
       .option("--timings", "FILE", "a JSON file of timings to show (e.g. search/timings.json)")
       .option("--queries", "N", "queries shown", "20")
       .option("--topk", "K", "results shown per query", "8")
-      .config_sections({"evaluation.image_size", "evaluation.scales", "evaluation.features_num"});
+      .config_sections({"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
+                        "evaluation.selection"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
@@ -42,6 +43,8 @@ int run_report(const std::vector<std::string>& args) {
   request.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
   request.scales = config.get_doubles("evaluation.scales");
   request.features_num = config.get_int("evaluation.features_num");
+  request.selection =
+      parse_head_selection(config.get_string("evaluation.selection"), "evaluation.selection");
   if (parser.has("--training")) request.training_folder = parser.get("--training");
   if (parser.has("--timings")) request.timings = read_json(parser.get("--timings"));
   request.configuration = "# report\n" + config.to_yaml();

@@ -1,6 +1,7 @@
 // mda search: ASMK* scores of query features against an inverted file, as rankings.
 #include <chrono>
 
+#include "mda/asmk/asmk_config.h"
 #include "mda/asmk/asmk_ranking.h"
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
@@ -40,6 +41,7 @@ int run_search(const std::vector<std::string>& args) {
       .option("--pairs-topk", "K", "pairs.txt lines per query", "100")
       .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads",
                         "evaluation.image_size", "evaluation.scales", "evaluation.features_num",
+                        "evaluation.selection",
                         "runtime.decode_threads", "runtime.on_bad_image"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
@@ -65,11 +67,9 @@ int run_search(const std::vector<std::string>& args) {
   } else {
     queries = read_feature_folder(features_path);
   }
-  AsmkSearchParams params;
-  params.alpha = config.get_double("query_ivf.similarity.alpha");
-  params.similarity_threshold = config.get_double("query_ivf.similarity.similarity_threshold");
-  params.use_idf = config.get_bool("build_ivf.ivf.use_idf");
-  const int ma = static_cast<int>(config.get_int("query_ivf.quantize.multiple_assignment"));
+  const AsmkEvaluationOptions asmk = asmk_options_from_config(config);
+  const AsmkSearchParams params = asmk.params;
+  const int ma = asmk.query_assignment;
   const int threads = resolve_threads(config);
   const int64_t n_db = ivf.images(), n_q = queries.images;
   int64_t topk = n_db;

@@ -19,7 +19,11 @@ int run_synthetic(const std::vector<std::string>& args) {
       .option("--objects", "N", "objects (and as many distractor scenes)", "24")
       .option("--width", "PX", "image width", "192")
       .option("--height", "PX", "image height", "144")
-      .option("--seed", "N", "seed of the construction", "0");
+      .option("--seed", "N", "seed of the construction", "0")
+      .option("--occlusion", "F",
+              "fraction of each query and positive view's object hidden behind clutter patches "
+              "(0 = none; 0.4 makes matches need several object parts)",
+              "0");
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   setup_command(parser);
@@ -33,6 +37,10 @@ int run_synthetic(const std::vector<std::string>& args) {
   if (options.objects < 1 || options.width < 32 || options.height < 32 || seed < 0)
     throw UsageError("mda synthetic: needs --objects >= 1, --width/--height >= 32, --seed >= 0");
   options.seed = static_cast<uint64_t>(seed);
+  options.occlusion = parser.get_double("--occlusion");
+  if (!(options.occlusion >= 0 && options.occlusion < 1))
+    throw UsageError(cat("mda synthetic: --occlusion must be in [0, 1), found ",
+                         parser.get("--occlusion")));
   const RevisitedDataset dataset =
       write_synthetic_dataset(parser.get("--root"), parser.get("--name"), options);
   const std::string manifest = write_synthetic_training_manifest(dataset);

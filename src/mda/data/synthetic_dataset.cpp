@@ -117,6 +117,28 @@ RenderedView render_view(const Image& object, const ViewGeometry& g, double gain
   return view;
 }
 
+// Hides `fraction` of the view's object box behind two clutter patches at random places (each
+// patch covers about half of it; they may overlap).
+void occlude(RenderedView& view, double fraction, SplitMix64& random) {
+  const double bw = view.box[2] - view.box[0], bh = view.box[3] - view.box[1];
+  if (fraction <= 0 || bw < 2 || bh < 2) return;
+  const double side = std::sqrt(fraction / 2.0);
+  for (int patch = 0; patch < 2; ++patch) {
+    const int pw = std::max(1, static_cast<int>(bw * side)),
+              ph = std::max(1, static_cast<int>(bh * side));
+    const int x0 = static_cast<int>(view.box[0] + random.uniform(0, bw - pw));
+    const int y0 = static_cast<int>(view.box[1] + random.uniform(0, bh - ph));
+    const Image clutter = make_clutter(random, pw, ph);
+    for (int y = 0; y < ph; ++y) {
+      for (int x = 0; x < pw; ++x) {
+        if (x0 + x < 0 || y0 + y < 0 || x0 + x >= view.image.width || y0 + y >= view.image.height)
+          continue;
+        for (int c = 0; c < 3; ++c) view.image.at(x0 + x, y0 + y, c) = clutter.at(x, y, c);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 RevisitedDataset write_synthetic_dataset(const std::string& root, const std::string& name,
@@ -124,6 +146,8 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
   if (options.objects < 1 || options.easy_views < 1 || options.width < 64 || options.height < 64) {
     fail("synthetic dataset needs at least 1 object, 1 easy view and 64x64 images");
   }
+  if (!(options.occlusion >= 0 && options.occlusion < 1))
+    fail("synthetic dataset: occlusion must be in [0, 1), found ", options.occlusion);
   RevisitedDataset dataset;
   dataset.name = name;
   dataset.folder = join_path(root, name);
@@ -150,8 +174,9 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
     char stem[64];
     // Query.
     {
-      const RenderedView view = render_view(object, mild(), random.uniform(0.9, 1.1),
-                                            random.uniform(-10, 10), random, w, h);
+      RenderedView view = render_view(object, mild(), random.uniform(0.9, 1.1),
+                                      random.uniform(-10, 10), random, w, h);
+      occlude(view, options.occlusion, random);
       std::snprintf(stem, sizeof stem, "q%03d", o);
       save(view.image, stem);
       dataset.queries.push_back(stem);
@@ -160,7 +185,8 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
       progress.advance();
     }
     int view_index = 0;
-    const auto add_db = [&](const RenderedView& view, std::vector<int64_t>& list) {
+    const auto add_db = [&](RenderedView view, std::vector<int64_t>& list, bool occluded) {
+      if (occluded) occlude(view, options.occlusion, random);
       std::snprintf(stem, sizeof stem, "o%03d_v%d", o, view_index++);
       save(view.image, stem);
       list.push_back(static_cast<int64_t>(dataset.database.size()));
@@ -170,7 +196,7 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
     for (int v = 0; v < options.easy_views; ++v) {
       add_db(render_view(object, mild(), random.uniform(0.85, 1.15), random.uniform(-15, 15),
                          random, w, h),
-             truth.easy);
+             truth.easy, true);
     }
     for (int v = 0; v < options.hard_views; ++v) {
       const double s = random.next() & 1 ? random.uniform(0.5, 0.65) : random.uniform(1.5, 1.8);
@@ -179,14 +205,14 @@ RevisitedDataset write_synthetic_dataset(const std::string& root, const std::str
                            h / 2.0 + random.uniform(-0.1, 0.1) * h};
       add_db(
           render_view(object, g, random.uniform(0.6, 1.4), random.uniform(-30, 30), random, w, h),
-          truth.hard);
+          truth.hard, true);
     }
     for (int v = 0; v < options.junk_views; ++v) {
       // Centre the object just outside a border so that only a sliver remains visible.
       const double s = base_scale * random.uniform(0.9, 1.1);
       const double half = s * kObjectSize / 2.0;
       const ViewGeometry g{s, 0.0, random.next() & 1 ? -half * 0.75 : w + half * 0.75, h / 2.0};
-      add_db(render_view(object, g, 1.0, 0.0, random, w, h), truth.junk);
+      add_db(render_view(object, g, 1.0, 0.0, random, w, h), truth.junk, false);
     }
     dataset.gnd.push_back(std::move(truth));
   }

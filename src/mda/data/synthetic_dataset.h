@@ -25,6 +25,10 @@ struct SyntheticDatasetOptions {
   int width = 192;
   int height = 144;
   uint64_t seed = 0;
+  // Occlusion-heavy variant: every query, easy and hard view has this fraction of the object's box
+  // hidden behind two clutter patches placed at random, so that a match needs several object
+  // parts (what multiple heads are meant for). 0 = none, and the same images as before.
+  double occlusion = 0.0;
 };
 
 // Writes <root>/<name>/jpg/*.jpg and gnd_<name>.json; returns the dataset as loaded back.

@@ -19,8 +19,8 @@ void MdaArchitecture::validate() const {
     fail("model.skip_layer must be 0 or 1 for MobileNets, found ", skip_layer);
   if (heads < 1) fail("model.heads must be at least 1, found ", heads);
   if (dim < 1) fail("model.dim must be at least 1, found ", dim);
-  if (attention != "da" && attention != "l2" && attention != "conv1x1") {
-    fail("model.attention '", attention, "' is not one of da, l2, conv1x1");
+  if (attention != "da" && attention != "l2" && attention != "conv1x1" && attention != "delf") {
+    fail("model.attention '", attention, "' is not one of da, l2, conv1x1, delf");
   }
 }
 

@@ -15,7 +15,7 @@ struct MdaArchitecture {
   int skip_layer = 1;  // trailing ResNet blocks dropped; MobileNets: 1 = stride 16, 0 = 32
   int heads = 8;       // N
   int dim = 128;       // C_T
-  std::string attention = "da";  // da | l2 | conv1x1
+  std::string attention = "da";  // da | l2 | conv1x1 (one layer) | delf (two, ReLU between)
   bool channel_mapping = true;
   bool stop_gradient = true;
   bool smoothing = false;

@@ -7,7 +7,8 @@
 namespace mda {
 
 AttentionPanel attention_panel(MdaNetImpl& net, const std::string& name, const Image& image,
-                               const std::vector<double>& scales, int64_t features_num) {
+                               const std::vector<double>& scales, int64_t features_num,
+                               HeadSelection selection) {
   net.eval();
   AttentionPanel panel;
   panel.image_name = name;
@@ -38,7 +39,7 @@ AttentionPanel attention_panel(MdaNetImpl& net, const std::string& name, const I
     }
     panel.head_overlays.push_back(std::move(overlay));
   }
-  const LocalFeatures features = net.extract_local(x, scales, features_num);
+  const LocalFeatures features = net.extract_local(x, scales, features_num, selection);
   panel.features = image;
   for (uint8_t& p : panel.features.pixels) p = static_cast<uint8_t>(p * 0.55);
   panel.features_per_head.assign(static_cast<size_t>(heads), 0);

@@ -13,6 +13,7 @@ namespace mda {
 
 // `image` is already resized for extraction; the network runs on the CPU in eval mode.
 AttentionPanel attention_panel(MdaNetImpl& net, const std::string& name, const Image& image,
-                               const std::vector<double>& scales, int64_t features_num);
+                               const std::vector<double>& scales, int64_t features_num,
+                               HeadSelection selection);
 
 }  // namespace mda

@@ -61,6 +61,8 @@ ExtractionSettings extraction_settings(const Config& config, const torch::Device
   settings.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
   settings.scales = config.get_doubles("evaluation.scales");
   settings.features_num = config.get_int("evaluation.features_num");
+  settings.selection =
+      parse_head_selection(config.get_string("evaluation.selection"), "evaluation.selection");
   settings.device = device;
   settings.stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
   settings.stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
@@ -97,7 +99,7 @@ std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
       item_paths(items), settings.stream,
       [&](size_t i, const Image& image) {
         features[i] = net.extract_local(image_tensor(image, settings.device), settings.scales,
-                                        settings.features_num);
+                                        settings.features_num, settings.selection);
       },
       [&](size_t i, Image image) {
         return prepare_extraction_image(items[i], std::move(image), settings.image_size);

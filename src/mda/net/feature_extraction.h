@@ -50,11 +50,12 @@ struct ExtractionSettings {
   int image_size = 1024;
   std::vector<double> scales = {1.0};
   int64_t features_num = 1000;
+  HeadSelection selection = HeadSelection::kJoint;
   torch::Device device = torch::kCPU;
   ImageStreamOptions stream;
 };
 
-// evaluation.image_size, .scales, .features_num and runtime.decode_threads, .on_bad_image.
+// evaluation.image_size, .scales, .features_num, .selection and runtime.decode_threads, .on_bad_image.
 ExtractionSettings extraction_settings(const Config& config, const torch::Device& device);
 
 // Local features of every item (the network in eval mode, no gradients).

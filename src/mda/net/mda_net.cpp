@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "mda/net/feature_selection.h"
 #include "mda/util/error.h"
 
 namespace mda {
@@ -35,6 +36,15 @@ MdaNetImpl::MdaNetImpl(const MdaArchitecture& architecture) : architecture_(arch
         register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
     attention_bias_ =
         register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
+  } else if (architecture_.attention == "delf") {
+    hidden_weight_ = register_parameter("attention_hidden_weight",
+                                        torch::empty({n, group_, group_}).uniform_(-bound, bound));
+    hidden_bias_ = register_parameter("attention_hidden_bias",
+                                      torch::empty({n, group_}).uniform_(-bound, bound));
+    attention_weight_ =
+        register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
+    attention_bias_ =
+        register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
   }
 }
 
@@ -54,6 +64,13 @@ AttentionMaps MdaNetImpl::head(const torch::Tensor& features) {
     attention = F::softplus(torch::einsum("bnkhw,bnk->bnhw", {groups, indicator}));  // Eq. 3
   } else if (architecture_.attention == "conv1x1") {
     attention = F::softplus(torch::einsum("bnkhw,nk->bnhw", {groups, attention_weight_}) +
+                            attention_bias_.view({1, n, 1, 1}));
+  } else if (architecture_.attention == "delf") {
+    // DELF's attention per head: 1x1 conv, ReLU, 1x1 conv to one channel, softplus.
+    const torch::Tensor hidden =
+        torch::relu(torch::einsum("bnkhw,njk->bnjhw", {groups, hidden_weight_}) +
+                    hidden_bias_.view({1, n, group_, 1, 1}));
+    attention = F::softplus(torch::einsum("bnjhw,nj->bnhw", {hidden, attention_weight_}) +
                             attention_bias_.view({1, n, 1, 1}));
   } else {  // l2: HOW's attention, the L2 norm of each location's (group) vector
     attention = (groups.pow(2).sum(2) + 1e-10).sqrt();
@@ -82,12 +99,13 @@ torch::Tensor MdaNetImpl::combine_heads(const torch::Tensor& per_head) {
 }
 
 LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
-                                        const std::vector<double>& scales, int64_t count) {
+                                        const std::vector<double>& scales, int64_t count,
+                                        HeadSelection selection) {
   if (image.dim() != 4 || image.size(0) != 1)
     fail("extract_local expects one image (1 x 3 x H x W)");
   if (scales.empty()) fail("extract_local needs at least one scale");
   torch::InferenceMode no_autograd;
-  std::vector<torch::Tensor> scores, heads, descriptors, xs, ys, scale_of;
+  std::vector<torch::Tensor> maps_of_scales, descriptors, xs, ys, scale_of;
   for (double s : scales) {
     if (!(s > 0)) fail("extraction scale must be positive, found ", s);
     torch::Tensor x = image;
@@ -100,9 +118,7 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
     }
     const AttentionMaps maps = forward(x);
     const int64_t h = maps.attention.size(2), w = maps.attention.size(3);
-    const auto [best, best_head] = maps.attention[0].max(0);  // H x W
-    scores.push_back(best.reshape({-1}));
-    heads.push_back(best_head.reshape({-1}).to(torch::kInt32));
+    maps_of_scales.push_back(maps.attention[0].reshape({maps.attention.size(1), -1}));
     descriptors.push_back(maps.descriptors[0].reshape({maps.descriptors.size(1), -1}).t());
     const torch::Tensor grid =
         torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(image.device()));
@@ -111,18 +127,17 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
     scale_of.push_back(
         torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
   }
-  torch::Tensor score = torch::cat(scores);
-  score = score / score.max().clamp_min(1e-12);  // HOW divides by the maximum over all scales
-  const int64_t keep = std::min<int64_t>(count, score.numel());
-  // Stable sort so that equal scores keep scale order, then location order.
-  const torch::Tensor order =
-      std::get<1>(score.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).narrow(0, 0, keep);
+  const torch::Tensor attention = torch::cat(maps_of_scales, 1);  // N x P
+  const int64_t keep = std::min<int64_t>(count, attention.size(1));
+  const SelectedLocations selected = select_feature_locations(attention, keep, selection);
+  const torch::Tensor order = selected.positions;
   const auto pick = [&](const std::vector<torch::Tensor>& parts) {
     return torch::cat(parts).index_select(0, order).cpu().contiguous();
   };
   const torch::Tensor d = pick(descriptors).to(torch::kFloat32);
-  const torch::Tensor st = score.index_select(0, order).cpu().to(torch::kFloat32).contiguous();
-  const torch::Tensor hd = pick(heads), px = pick(xs), py = pick(ys), sc = pick(scale_of);
+  const torch::Tensor st = selected.scores.cpu().to(torch::kFloat32).contiguous();
+  const torch::Tensor hd = selected.heads.cpu().to(torch::kInt32).contiguous();
+  const torch::Tensor px = pick(xs), py = pick(ys), sc = pick(scale_of);
   LocalFeatures out;
   out.dim = d.size(1);
   out.descriptors.assign(d.data_ptr<float>(), d.data_ptr<float>() + d.numel());
@@ -140,7 +155,8 @@ std::vector<torch::Tensor> MdaNetImpl::attention_parameters() const {
     for (const auto& p : channel_mapping_->parameters()) params.push_back(p);
   }
   for (const torch::Tensor* p :
-       {&indicator_weight_, &indicator_bias_, &attention_weight_, &attention_bias_}) {
+       {&indicator_weight_, &indicator_bias_, &hidden_weight_, &hidden_bias_, &attention_weight_,
+        &attention_bias_}) {
     if (p->defined()) params.push_back(*p);
   }
   return params;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "mda/features/head_selection.h"
 #include "mda/features/local_features.h"
 #include "mda/net/architecture.h"
 #include "mda/net/backbone.h"
@@ -37,11 +38,11 @@ class MdaNetImpl : public torch::nn::Module {
   // The combined global descriptor: mean of the N normalised head descriptors, normalised: B x C_T.
   static torch::Tensor combine_heads(const torch::Tensor& per_head);
 
-  // Multi-scale local features of one image (1 x 3 x H x W in [0, 1]): every scale's locations are
-  // scored by the max over heads, the attention divided by its maximum over all scales (HOW), and
-  // the top `count` distinct locations over all scales are kept, strongest first.
+  // Multi-scale local features of one image (1 x 3 x H x W in [0, 1]): the top `count` distinct
+  // locations over all scales, strongest first, chosen from the heads' maps as `selection` says
+  // (joint: scored by the max over heads, divided by its maximum over all scales, as HOW).
   LocalFeatures extract_local(const torch::Tensor& image, const std::vector<double>& scales,
-                              int64_t count);
+                              int64_t count, HeadSelection selection = HeadSelection::kJoint);
 
   // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning
   // rates.
@@ -58,7 +59,8 @@ class MdaNetImpl : public torch::nn::Module {
   torch::nn::Conv2d channel_mapping_{nullptr};
   torch::nn::Conv2d reduction_{nullptr};
   torch::Tensor indicator_weight_, indicator_bias_;  // da: N x g x g, N x g (one W_g per head)
-  torch::Tensor attention_weight_, attention_bias_;  // conv1x1: N x g, N
+  torch::Tensor attention_weight_, attention_bias_;  // conv1x1 and delf's last layer: N x g, N
+  torch::Tensor hidden_weight_, hidden_bias_;        // delf's first layer: N x g x g, N x g
 };
 TORCH_MODULE(MdaNet);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 #include "mda/image/codec.h"
@@ -126,6 +127,41 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   }
   svg << "</svg>";
   return svg.str();
+}
+
+// Per validation: the kept features of the validation database by head, each head's mean peak
+// attention and the heads' overlap (history.json's validation[].heads).
+std::string head_statistics_table(const Value& history) {
+  const Value* entries = history.is_dict() ? history.find("validation") : nullptr;
+  if (!entries || !entries->is_list()) return "";
+  std::ostringstream rows;
+  for (const Value& entry : entries->as_list()) {
+    const Value* heads = entry.is_dict() ? entry.find("heads") : nullptr;
+    if (!heads || !heads->is_dict()) continue;
+    const auto join = [&](const char* key, bool integers) {
+      std::ostringstream out;
+      const Value* list = heads->find(key);
+      if (!list || !list->is_list()) return out.str();
+      for (size_t i = 0; i < list->as_list().size(); ++i) {
+        const Value& v = list->as_list()[i];
+        out << (i ? " / " : "");
+        if (integers)
+          out << v.as_int();
+        else
+          out << std::setprecision(3) << v.as_double();
+      }
+      return out.str();
+    };
+    rows << "<tr><td>" << (entry.find("epoch") ? entry.find("epoch")->as_int() : 0) << "</td><td>"
+         << join("features_per_head", true) << "</td><td>" << join("mean_peak_attention", false)
+         << "</td><td>" << std::setprecision(3)
+         << (heads->find("overlap") ? heads->find("overlap")->as_double() : 0.0) << "</td></tr>";
+  }
+  if (rows.str().empty()) return "";
+  return "<h3>Heads on the validation database</h3><table id=\"head-statistics\"><tr><th>epoch"
+         "</th><th>kept features per head</th><th>mean peak attention per head</th><th>overlap "
+         "(Bhattacharyya, 1 = identical maps)</th></tr>" +
+         rows.str() + "</table>";
 }
 
 std::vector<std::pair<double, double>> history_points(const Value& history, const std::string& list,
@@ -255,7 +291,7 @@ std::string render_report_html(const ReportInputs& in) {
                        {{"medium", "#2ca02c", history_points(in.history, "validation", "medium")},
                         {"easy", "#9467bd", history_points(in.history, "validation", "easy")},
                         {"hard", "#8c564b", history_points(in.history, "validation", "hard")}})
-         << "</div></section>\n";
+         << "</div>" << head_statistics_table(in.history) << "</section>\n";
   }
   if (!in.configuration.empty())
     html << "<section id=\"configuration\"><h2>Configuration</h2><pre>" << escape(in.configuration)

@@ -8,6 +8,7 @@
 
 #include "mda/data/revisited_dataset.h"
 #include "mda/eval/revisited_eval.h"
+#include "mda/features/head_selection.h"
 #include "mda/io/value.h"
 
 namespace mda {
@@ -21,6 +22,7 @@ struct ReportRequest {
   int image_size = 1024;
   std::vector<double> scales = {1.0};
   int64_t features_num = 1000;
+  HeadSelection selection = HeadSelection::kJoint;
   std::string training_folder;  // mda train output (history.json, train.config.yaml), or ''
   std::string configuration;    // extra configuration text
   Value timings;

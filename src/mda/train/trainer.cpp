@@ -14,6 +14,7 @@
 #include "mda/image/transform.h"
 #include "mda/io/json.h"
 #include "mda/net/feature_extraction.h"
+#include "mda/net/head_statistics.h"
 #include "mda/net/losses.h"
 #include "mda/net/model_file.h"
 #include "mda/net/pca_whitening.h"
@@ -145,14 +146,23 @@ double medium_map(const Evaluation& evaluation) {
   return 0.0;
 }
 
-Evaluation validate(MdaNetImpl& net, const RevisitedDataset& dataset,
-                    const ValidationOptions& validation, ExtractionSettings settings, int threads) {
+struct ValidationResult {
+  Evaluation evaluation;
+  HeadStatistics heads;  // on the validation database
+};
+
+ValidationResult validate(MdaNetImpl& net, const RevisitedDataset& dataset,
+                          const ValidationOptions& validation, ExtractionSettings settings,
+                          int threads) {
   net.eval();
   settings.image_size = static_cast<int>(validation.image_size);
   settings.scales = validation.scales;
   settings.features_num = validation.features_num;
+  settings.selection = validation.selection;
   const std::vector<ExtractionItem> db = revisited_items(dataset, "db");
   const std::vector<ExtractionItem> queries = revisited_items(dataset, "queries");
+  // Local features of the database in both methods: what the heads select is measured either way.
+  const std::vector<LocalFeatures> db_features = extract_local_features(net, db, settings);
   Ranking ranking;
   if (validation.method == "global") {
     const torch::Tensor d = extract_global_descriptors(net, db, settings);
@@ -162,15 +172,14 @@ Evaluation validate(MdaNetImpl& net, const RevisitedDataset& dataset,
         std::vector<float>(scores.data_ptr<float>(), scores.data_ptr<float>() + scores.numel()),
         q.size(0), d.size(0));
   } else {
-    const std::vector<LocalFeatures> db_features = extract_local_features(net, db, settings);
     const std::vector<LocalFeatures> query_features =
         extract_local_features(net, queries, settings);
-    AsmkEvaluationOptions asmk;
-    asmk.codebook_size = validation.codebook_size;
+    AsmkEvaluationOptions asmk = validation.asmk;
     asmk.threads = threads;
     ranking = asmk_full_ranking(db_features, query_features, asmk);
   }
-  return evaluate_revisited(ranking, dataset.gnd);
+  return {evaluate_revisited(ranking, dataset.gnd),
+          measure_head_statistics(net, db, settings, db_features)};
 }
 
 struct Checkpoint {
@@ -307,10 +316,14 @@ TrainingSummary train_mda(MdaNet net, const TrainingManifest& manifest,
   const auto record_validation = [&](int64_t epoch) {
     const auto start = Clock::now();
     log_info("validation on ", validation_set->name, " (", options.validation.method, ") ...");
-    const Evaluation evaluation =
+    const ValidationResult result =
         validate(*net, *validation_set, options.validation, settings, threads);
+    const Evaluation& evaluation = result.evaluation;
     Value entry = evaluation_summary(evaluation);
     entry.set("epoch", Value(epoch));
+    entry.set("heads", result.heads.to_value());
+    log_info("heads after epoch ", epoch, " on ", validation_set->name, ": ",
+             result.heads.summary());
     entry.set("seconds", Value(seconds_since(start)));
     state.history.find("validation")->as_list().push_back(entry);
     const double map = medium_map(evaluation);

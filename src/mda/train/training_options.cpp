@@ -1,5 +1,6 @@
 #include "mda/train/training_options.h"
 
+#include "mda/asmk/asmk_config.h"
 #include "mda/config/config.h"
 #include "mda/util/error.h"
 
@@ -77,7 +78,10 @@ TrainingOptions TrainingOptions::from_config(const Config& config) {
   for (double s : v.scales)
     if (!(s > 0)) fail("training.validation.scales must be positive, found ", s);
   v.features_num = positive_int(config, "training.validation.features_num");
-  v.codebook_size = positive_int(config, "training.validation.codebook_size");
+  v.asmk = asmk_options_from_config(config);
+  v.asmk.codebook_size = positive_int(config, "training.validation.codebook_size");
+  v.selection = parse_head_selection(config.get_string("training.validation.selection"),
+                                     "training.validation.selection");
   return o;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "mda/asmk/asmk_ranking.h"
+#include "mda/features/head_selection.h"
 #include "mda/train/augmentation.h"
 
 namespace mda {
@@ -18,7 +20,9 @@ struct ValidationOptions {
   int64_t image_size = 1024;
   std::vector<double> scales = {1.0};
   int64_t features_num = 1000;
-  int64_t codebook_size = 4096;
+  HeadSelection selection = HeadSelection::kJoint;
+  // The configuration's ASMK* options, with validation's own codebook size.
+  AsmkEvaluationOptions asmk;
 
   bool enabled() const { return !dataset.empty(); }
 };
