@@ -38,6 +38,7 @@ train() {  # train VARIANT N LAMBDA SEED -> run folder
   local variant="$1" heads="$2" lambda="$3" seed="$4"
   local run="runs/$variant-n$heads-l$lambda-s$seed"
   [ -f "$run/done" ] && return
+  mkdir -p runs
   "$mda" train --quiet --log "$run.log" \
     --set model.backbone=resnet18 --set model.skip_layer=2 --set model.heads="$heads" \
     --set model.dim=32 --set model.attention=da \

@@ -15,20 +15,14 @@ import sys
 
 import numpy as np
 
+from summarize_training_experiment import cell as mean_std
+
 MODES = ["joint", "head_max", "quota"]
 
 
 def medium(path):
     with open(path) as f:
         return 100.0 * json.load(f)["protocols"]["medium"]["map"]
-
-
-def mean_std(values):
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def load(root):

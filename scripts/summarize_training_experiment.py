@@ -3,6 +3,9 @@
 ukbench1k (mean and standard deviation over seeds) and the best validation mAP of every model.
 
     summarize_training_experiment.py EXPERIMENT_FOLDER
+    summarize_training_experiment.py --paired RUN_A RUN_B EXPERIMENT_FOLDER
+        (runs RUN_A-s<seed> and RUN_B-s<seed>; adds B - A per seed, and whether the mean
+        difference exceeds the seed spread)
 """
 import glob
 import json
@@ -39,8 +42,41 @@ def cell(values):
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
+def run_maps(root, key):
+    """{seed: (grocery, ukbench1k)} of the evaluated runs KEY-s<seed>."""
+    out = {}
+    for run in glob.glob(os.path.join(root, f"{key}-s*")):
+        g = os.path.join(run, "eval", "metrics_grocery.json")
+        u = os.path.join(run, "eval", "metrics_ukbench1k.json")
+        if os.path.isdir(run) and os.path.exists(g) and os.path.exists(u):
+            out[int(run.rsplit("-s", 1)[1])] = (medium_map(g), medium_map(u))
+    return out
+
+
+def paired(root, a, b):
+    ra, rb = run_maps(root, a), run_maps(root, b)
+    seeds = sorted(set(ra) & set(rb))
+    print(f"\n| dataset | {b} - {a}, per seed | mean ± std | seed spread of {a} / {b} | larger than the spread? |")
+    print("| --- | --- | --- | --- | --- |")
+    for i, name in enumerate(["grocery", "ukbench1k"]):
+        diffs = [rb[s][i] - ra[s][i] for s in seeds]
+        spread_a = statistics.stdev([ra[s][i] for s in seeds]) if len(seeds) > 1 else float("nan")
+        spread_b = statistics.stdev([rb[s][i] for s in seeds]) if len(seeds) > 1 else float("nan")
+        mean = statistics.mean(diffs) if diffs else float("nan")
+        larger = "yes" if diffs and abs(mean) > max(spread_a, spread_b) else "no"
+        print(f"| {name} | {', '.join(f'{d:+.2f}' for d in diffs)} | {cell(diffs)} "
+              f"| {spread_a:.2f} / {spread_b:.2f} | {larger} |")
+
+
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    global MODELS
+    args = sys.argv[1:]
+    pair = None
+    if args[:1] == ["--paired"]:
+        pair = args[1:3]
+        args = args[3:]
+        MODELS = [(pair[0], pair[0]), (pair[1], pair[1])]
+    root = args[0] if args else "."
     print("| model | seeds | validation mAP (best epoch) | grocery mAP | ukbench1k mAP |")
     print("| --- | --- | --- | --- | --- |")
     for key, title in MODELS:
@@ -60,6 +96,8 @@ def main():
                 epochs.append(str(e))
         print(f"| {title} | {len(runs)} | {cell(validation)} ({', '.join(epochs)}) | "
               f"{cell(grocery)} | {cell(ukbench)} |")
+    if pair:
+        paired(root, *pair)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ if grep -q "^  demo " "$work/help.txt"; then
     check "report: features coloured by head" test "$(grep -o 'class="attention-features"' "$work/dom.html" | wc -l)" -eq 2
     check "report: three training curves" test "$(grep -o '<svg class="curve"' "$work/dom.html" | wc -l)" -eq 3
     check "report: configuration and timings" grep -q 'id="timings"' "$work/dom.html"
+    check "report: per-head statistics of every validation" test "$(grep -o '<tr><td>[0-9]*</td><td>[0-9]* / ' "$work/dom.html" | wc -l)" -ge 2
     "${browse[@]}" --screenshot="$work/shot.png" "file://$work/demo/report.html" > /dev/null 2>&1
     check "report screenshot shows the pictures" "$python" "$here/screenshot_check.py" "$work/shot.png" 0.15 2000
     sed 's|data:image/jpeg;base64,|broken:|g' "$work/demo/report.html" > "$work/broken.html"
@@ -224,6 +225,20 @@ if grep -q import-weights "$work/help.txt"; then
         --out "$work/fx/sharded" --shard $k/3 "${ex[@]}"
     done
     check "shards = one run" cmp "$work/fx/sharded/vecs.npy" "$work/fx/db/vecs.npy"
+    check "extract reports the features per head" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' \
+      --dataset synthetic --out '$work/fx/quota' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' \
+      --set evaluation.features_num=40 --set evaluation.selection=quota 2>&1 | grep -q 'features per head: '"
+    if [ -n "$python" ]; then
+      check "quota selection gives each of the 2 heads 20 features per image" "$python" -c "
+import numpy as np, sys
+heads = np.load(sys.argv[1]); ids = np.load(sys.argv[2])
+for image in np.unique(ids):
+    counts = np.bincount(heads[ids == image], minlength=2)
+    assert counts.min() >= 20, counts" "$work/fx/quota/heads.npy" "$work/fx/quota/imids.npy"
+    fi
+    expect_error "unknown selection mode" 1 "evaluation.selection must be joint, head_max or quota" \
+      "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic --out "$work/fx/bad" \
+      --set evaluation.selection=per_head --quiet
     check "pipeline: codebook" "$mda" train-codebook --features "$work/fx/db" --out "$work/fx/c.npy" --set train_codebook.codebook.size=32 --quiet
     check "pipeline: index" "$mda" build-index --codebook "$work/fx/c.npy" --features "$work/fx/db" --out "$work/fx/db.ivf" --quiet
     check "pipeline: search" "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/fx/out" --quiet

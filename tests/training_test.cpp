@@ -169,6 +169,22 @@ TrainingOptions one_step_options(const SyntheticTask& task, const std::string& o
   return options;
 }
 
+struct TrainedNet {
+  MdaNet net;
+  std::map<std::string, torch::Tensor> before, after;  // parameters and buffers
+};
+
+TrainedNet train_and_snapshot(const SyntheticTask& task, const TrainingOptions& options) {
+  torch::manual_seed(0);
+  TrainedNet out{MdaNet(tiny_architecture()), {}, {}};
+  out.before = snapshot(*out.net);
+  TrainingRun run;
+  run.config_yaml = "test\n";
+  train_mda(out.net, task.manifest, options, run);
+  out.after = snapshot(*out.net);
+  return out;
+}
+
 TEST(Training, EachParameterGroupMovesByItsLearningRateAndBatchNormStatisticsStayFixed) {
   test::TempDir dir;
   const SyntheticTask task = make_task(dir, 12, 4);
@@ -176,13 +192,10 @@ TEST(Training, EachParameterGroupMovesByItsLearningRateAndBatchNormStatisticsSta
   options.reduction_init = "keep";
   options.lr = 3e-5;
   options.attention_lr = 1e-3;
-  torch::manual_seed(0);
-  MdaNet net(tiny_architecture());
-  const std::map<std::string, torch::Tensor> before = snapshot(*net);
-  TrainingRun run;
-  run.config_yaml = "test\n";
-  train_mda(net, task.manifest, options, run);
-  const std::map<std::string, torch::Tensor> after = snapshot(*net);
+  const TrainedNet trained = train_and_snapshot(task, options);
+  const MdaNet& net = trained.net;
+  const auto& before = trained.before;
+  const auto& after = trained.after;
 
   // Adam's first step moves a parameter by lr * g / (|g| + eps): at most lr, and lr for every
   // parameter whose gradient is not tiny, so each group's largest change is its learning rate.
@@ -213,15 +226,11 @@ TEST(Training, FrozenReductionKeepsItsPcaInitialisation) {
   const SyntheticTask task = make_task(dir, 12, 4);
   TrainingOptions options = one_step_options(task, dir.path("run"));
   options.freeze_reduction = true;
-  torch::manual_seed(0);
-  MdaNet net(tiny_architecture());
-  const std::map<std::string, torch::Tensor> random_init = snapshot(*net);
-  TrainingRun run;
-  run.config_yaml = "test\n";
-  train_mda(net, task.manifest, options, run);
+  const TrainedNet run = train_and_snapshot(task, options);
+  const std::map<std::string, torch::Tensor>& random_init = run.before;
+  const std::map<std::string, torch::Tensor>& trained = run.after;
   const std::map<std::string, torch::Tensor> initial =
       snapshot(*load_model(dir.path("run/initial.mdam")));
-  const std::map<std::string, torch::Tensor> trained = snapshot(*net);
   for (const std::string name : {"reduction.weight", "reduction.bias"}) {
     EXPECT_FALSE(initial.at(name).equal(random_init.at(name))) << name << ": not PCA-initialised";
     EXPECT_TRUE(trained.at(name).equal(initial.at(name))) << name << " moved while frozen";

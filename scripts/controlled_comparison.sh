@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The controlled HOW-vs-MDA comparison of docs/training.md: the two arms differ only in the
+# attention (l2 with N = 1 against DA with N heads); smoothing, channel mapping, stop-gradient,
+# T's initialisation and whether T trains are shared settings, set the same in both arms.
+#   scripts/controlled_comparison.sh [SHARED_DATA] [OUT] [STAGE]
+# Stages (each resumable; a finished run or evaluation is skipped):
+#   shared   one run per arm for both settings of each shared choice (seed 0, short schedule)
+#   lr       the learning-rate trials of each arm on the validation split (the same LRS for both)
+#   final    SEEDS runs per arm at the full budget with the chosen settings, evaluated on grocery
+#            and ukbench1k (selection mode $SELECTION), summarised with paired differences
+# CPU sizes (2 cores): MobileNetV1 from the Coral weights, 320-pixel training images, 10 epochs of
+# 500 tuples (5,000 tuples per run); a final run takes about an hour here.
+set -euo pipefail
+data="$(cd "${1:-../shared/data}" && pwd)"
+out="${2:-controlled_comparison}"
+stage="${3:-final}"
+mda="$(cd "$(dirname "${MDA:-build/mda}")" && pwd)/$(basename "${MDA:-build/mda}")"
+here="$(cd "$(dirname "$0")" && pwd)"
+EPOCHS="${EPOCHS:-10}" QSIZE="${QSIZE:-500}" POOLSIZE="${POOLSIZE:-700}" IMAGE_SIZE="${IMAGE_SIZE:-320}"
+HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-2e-6 5e-6 1e-5}"
+# The shared choices; the defaults are the project's (method.md section 0).
+SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
+STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+source "$here/grocery_common.sh"
+mkdir -p "$out"
+cd "$out"
+make_split
+
+arm() {  # arm how|mda: the only difference between the arms
+  case "$1" in
+    how) echo --set model.attention=l2 --set model.heads=1 ;;
+    mda) echo --set model.attention=da --set model.heads="$HEADS" --set training.diversity_weight="$LAMBDA" ;;
+  esac
+}
+shared() {  # shared SMOOTHING CHANNEL_MAPPING STOP_GRADIENT FREEZE_T
+  echo --set model.smoothing="$1" --set model.channel_mapping="$2" --set model.stop_gradient="$3" \
+    --set training.reduction.freeze="$4"
+}
+best_validation() {  # best_validation RUN_FOLDER -> Medium mAP of the best epoch
+  python3 -c "import json,sys; print(max(e['medium'] for e in json.load(open(sys.argv[1]))['validation']))" "$1/history.json"
+}
+
+case "$stage" in
+  shared)
+    for a in how mda; do
+      train "shared-$a-base" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      train "shared-$a-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      train "shared-$a-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
+      train "shared-$a-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
+      train "shared-$a-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
+    done
+    for run in shared-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
+  lr)
+    for a in how mda; do
+      for lr in $LRS; do
+        LR="$lr" train "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      done
+    done
+    for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
+  final)
+    for a in how mda; do
+      # The learning rate each arm's lr stage validated best (LR when that stage did not run).
+      lr="$LR"
+      best=-1
+      for run in lr-$a-*-s0; do
+        [ -f "$run/history.json" ] || continue
+        v="$(best_validation "$run")"
+        if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
+          best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
+        fi
+      done
+      echo "arm $a: learning rate $lr"
+      for seed in $SEEDS; do
+        LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+        evaluate "final-$a-s$seed/best.mdam" "final-$a-s$seed/eval"
+      done
+    done
+    python3 "$here/summarize_training_experiment.py" --paired final-how final-mda . > results.md
+    cat results.md ;;
+  *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
+esac
