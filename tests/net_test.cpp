@@ -10,8 +10,8 @@
 #include "mda/image/codec.h"
 #include "mda/image/transform.h"
 #include "mda/io/npy.h"
-#include "mda/net/losses.h"
 #include "mda/net/feature_selection.h"
+#include "mda/net/losses.h"
 #include "mda/net/mda_net.h"
 #include "mda/net/mobilenet.h"
 #include "mda/net/model_file.h"
@@ -261,7 +261,10 @@ TEST(FeatureSelection, JointHeadMaxAndQuotaPickTheDocumentedLocations) {
       // quota: two each (head 0: 5, 4; head 1: 0, 1), then sorted by score
       {HeadSelection::kQuota, 4, {5, 0, 1, 4}, {0, 1, 1, 0}, {1.f, 1.f, 0.7f / 0.9f, 0.625f}},
       // quota with a remainder: the fifth by head_max among the untaken (3: .5 > 2: .375)
-      {HeadSelection::kQuota, 5, {5, 0, 1, 4, 3}, {0, 1, 1, 0, 0},
+      {HeadSelection::kQuota,
+       5,
+       {5, 0, 1, 4, 3},
+       {0, 1, 1, 0, 0},
        {1.f, 1.f, 0.7f / 0.9f, 0.625f, 0.5f}},
   };
   for (const SelectionCase& c : cases) {

@@ -18,7 +18,8 @@ AsmkEvaluationOptions asmk_options_from_config(const Config& config) {
   AsmkEvaluationOptions o;
   o.codebook_size = at_least(config, "train_codebook.codebook.size", 1);
   o.iterations = static_cast<int>(at_least(config, "train_codebook.codebook.niter", 1));
-  o.max_points_per_centroid = at_least(config, "train_codebook.codebook.max_points_per_centroid", 1);
+  o.max_points_per_centroid =
+      at_least(config, "train_codebook.codebook.max_points_per_centroid", 1);
   o.seed = static_cast<uint64_t>(at_least(config, "train_codebook.codebook.seed", 0));
   o.binary = config.get_bool("build_ivf.kernel.binary");
   o.database_assignment =

@@ -9,11 +9,11 @@
 
 #include <algorithm>
 
-#include "mda/features/head_counts.h"
 #include "mda/cli/command_context.h"
 #include "mda/data/image_list.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/features/feature_folder.h"
+#include "mda/features/head_counts.h"
 #include "mda/image/image_stream.h"
 #include "mda/io/tensor_archive.h"
 #include "mda/net/feature_extraction.h"
@@ -102,9 +102,8 @@ int run_extract(const std::vector<std::string>& args) {
       .option("--part-size", "N", "images per atomically written part (the unit of resumption)",
               "64")
       .option("--device", "cpu|cuda", "where the network runs", "cpu")
-      .config_sections(
-          {"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
-           "evaluation.selection", "runtime."});
+      .config_sections({"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
+                        "evaluation.selection", "runtime."});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);

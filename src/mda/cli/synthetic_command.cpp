@@ -39,8 +39,8 @@ int run_synthetic(const std::vector<std::string>& args) {
   options.seed = static_cast<uint64_t>(seed);
   options.occlusion = parser.get_double("--occlusion");
   if (!(options.occlusion >= 0 && options.occlusion < 1))
-    throw UsageError(cat("mda synthetic: --occlusion must be in [0, 1), found ",
-                         parser.get("--occlusion")));
+    throw UsageError(
+        cat("mda synthetic: --occlusion must be in [0, 1), found ", parser.get("--occlusion")));
   const RevisitedDataset dataset =
       write_synthetic_dataset(parser.get("--root"), parser.get("--name"), options);
   const std::string manifest = write_synthetic_training_manifest(dataset);

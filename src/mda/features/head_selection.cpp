@@ -13,9 +13,12 @@ HeadSelection parse_head_selection(const std::string& name, const std::string& k
 
 std::string head_selection_name(HeadSelection selection) {
   switch (selection) {
-    case HeadSelection::kJoint: return "joint";
-    case HeadSelection::kHeadMax: return "head_max";
-    case HeadSelection::kQuota: return "quota";
+    case HeadSelection::kJoint:
+      return "joint";
+    case HeadSelection::kHeadMax:
+      return "head_max";
+    case HeadSelection::kQuota:
+      return "quota";
   }
   return "joint";
 }

@@ -55,7 +55,8 @@ struct ExtractionSettings {
   ImageStreamOptions stream;
 };
 
-// evaluation.image_size, .scales, .features_num, .selection and runtime.decode_threads, .on_bad_image.
+// evaluation.image_size, .scales, .features_num, .selection and runtime.decode_threads,
+// .on_bad_image.
 ExtractionSettings extraction_settings(const Config& config, const torch::Device& device);
 
 // Local features of every item (the network in eval mode, no gradients).

@@ -57,7 +57,8 @@ HeadStatistics measure_head_statistics(MdaNetImpl& net, const std::vector<Extrac
         return prepare_extraction_image(items[i], std::move(image), settings.image_size);
       });
   for (double& p : stats.mean_peak) p /= static_cast<double>(std::max<int64_t>(measured, 1));
-  stats.overlap = heads > 1 ? overlap_sum / static_cast<double>(std::max<int64_t>(measured, 1)) : 1.0;
+  stats.overlap =
+      heads > 1 ? overlap_sum / static_cast<double>(std::max<int64_t>(measured, 1)) : 1.0;
   return stats;
 }
 

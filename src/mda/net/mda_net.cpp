@@ -154,9 +154,8 @@ std::vector<torch::Tensor> MdaNetImpl::attention_parameters() const {
   if (channel_mapping_) {
     for (const auto& p : channel_mapping_->parameters()) params.push_back(p);
   }
-  for (const torch::Tensor* p :
-       {&indicator_weight_, &indicator_bias_, &hidden_weight_, &hidden_bias_, &attention_weight_,
-        &attention_bias_}) {
+  for (const torch::Tensor* p : {&indicator_weight_, &indicator_bias_, &hidden_weight_,
+                                 &hidden_bias_, &attention_weight_, &attention_bias_}) {
     if (p->defined()) params.push_back(*p);
   }
   return params;

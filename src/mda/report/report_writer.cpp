@@ -34,9 +34,8 @@ void write_report(const std::string& path, const ReportRequest& request) {
       if (it == dataset.database.end())
         fail("report: '", name, "' is not a database image of ", dataset.name);
       const Image image = resize_max_side(read_image(dataset.image_path(name)), request.image_size);
-      inputs.attention.push_back(
-          attention_panel(*net, name, image, request.scales, request.features_num,
-                          request.selection));
+      inputs.attention.push_back(attention_panel(*net, name, image, request.scales,
+                                                 request.features_num, request.selection));
     }
   }
   std::string configuration = request.configuration;
