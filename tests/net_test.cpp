@@ -578,6 +578,20 @@ TEST(Losses, DiversityIsZeroForIdenticalAndMinusOneForDisjointMaps) {
             0.0f);  // one head: no pairs
 }
 
+// Why lambda > 0 inflates attention (docs/training.md): scaling the maps up sharpens their
+// softmax, so heads that peak in different places move apart without changing where they look.
+TEST(Losses, DiversityFallsAsTheMapsAreScaledUp) {
+  torch::manual_seed(4);
+  const torch::Tensor maps = torch::rand({1, 3, 6, 7});
+  double previous = 0;
+  for (const double scale : {1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0}) {
+    const double reg = diversity_regularizer(maps * scale).item<double>();
+    EXPECT_LT(reg, previous) << "scale " << scale;
+    previous = reg;
+  }
+  EXPECT_LT(previous, -0.95);  // nearly disjoint distributions from the same maps
+}
+
 TEST(Losses, DiversityGradientMatchesFiniteDifferences) {
   torch::manual_seed(13);
   const torch::Tensor a = (torch::rand({2, 3, 4, 5}, torch::kFloat64) * 3).requires_grad_(true);
