@@ -3,7 +3,8 @@
 # the number of heads N, the diversity weight lambda and the feature-selection mode, on the plain
 # data and on an occlusion-heavy variant where a match needs several object parts. Every run is
 # the demo's small MDA (ResNet-18 up to layer2, random initialisation, C_T = 32, 128x96 images,
-# 8 epochs of 40 tuples); evaluation with ASMK* (128 words trained on the training images).
+# 8 epochs of 40 tuples); the network after the last epoch is evaluated with ASMK* (128 words
+# trained on the training images): validation mAP (12 objects) is too noisy here to pick epochs.
 #
 #   scripts/ablation_synthetic.sh [OUT]
 #
@@ -60,7 +61,7 @@ evaluate() {  # evaluate RUN VARIANT MODE: ASMK* on val and test with one select
   local dir="$run/eval_$mode"
   [ -f "$dir/metrics_test.json" ] && return
   mkdir -p "$dir"
-  local model="$run/best.mdam" select=(--set evaluation.selection="$mode")
+  local model="$run/last.mdam" select=(--set evaluation.selection="$mode")
   "$mda" extract --model "$model" --data-root "$data" --dataset train --out "$dir/train_db" \
     "${extraction[@]}" "${select[@]}" --set "evaluation.scales=[1.0]"
   "$mda" train-codebook --quiet --features "$dir/train_db" --out "$dir/words.npy" \

@@ -250,6 +250,12 @@ for image in np.unique(ids):
     check "search from an image list" bash -c "sed -n 1,3p '$work/fx/db/images.txt' | sed 's|^|$work/demo/data/synthetic/jpg/|; s|\$|.jpg|' > '$work/three.txt' &&
       '$mda' search --index '$work/fx/db.ivf' --codebook '$work/fx/c.npy' --model '$work/tiny.mdam' --images '$work/three.txt' \
         --out '$work/fx/out_list' --set evaluation.image_size=96 --quiet && test \$(wc -l < '$work/fx/out_list/pairs.txt') -gt 0"
+    expect_error "search with a negative alpha" 1 "query_ivf.similarity.alpha must be positive, found -1" \
+      "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/x" \
+      --set query_ivf.similarity.alpha=-1
+    expect_error "search with a threshold above 1" 1 "similarity_threshold must be in [-1, 1], found 1.5" \
+      "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --out "$work/x" \
+      --set query_ivf.similarity.similarity_threshold=1.5
     expect_error "search with features and a model" 2 "give either --features PATH or --model FILE" \
       "$mda" search --index "$work/fx/db.ivf" --codebook "$work/fx/c.npy" --features "$work/fx/q" --model "$work/tiny.mdam" --out "$work/x"
     expect_error "search from images without images" 2 "give --images FILE" \

@@ -10,12 +10,6 @@
 
 namespace mda {
 
-// A mistake on the command line (exit status 2), as opposed to a failure while running (1).
-class UsageError : public Error {
- public:
-  using Error::Error;
-};
-
 class ArgParser {
  public:
   ArgParser(std::string command, std::string summary);

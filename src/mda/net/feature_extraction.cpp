@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "mda/cli/arg_parser.h"
 #include "mda/image/transform.h"
 #include "mda/util/error.h"
 #include "mda/util/strings.h"

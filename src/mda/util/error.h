@@ -14,6 +14,13 @@ class Error : public std::runtime_error {
 };
 
 // Concatenates anything streamable into one string: cat("bad value '", v, "' in ", path).
+// A mistake in how a command or function was called (the program's exit status 2), as opposed to
+// a failure while running (1): a missing or contradictory option, an unknown name.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 template <typename... Parts>
 std::string cat(Parts&&... parts) {
   std::ostringstream out;
