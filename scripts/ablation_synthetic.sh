@@ -10,7 +10,7 @@
 #
 # Sizes are environment variables; a finished run or evaluation is skipped, so the script resumes.
 #   SEEDS="0 1 2 3 4" HEADS="1 2 4 8" LAMBDAS="0 1" VARIANTS="plain occluded"
-#   MODES="joint head_max quota" EPOCHS=8 QSIZE=40 OCCLUSION=0.4
+#   MODES="joint head_max quota" EPOCHS=8 QSIZE=40 OCCLUSION=0.4 PYTHON=python3 (with numpy)
 set -euo pipefail
 out="${1:-ablation_synthetic}"
 mda="$(cd "$(dirname "${MDA:-build/mda}")" && pwd)/$(basename "${MDA:-build/mda}")"
@@ -95,5 +95,5 @@ for seed in $SEEDS; do
     done
   done
 done
-python3 "$here/summarize_ablation.py" . > results.md
+"${PYTHON:-python3}" "$here/summarize_ablation.py" . > results.md
 cat results.md

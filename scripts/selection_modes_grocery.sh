@@ -20,9 +20,11 @@ make_split
 mda_model=(--set model.attention=da --set model.heads=8 --set training.diversity_weight=1)
 train mda "$seed" "$EPOCHS" "${mda_model[@]}"
 for mode in $MODES; do
-  # Validation with this mode: a run of 0 epochs that keeps the trained weights.
+  # Validation with this mode, at the test's image size and scales (where the n kept features are
+  # fewer than the locations, so that the mode matters): a run of 0 epochs that keeps the weights.
   SELECTION="$mode" train "val-$mode" "$seed" 0 "${mda_model[@]}" \
-    --set model.pretrained="mda-s$seed/best.mdam" --set training.reduction.init=keep
+    --set model.pretrained="mda-s$seed/best.mdam" --set training.reduction.init=keep \
+    --set training.validation.image_size="$EVAL_SIZE" --set "training.validation.scales=$EVAL_SCALES"
   SELECTION="$mode" evaluate "mda-s$seed/best.mdam" "mda-s$seed/eval_$mode"
 done
 
@@ -30,7 +32,7 @@ done
   echo "| selection | validation Medium mAP | grocery Medium mAP | ukbench1k Medium mAP | largest head's share (grocery database) |"
   echo "| --- | --- | --- | --- | --- |"
   for mode in $MODES; do
-    python3 - "$mode" "val-$mode-s$seed/history.json" "mda-s$seed/eval_$mode" <<'PY'
+    "${PYTHON:-python3}" - "$mode" "val-$mode-s$seed/history.json" "mda-s$seed/eval_$mode" <<'PY'
 import json, sys
 import numpy as np
 mode, history, folder = sys.argv[1:4]
