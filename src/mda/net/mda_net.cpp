@@ -31,16 +31,13 @@ MdaNetImpl::MdaNetImpl(const MdaArchitecture& architecture) : architecture_(arch
         "indicator_weight", torch::empty({n, group_, group_}).uniform_(-bound, bound));
     indicator_bias_ =
         register_parameter("indicator_bias", torch::empty({n, group_}).uniform_(-bound, bound));
-  } else if (architecture_.attention == "conv1x1") {
-    attention_weight_ =
-        register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
-    attention_bias_ =
-        register_parameter("attention_bias", torch::empty({n}).uniform_(-bound, bound));
-  } else if (architecture_.attention == "delf") {
-    hidden_weight_ = register_parameter("attention_hidden_weight",
-                                        torch::empty({n, group_, group_}).uniform_(-bound, bound));
-    hidden_bias_ = register_parameter("attention_hidden_bias",
-                                      torch::empty({n, group_}).uniform_(-bound, bound));
+  } else if (architecture_.attention == "conv1x1" || architecture_.attention == "delf") {
+    if (architecture_.attention == "delf") {  // DELF's first layer, before the shared last one
+      hidden_weight_ = register_parameter(
+          "attention_hidden_weight", torch::empty({n, group_, group_}).uniform_(-bound, bound));
+      hidden_bias_ = register_parameter("attention_hidden_bias",
+                                        torch::empty({n, group_}).uniform_(-bound, bound));
+    }
     attention_weight_ =
         register_parameter("attention_weight", torch::empty({n, group_}).uniform_(-bound, bound));
     attention_bias_ =
@@ -62,15 +59,15 @@ AttentionMaps MdaNetImpl::head(const torch::Tensor& features) {
     const torch::Tensor indicator =
         torch::relu(torch::einsum("bnk,njk->bnj", {context, indicator_weight_}) + indicator_bias_);
     attention = F::softplus(torch::einsum("bnkhw,bnk->bnhw", {groups, indicator}));  // Eq. 3
-  } else if (architecture_.attention == "conv1x1") {
-    attention = F::softplus(torch::einsum("bnkhw,nk->bnhw", {groups, attention_weight_}) +
-                            attention_bias_.view({1, n, 1, 1}));
-  } else if (architecture_.attention == "delf") {
-    // DELF's attention per head: 1x1 conv, ReLU, 1x1 conv to one channel, softplus.
-    const torch::Tensor hidden =
-        torch::relu(torch::einsum("bnkhw,njk->bnjhw", {groups, hidden_weight_}) +
-                    hidden_bias_.view({1, n, group_, 1, 1}));
-    attention = F::softplus(torch::einsum("bnjhw,nj->bnhw", {hidden, attention_weight_}) +
+  } else if (architecture_.attention == "conv1x1" || architecture_.attention == "delf") {
+    // One 1x1 convolution to one channel per head, softplus; DELF puts a 1x1 convolution and a
+    // ReLU before it.
+    torch::Tensor input = groups;
+    if (architecture_.attention == "delf") {
+      input = torch::relu(torch::einsum("bnkhw,njk->bnjhw", {groups, hidden_weight_}) +
+                          hidden_bias_.view({1, n, group_, 1, 1}));
+    }
+    attention = F::softplus(torch::einsum("bnkhw,nk->bnhw", {input, attention_weight_}) +
                             attention_bias_.view({1, n, 1, 1}));
   } else {  // l2: HOW's attention, the L2 norm of each location's (group) vector
     attention = (groups.pow(2).sum(2) + 1e-10).sqrt();
