@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   const mda::InvertedFile ivf =
       mda::InvertedFile::from_postings(words, dim, true, 0, std::move(offsets), std::move(ids),
                                        std::move(codes), std::move(image_words));
-  const mda::AsmkSearchParams params;
+  const mda::SearchOptions params;
   const mda::SearchContext context = ivf.context(params);
   std::vector<mda::AggregatedImage> qs;
   for (int q = 0; q < queries; ++q) {

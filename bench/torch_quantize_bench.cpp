@@ -18,7 +18,7 @@
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/point_assigner.h"
-#include "mda/asmk/torch_point_assigner.h"
+#include "mda/net/torch_point_assigner.h"
 
 namespace {
 

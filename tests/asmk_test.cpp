@@ -7,6 +7,7 @@
 #include <random>
 
 #include "mda/asmk/aggregate.h"
+#include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
@@ -195,7 +196,7 @@ TEST_P(InvertedFileEquivalence, EveryScoreMatchesTheReference) {
                               d, 1, binary));
   }
   ivf.finalize();
-  AsmkSearchParams params;
+  SearchOptions params;
   params.use_idf = use_idf;
   params.similarity_threshold = binary ? 0.0 : -0.2;
   const SearchContext context = ivf.context(params);
@@ -259,7 +260,7 @@ class IndexFiles : public ::testing::Test {
     return ivf;
   }
   std::vector<float> scores(const InvertedFile& ivf) const {
-    const AsmkSearchParams params;
+    const SearchOptions params;
     return ivf.scores(query_, params, ivf.context(params));
   }
   const int64_t k_ = 32, d_ = 128;
@@ -314,7 +315,7 @@ TEST_F(IndexFiles, DimensionAndCodebookMismatchesAreErrors) {
   const std::vector<float> other = integer_matrix(k_, 64, rng);
   const AggregatedImage wrong =
       aggregate_with(integer_matrix(4, 64, rng), 4, other, k_, 64, 1, true);
-  const AsmkSearchParams params;
+  const SearchOptions params;
   test::expect_error([&] { ivf.scores(wrong, params, ivf.context(params)); }, {"64-d", "128-d"});
   InvertedFile foreign(k_, d_, true, 7);
   test::expect_error([&] { foreign.merge(ivf, "a.ivf"); }, {"a.ivf", "another codebook"});

@@ -169,6 +169,26 @@ for name, keep in (('a', lambda i: i < 18), ('b', lambda i: i >= 18)):
   check "append" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/a.ivf" --append --quiet
   check "search appended" "$mda" search --index "$toy/a.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/ap" --quiet
   check "appended = single build" cmp "$toy/ap/ranks.npy" "$toy/out/ranks.npy"
+  # The index holds its codebook and the images' names: --codebook is optional, and checked.
+  check "search without --codebook" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/nocb" --quiet
+  check "same ranking without --codebook" cmp "$toy/nocb/ranks.npy" "$toy/out/ranks.npy"
+  check "results.json names the ranked images" "$python" -c "
+import json, os, numpy as np
+ranks = np.load('$toy/out/ranks.npy'); results = json.load(open('$toy/out/results.json'))['queries']
+names_file = '$toy/db/images.txt'
+names = open(names_file).read().split() if os.path.exists(names_file) else [str(i) for i in range(ranks.shape[0])]
+assert len(results) == ranks.shape[1]
+for q, query in enumerate(results):
+    assert [r['index'] for r in query['results']] == list(ranks[:len(query['results']), q])
+    assert [r['name'] for r in query['results']] == [names[i] for i in ranks[:len(query['results']), q]]
+"
+  check "pairs.txt names the database image" bash -c "head -1 '$toy/out/pairs.txt' | awk 'NF == 4 { ok = 1 } END { exit !ok }'"
+  expect_error "append with another encoding" 1 "one index holds one encoding" \
+    "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/db.ivf" --append \
+    --set build_ivf.quantize.multiple_assignment=2
+  cp "$toy/db.ivf" "$toy/old.ivf" && printf 'MDAIVF01' | dd of="$toy/old.ivf" conv=notrunc status=none
+  expect_error "index of the previous format" 1 "rebuild it with this version" \
+    "$mda" search --index "$toy/old.ivf" --features "$toy/q" --out "$toy/x"
   # Bad input.
   "$python" -c "
 import numpy as np, os; os.makedirs('$toy/wide', exist_ok=True)

@@ -2,12 +2,67 @@
 
 #include <gtest/gtest.h>
 
+#include "mda/config/stage_options.h"
 #include "mda/io/yaml.h"
 #include "mda/util/fs.h"
 #include "test_helpers.h"
 
 namespace mda {
 namespace {
+
+// Each default is written once, in mda/options.h; configs/default.yml (and so --help, which prints
+// it) must carry the same values.
+TEST(StageOptions, DefaultYmlAgreesWithTheTypedOptionsDefaults) {
+  const Config config;
+  const ExtractionOptions extraction = extraction_options_from_config(config), e;
+  EXPECT_EQ(extraction.image_size, e.image_size);
+  EXPECT_EQ(extraction.scales, e.scales);
+  EXPECT_EQ(extraction.features_num, e.features_num);
+  EXPECT_EQ(extraction.selection, e.selection);
+  EXPECT_EQ(extraction.threads, e.threads);
+  EXPECT_EQ(extraction.decode_threads, e.decode_threads);
+  EXPECT_EQ(extraction.on_bad_image, e.on_bad_image);
+  const KMeansOptions kmeans = kmeans_options_from_config(config), k;
+  EXPECT_EQ(kmeans.k, k.k);
+  EXPECT_EQ(kmeans.iterations, k.iterations);
+  EXPECT_EQ(kmeans.max_points_per_centroid, k.max_points_per_centroid);
+  EXPECT_EQ(kmeans.seed, k.seed);
+  EXPECT_EQ(kmeans.device, k.device);
+  const IndexOptions index = index_options_from_config(config), i;
+  EXPECT_EQ(index.binary, i.binary);
+  EXPECT_EQ(index.multiple_assignment, i.multiple_assignment);
+  const SearchOptions search = search_options_from_config(config), s;
+  EXPECT_EQ(search.multiple_assignment, s.multiple_assignment);
+  EXPECT_EQ(search.alpha, s.alpha);
+  EXPECT_EQ(search.similarity_threshold, s.similarity_threshold);
+  EXPECT_EQ(search.use_idf, s.use_idf);
+  EXPECT_EQ(search.topk, s.topk);
+}
+
+TEST(StageOptions, OutOfRangeValuesAreErrorsNamingTheKey) {
+  const auto with = [](const std::string& assignment) {
+    Config config;
+    config.set_override(assignment);
+    return config;
+  };
+  test::expect_error([&] { extraction_options_from_config(with("evaluation.features_num=0")); },
+                     {"evaluation.features_num", "0"});
+  test::expect_error([&] { extraction_options_from_config(with("evaluation.scales=[1.0, -2]")); },
+                     {"evaluation.scales", "-2"});
+  test::expect_error([&] { extraction_options_from_config(with("runtime.decode_threads=-1")); },
+                     {"runtime.decode_threads", "-1"});
+  test::expect_error([&] { kmeans_options_from_config(with("train_codebook.codebook.niter=0")); },
+                     {"train_codebook.codebook.niter"});
+  test::expect_error(
+      [&] {
+        kmeans_options_from_config(with("train_codebook.codebook.max_points_per_centroid=-3"));
+      },
+      {"max_points_per_centroid", "-3"});
+  test::expect_error([&] { search_options_from_config(with("query_ivf.similarity.alpha=-1")); },
+                     {"query_ivf.similarity.alpha", "-1"});
+  test::expect_error([&] { search_options_from_config(with("query_ivf.search.topk=0")); },
+                     {"query_ivf.search.topk"});
+}
 
 TEST(Config, DefaultsParseAndHaveHowAsmkNames) {
   const Config config;

@@ -8,7 +8,7 @@
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/point_assigner.h"
-#include "mda/asmk/torch_point_assigner.h"
+#include "mda/net/torch_point_assigner.h"
 #include "test_helpers.h"
 
 namespace mda {

@@ -155,8 +155,8 @@ TEST(AsmkFullRanking, RanksTheSameObjectFirst) {
   const std::vector<int> query_objects = {2, 0, 5};
   AsmkEvaluationOptions options;
   // Coarse words (about three parts each), so that residuals tell the parts apart.
-  options.codebook_size = 12;
-  options.query_assignment = 1;
+  options.codebook.k = 12;
+  options.search.multiple_assignment = 1;
   const Ranking ranking = asmk_full_ranking(object_images(db_objects, 16, 1),
                                             object_images(query_objects, 16, 2), options);
   ASSERT_EQ(ranking.n_db, 10);

@@ -119,7 +119,7 @@ TEST(Training, ResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
   options.qsize = 10;
   options.poolsize = 60;
   options.validation.method = "asmk";
-  options.validation.asmk.codebook_size = 32;
+  options.validation.asmk.codebook.k = 32;
   options.validation.every = 2;
   train(task, options);
 

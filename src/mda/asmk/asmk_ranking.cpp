@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -9,13 +10,12 @@
 #include "mda/asmk/kmeans.h"
 #include "mda/util/error.h"
 #include "mda/util/log.h"
-#include "mda/util/progress.h"
 
 namespace mda {
 
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
-                         const AsmkSearchParams& params, int64_t topk, int threads,
-                         Progress* progress) {
+                         const SearchOptions& params, int64_t topk, int threads,
+                         const ProgressCallback& progress) {
   const int64_t n_db = ivf.images(), n_q = static_cast<int64_t>(queries.size());
   if (topk < 1) fail("topk must be positive, found ", topk);
   RankedLists out;
@@ -25,6 +25,8 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   out.scores.resize(static_cast<size_t>(out.topk * n_q));
   const SearchContext context = ivf.context(params);
   std::atomic<int64_t> next{0};
+  std::mutex progress_mutex;
+  int64_t done = 0;
   const auto work = [&] {
     std::vector<int64_t> order(static_cast<size_t>(n_db));
     for (int64_t q = next++; q < n_q; q = next++) {
@@ -40,7 +42,10 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
         out.ranks[static_cast<size_t>(r * n_q + q)] = image;
         out.scores[static_cast<size_t>(r * n_q + q)] = s[static_cast<size_t>(image)];
       }
-      if (progress) progress->advance();
+      if (progress) {
+        const std::lock_guard<std::mutex> lock(progress_mutex);
+        progress(++done, n_q);
+      }
     }
   };
   std::vector<std::thread> pool;
@@ -63,32 +68,29 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
   }
   const int64_t n = static_cast<int64_t>(training.size()) / std::max<int64_t>(dim, 1);
   if (n < 1) fail("ASMK evaluation: no descriptors to train the codebook on");
-  KMeansOptions kmeans;
-  kmeans.k = std::min(options.codebook_size, n);
-  if (kmeans.k < options.codebook_size)
+  KMeansOptions kmeans = options.codebook;
+  kmeans.k = std::min(options.codebook.k, n);
+  if (kmeans.k < options.codebook.k)
     log_warning("codebook of ", kmeans.k, " words only: there are ", n, " training descriptors");
-  kmeans.iterations = options.iterations;
-  kmeans.max_points_per_centroid = options.max_points_per_centroid;
-  kmeans.seed = options.seed;
-  kmeans.threads = options.threads;
-  KMeansResult trained = train_kmeans(training.data(), n, dim, kmeans);
-  const Codebook codebook = Codebook::from_centroids(std::move(trained.centroids), kmeans.k, dim);
+  const Codebook codebook = Codebook::train(training.data(), n, dim, kmeans);
 
-  InvertedFile ivf(codebook.k, dim, options.binary, codebook.fingerprint);
+  const bool binary = options.index.binary;
+  const int threads = options.search.threads;
+  InvertedFile ivf(codebook.k, dim, binary, codebook.fingerprint);
   for (size_t i = 0; i < database.size(); ++i) {
     ivf.add(static_cast<int64_t>(i),
-            codebook.encode(database[i].descriptors.data(), database[i].count(), database[i].dim,
-                            options.database_assignment, options.binary, options.threads,
+            encode_features(codebook, database[i].descriptors.data(), database[i].count(),
+                            database[i].dim, options.index.multiple_assignment, binary, threads,
                             "database image " + std::to_string(i)));
   }
   ivf.finalize();
   std::vector<AggregatedImage> encoded;
   for (size_t q = 0; q < queries.size(); ++q) {
-    encoded.push_back(codebook.encode(queries[q].descriptors.data(), queries[q].count(),
-                                      queries[q].dim, options.query_assignment, options.binary,
-                                      options.threads, "query " + std::to_string(q)));
+    encoded.push_back(encode_features(codebook, queries[q].descriptors.data(), queries[q].count(),
+                                      queries[q].dim, options.search.multiple_assignment, binary,
+                                      threads, "query " + std::to_string(q)));
   }
-  RankedLists lists = rank_queries(ivf, encoded, options.params, ivf.images(), options.threads);
+  RankedLists lists = rank_queries(ivf, encoded, options.search, ivf.images(), threads);
   Ranking ranking;
   ranking.n_db = lists.topk;
   ranking.n_queries = lists.queries;

@@ -8,11 +8,9 @@
 #include "mda/asmk/aggregate.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/eval/revisited_eval.h"
-#include "mda/features/local_features.h"
+#include "mda/local_features.h"
 
 namespace mda {
-
-class Progress;
 
 // The best `topk` database images per query, in revisitop's orientation (topk rows x queries
 // columns), ties to the lower index.
@@ -22,20 +20,16 @@ struct RankedLists {
   std::vector<float> scores;   // the same layout
 };
 
-// Scores every query on `threads` threads (one query per thread at a time).
+// Scores every query on `threads` threads (one query per thread at a time); `progress` is called
+// after each query, one call at a time.
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
-                         const AsmkSearchParams& params, int64_t topk, int threads,
-                         Progress* progress = nullptr);
+                         const SearchOptions& params, int64_t topk, int threads,
+                         const ProgressCallback& progress = nullptr);
 
 struct AsmkEvaluationOptions {
-  int64_t codebook_size = 4096;  // lowered to the number of database descriptors if larger
-  int iterations = 10;
-  int64_t max_points_per_centroid = 256;
-  uint64_t seed = 1234;
-  bool binary = true;
-  int database_assignment = 1, query_assignment = 5;
-  AsmkSearchParams params;
-  int threads = 1;
+  KMeansOptions codebook;  // codebook.k is lowered to the number of training descriptors
+  IndexOptions index;
+  SearchOptions search;  // search.topk is ignored: every database image is ranked
 };
 
 // Trains a codebook on `codebook_features` (the database's own descriptors when null), indexes the

@@ -1,5 +1,5 @@
-// A visual codebook (k x d centroids, centroids.npy) and the quantize + aggregate step that turns
-// one image's descriptors into its ASMK representation.
+// The quantize + aggregate step that turns one image's descriptors into its ASMK representation,
+// with the codebook of the public API (mda/codebook.h).
 #pragma once
 
 #include <cstdint>
@@ -7,31 +7,24 @@
 #include <vector>
 
 #include "mda/asmk/aggregate.h"
+#include "mda/codebook.h"
 
 namespace mda {
 
-// Seconds spent in the two halves of Codebook::encode, summed over calls.
+// Seconds spent in the two halves of encode_features, summed over calls.
 struct EncodeTimings {
   double quantize = 0;
   double aggregate = 0;
 };
 
-struct Codebook {
-  int64_t k = 0, dim = 0;
-  std::vector<float> centroids;  // k x dim
-  std::vector<float> norms;      // squared norms of the centroids
-  uint64_t fingerprint = 0;
+// Nearest `ma` words per descriptor, then residual aggregation (binarized when `binary`).
+// Descriptors of another dimension than the codebook's, or none, are an error naming `what`.
+// `timings`, when given, accumulates the seconds of both steps.
+AggregatedImage encode_features(const Codebook& codebook, const float* descriptors, int64_t n,
+                                int64_t descriptor_dim, int ma, bool binary, int threads,
+                                const std::string& what, EncodeTimings* timings = nullptr);
 
-  static Codebook from_centroids(std::vector<float> centroids, int64_t k, int64_t dim);
-  static Codebook load(const std::string& path);  // centroids.npy, float32 k x d
-  void save(const std::string& path) const;
-
-  // Nearest `ma` words per descriptor, then residual aggregation. Descriptors of another
-  // dimension are an error naming `what`.
-  // `timings`, when given, accumulates the seconds of both steps.
-  AggregatedImage encode(const float* descriptors, int64_t n, int64_t descriptor_dim, int ma,
-                         bool binary, int threads, const std::string& what,
-                         EncodeTimings* timings = nullptr) const;
-};
+// FNV-1a 64 of the centroid bytes: ties an index to the codebook that built it.
+uint64_t codebook_fingerprint(const std::vector<float>& centroids);
 
 }  // namespace mda

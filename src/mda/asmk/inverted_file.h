@@ -1,12 +1,19 @@
 // The ASMK inverted file (method.md 4.4, design.md): per visual word a structure of arrays, image
 // ids plus codes (16 bytes for binarized 128-d residuals, or unit float vectors), sorted by image
-// id; scoring accumulates thresholded, powered similarities per image (Eq. 11).
+// id; scoring accumulates thresholded, powered similarities per image (Eq. 11). It also keeps what
+// makes an index file self-contained: the codebook's centroids and the images' names.
 //
-// File layout (little endian), loaded by memory map:
-//   header (128 bytes): magic "MDAIVF01", version, flags, words, dim, entry bytes, images,
-//   entries, codebook fingerprint, section offsets, header checksum
+// The code is split as faiss splits InvertedLists from their scanners: inverted_file.cpp holds the
+// postings in memory (add, merge, remove), inverted_file_format.cpp the file format and its memory
+// map, inverted_file_scan.cpp the scoring kernel.
+//
+// File layout (little endian, format 2), loaded by memory map:
+//   header (128 bytes): magic "MDAIVF02", version, flags (bit 0 binary, bits 8-15 the database
+//   multiple assignment), words, dim, entry bytes, images, entries, codebook fingerprint, section
+//   offsets, header checksum
 //   sections, 64-byte aligned: word offsets (words + 1 x uint64), ids (entries x uint32),
-//   codes (entries x entry bytes), per-image word counts (images x uint32)
+//   codes (entries x entry bytes), per-image word counts (images x uint32), centroids
+//   (words x dim float32, or none), names (images + 1 x uint64 offsets, then the UTF-8 bytes)
 //   trailing FNV-1a checksum of all sections
 #pragma once
 
@@ -16,14 +23,9 @@
 #include <vector>
 
 #include "mda/asmk/aggregate.h"
+#include "mda/options.h"
 
 namespace mda {
-
-struct AsmkSearchParams {
-  double alpha = 3.0;                 // selectivity power
-  double similarity_threshold = 0.0;  // tau
-  bool use_idf = false;
-};
 
 // Per-word idf and per-image normalisation of one index under one set of parameters; computed
 // once, shared by every query.
@@ -39,9 +41,6 @@ struct IvfStats {
   int64_t file_bytes = 0;
 };
 
-// FNV-1a 64 of the centroid bytes: ties an index to the codebook that built it.
-uint64_t codebook_fingerprint(const std::vector<float>& centroids);
-
 class InvertedFile {
  public:
   InvertedFile(int64_t words, int64_t dim, bool binary, uint64_t fingerprint);
@@ -53,8 +52,10 @@ class InvertedFile {
                                     std::vector<uint8_t> codes, std::vector<uint32_t> image_words);
   void save(const std::string& path) const;  // atomic
 
-  // Adds image `image_id`, which must be larger than every id added so far.
-  void add(int64_t image_id, const AggregatedImage& image);
+  // Adds image `image_id`, which must be larger than every id added so far, with its name.
+  void add(int64_t image_id, const AggregatedImage& image, const std::string& name = "");
+  // Drops the given images (sorted, distinct ids); the ids after each one move down by one.
+  void remove(const std::vector<int64_t>& sorted_ids);
   // Adds the other index's images; their ids must not overlap this one's.
   void merge(const InvertedFile& other, const std::string& other_name);
   // Makes the added images searchable (sorts postings); called by save() and scores() as needed.
@@ -69,9 +70,19 @@ class InvertedFile {
   int64_t postings(int32_t word) const;  // entries stored for one word
   int64_t entry_bytes() const { return binary_ ? (dim_ + 7) / 8 : dim_ * 4; }
 
-  SearchContext context(const AsmkSearchParams& params) const;
+  // The codebook's centroids (words x dim), empty when the index was made without them; setting
+  // them checks their size and fingerprint.
+  const std::vector<float>& centroids() const { return centroids_; }
+  void set_centroids(std::vector<float> centroids);
+  // The database multiple assignment the images were encoded with (0 = not recorded).
+  int multiple_assignment() const { return multiple_assignment_; }
+  void set_multiple_assignment(int ma);
+  // Per image id its name ("" for an image added without one, or an id no image has).
+  const std::vector<std::string>& names() const { return names_; }
+
+  SearchContext context(const SearchOptions& params) const;
   // Scores of every image 0..images()-1 for the query (0 for images sharing no word). Thread-safe.
-  std::vector<float> scores(const AggregatedImage& query, const AsmkSearchParams& params,
+  std::vector<float> scores(const AggregatedImage& query, const SearchOptions& params,
                             const SearchContext& context) const;
   IvfStats stats() const;
 
@@ -92,6 +103,9 @@ class InvertedFile {
   std::vector<uint32_t> ids_;
   std::vector<uint8_t> codes_;
   std::vector<uint32_t> image_words_;  // aggregated words per image id
+  std::vector<std::string> names_;     // per image id
+  std::vector<float> centroids_;
+  int multiple_assignment_ = 0;
   std::shared_ptr<void> mapping_;
   const uint64_t* offsets_view_ = nullptr;
   const uint32_t* ids_view_ = nullptr;

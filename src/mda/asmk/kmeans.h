@@ -7,18 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace mda {
+#include "mda/options.h"
 
-struct KMeansOptions {
-  int64_t k = 65536;
-  int iterations = 10;
-  int64_t max_points_per_centroid = 256;
-  uint64_t seed = 1234;
-  int threads = 1;
-  // Where the assignment step runs: "cpu" (BLAS), or a registered backend such as "cuda"
-  // (asmk/point_assigner.h). Sampling, initialisation and the centroid update are the same on all.
-  std::string device = "cpu";
-};
+namespace mda {
 
 struct KMeansResult {
   int64_t k = 0, dim = 0;

@@ -3,33 +3,40 @@
 #include "mda/asmk/inverted_file.h"
 #include "mda/cli/command_context.h"
 #include "mda/features/feature_folder.h"
+#include "mda/index.h"
 #include "mda/io/json.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
+#include "mda/util/strings.h"
 
 namespace mda {
 
 namespace {
 
-void report_stats(const InvertedFile& ivf, const std::string& path) {
-  const IvfStats s = ivf.stats();
-  log_info(path, ": ", s.images_with_words, " images, ", s.entries, " entries, ",
-           s.vectors_per_image, " vectors per image, ", s.empty_words, " of ", s.words,
-           " words empty, imbalance ", s.imbalance);
+void report_stats(const IndexStatistics& s, const std::string& path) {
+  log_info(path, ": ", s.images, " images, ", s.entries, " entries, ", s.vectors_per_image,
+           " vectors per image, ", s.empty_words, " of ", s.words, " words empty, imbalance ",
+           s.imbalance);
 }
 
-Value stats_value(const InvertedFile& ivf) {
-  const IvfStats s = ivf.stats();
+Value stats_value(const IndexStatistics& s) {
   Value v = Value::empty_dict();
-  v.set("images", Value(s.images_with_words));
+  v.set("images", Value(s.images));
   v.set("entries", Value(s.entries));
   v.set("vectors_per_image", Value(s.vectors_per_image));
   v.set("words", Value(s.words));
   v.set("empty_words", Value(s.empty_words));
   v.set("imbalance", Value(s.imbalance));
-  v.set("binary", Value(ivf.binary()));
+  v.set("binary", Value(s.binary));
   return v;
+}
+
+// Statistics of the file just written, as any reader of it will see them.
+void write_stats(const std::string& path) {
+  const IndexStatistics s = Index::open(path).statistics();
+  report_stats(s, path);
+  write_json(path + ".stats.json", stats_value(s));
 }
 
 }  // namespace
@@ -39,47 +46,89 @@ int run_build_index(const std::vector<std::string>& args) {
       "build-index",
       "Quantizes database features (build_ivf.quantize.multiple_assignment words each), "
       "aggregates residuals\nper (image, word), binarizes them (ASMK*) or L2-normalises "
-      "them, and writes the inverted file.\nImage i of the features gets id "
-      "id-offset + i; --append adds to an existing index.");
+      "them, and writes the inverted file\nwith the codebook and the images' names in it "
+      "(mda search needs nothing else). --append adds\nto an existing index; --id-offset "
+      "writes a shard of a larger index for mda merge-index.");
   parser.option("--codebook", "FILE", "centroids.npy from mda train-codebook", "", true)
       .option("--features", "PATH", "database features: HOW-layout folder or its vecs.npy", "",
               true)
       .option("--out", "FILE", "index file to write", "", true)
       .flag("--append", "add the images to the index already at --out")
       .option("--id-offset", "N",
-              "id of the first image (default: 0, or the index's image count with --append)")
+              "write a shard whose first image has id N (ids below N stay empty; see "
+              "merge-index)")
       .config_sections({"build_ivf.", "runtime.threads"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
-  const Codebook codebook = Codebook::load(parser.get("--codebook"));
+  const std::string codebook_path = parser.get("--codebook");
+  const Codebook codebook = Codebook::load(codebook_path);
   const std::string features_path = parser.get("--features");
   const FeatureSet features = read_feature_folder(features_path);
-  const std::string out = parser.get("--out");
-  const bool binary = config.get_bool("build_ivf.kernel.binary");
-  const int ma = static_cast<int>(config.get_int("build_ivf.quantize.multiple_assignment"));
-  InvertedFile ivf = parser.flag_set("--append")
-                         ? InvertedFile::load(out)
-                         : InvertedFile(codebook.k, codebook.dim, binary, codebook.fingerprint);
-  if (ivf.fingerprint() != codebook.fingerprint)
-    fail(out, ": was built with another codebook than ", parser.get("--codebook"));
-  if (ivf.binary() != binary)
-    fail(out, ": binary = ", ivf.binary(), " but build_ivf.kernel.binary = ", binary);
-  const int64_t offset = parser.has("--id-offset") ? parser.get_int("--id-offset") : ivf.images();
-  const int threads = resolve_threads(config);
-  Progress progress("index", features.images, "img");
-  for (int64_t i = 0; i < features.images; ++i) {
-    const AggregatedImage image =
-        codebook.encode(features.image_descriptors(i), features.count(i), features.dim, ma, binary,
-                        threads, features_path + " image " + features.image_name(i));
-    ivf.add(offset + i, image);
-    progress.advance();
+  if (features.dim != codebook.dim) {
+    fail(features_path, ": descriptors are ", features.dim, "-d, the codebook's words are ",
+         codebook.dim, "-d (", codebook_path, ")");
   }
-  progress.finish();
-  ivf.finalize();
-  ivf.save(out);
-  report_stats(ivf, out);
-  write_json(out + ".stats.json", stats_value(ivf));
+  const std::string out = parser.get("--out");
+  const IndexOptions options = index_options_from_config(config);
+  const int threads = resolve_threads(config);
+  const bool append = parser.flag_set("--append");
+  if (parser.has("--id-offset")) {
+    if (append) throw UsageError("mda build-index: --id-offset writes a new shard; drop --append");
+    const int64_t offset = parser.get_int("--id-offset");
+    if (offset < 0)
+      throw UsageError(cat("mda build-index: --id-offset must be >= 0, found ", offset));
+    InvertedFile ivf(codebook.k, codebook.dim, options.binary, codebook.fingerprint);
+    ivf.set_centroids(codebook.centroids);
+    ivf.set_multiple_assignment(options.multiple_assignment);
+    Progress progress("index", features.images, "img");
+    for (int64_t i = 0; i < features.images; ++i) {
+      ivf.add(offset + i,
+              encode_features(codebook, features.image_descriptors(i), features.count(i),
+                              features.dim, options.multiple_assignment, options.binary, threads,
+                              features_path + " image " + features.image_name(i)),
+              features.names.empty() ? std::to_string(offset + i) : features.image_name(i));
+      progress.advance();
+    }
+    progress.finish();
+    ivf.finalize();
+    ivf.save(out);
+    write_stats(out);
+    config.save(sidecar_config_path(out));
+    return 0;
+  }
+
+  Index index = append ? Index::open(out) : Index(codebook, options);
+  if (index.codebook().fingerprint != codebook.fingerprint)
+    fail(out, ": was built with another codebook than ", codebook_path);
+  if (index.options().binary != options.binary) {
+    fail(out, ": binary = ", index.options().binary,
+         " but build_ivf.kernel.binary = ", options.binary);
+  }
+  if (index.options().multiple_assignment != options.multiple_assignment) {
+    fail(out, ": was built with multiple_assignment ", index.options().multiple_assignment,
+         " but build_ivf.quantize.multiple_assignment = ", options.multiple_assignment,
+         "; one index holds one encoding");
+  }
+  // Images without names (no images.txt) are named by their position in the index.
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < features.images; ++i) {
+    names.push_back(features.names.empty() ? std::to_string(index.size() + i)
+                                           : features.image_name(i));
+  }
+  DescriptorBatch batch;
+  batch.descriptors = features.descriptors.data();
+  batch.offsets = features.offsets.data();
+  batch.images = features.images;
+  batch.dim = features.dim;
+  {
+    Progress progress("index", features.images, "img");
+    index.add(batch, names, threads, [&](int64_t, int64_t) { progress.advance(); });
+  }
+  index.save(out);
+  const IndexStatistics s = index.statistics();
+  report_stats(s, out);
+  write_json(out + ".stats.json", stats_value(s));
   config.save(sidecar_config_path(out));
   return 0;
 }
@@ -99,8 +148,7 @@ int run_merge_index(const std::vector<std::string>& args) {
   for (size_t i = 1; i < inputs.size(); ++i) merged.merge(InvertedFile::load(inputs[i]), inputs[i]);
   const std::string out = parser.get("--out");
   merged.save(out);
-  report_stats(merged, out);
-  write_json(out + ".stats.json", stats_value(merged));
+  write_stats(out);
   return 0;
 }
 

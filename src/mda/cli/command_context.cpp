@@ -22,32 +22,6 @@ ImageSelection image_selection(const ArgParser& parser) {
   return selection;
 }
 
-namespace {
-ImageFeatureExtractor& installed_extractor() {
-  static ImageFeatureExtractor extractor;
-  return extractor;
-}
-}  // namespace
-
-void set_image_feature_extractor(ImageFeatureExtractor extractor) {
-  installed_extractor() = std::move(extractor);
-}
-
-void require_image_feature_extractor(const std::string& command) {
-  if (!installed_extractor()) {
-    throw UsageError(cat("mda ", command,
-                         ": --model (features computed from images) needs the network code, and "
-                         "this mda was built without libtorch; give --features instead"));
-  }
-}
-
-FeatureSet extract_image_features(const std::string& command, const std::string& model,
-                                  const ImageSelection& images, const std::string& device,
-                                  const Config& config) {
-  require_image_feature_extractor(command);
-  return installed_extractor()(model, images, device, config);
-}
-
 Config setup_command(const ArgParser& parser) {
   set_log_quiet(parser.flag_set("--quiet"));
   set_log_verbose(parser.flag_set("--verbose"));

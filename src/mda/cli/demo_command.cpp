@@ -188,8 +188,8 @@ int run_demo(const std::vector<std::string>& args) {
   extraction.features_num = 100;
   extraction.stream = stream;
   AsmkEvaluationOptions asmk;
-  asmk.codebook_size = 128;
-  asmk.threads = resolve_threads(config);
+  asmk.codebook.k = 128;
+  asmk.codebook.threads = asmk.search.threads = resolve_threads(config);
   for (const auto& [key, title, file] : std::vector<std::array<std::string, 3>>{
            {"untrained", "MDA untrained (T = PCA-whitening), ASMK*", "initial.mdam"},
            {"trained", cat("MDA trained ", epochs, " epochs, ASMK*"), "best.mdam"}}) {

@@ -8,7 +8,7 @@
 
 #include "mda/cli/command_context.h"
 #ifdef MDA_HAVE_TORCH
-#include "mda/net/network_backends.h"
+#include "mda/net/torch_point_assigner.h"
 #endif
 #include "mda/util/log.h"
 #include "mda/version.h"
@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 #ifdef MDA_HAVE_TORCH
-  mda::register_network_backends();
+  // The k-means backends of the network library (--device torch-cpu|cuda), wired here: the core
+  // library knows nothing of libtorch.
+  mda::register_torch_point_assigners();
 #endif
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& command : kCommands) {

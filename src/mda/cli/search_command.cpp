@@ -1,19 +1,58 @@
 // mda search: ASMK* scores of query features against an inverted file, as rankings.
 #include <chrono>
 
-#include "mda/asmk/asmk_config.h"
-#include "mda/asmk/asmk_ranking.h"
-#include "mda/asmk/codebook.h"
-#include "mda/asmk/inverted_file.h"
+#include <optional>
+
 #include "mda/cli/command_context.h"
+#include "mda/codebook.h"
+#include "mda/data/revisited_dataset.h"
+#include "mda/extractor.h"
 #include "mda/features/feature_folder.h"
+#include "mda/index.h"
 #include "mda/io/json.h"
 #include "mda/io/npy.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
+#include "mda/util/strings.h"
 
 namespace mda {
+namespace {
+
+// The query images of a selection: a list of paths, or a Revisited dataset's split (queries cropped
+// to their boxes).
+void query_images(const ImageSelection& selection, std::vector<std::string>& paths,
+                  std::vector<std::string>& names, std::vector<std::optional<BoundingBox>>& boxes) {
+  if (!selection.images_list.empty()) {
+    for (const std::string& path : read_image_list(selection.images_list)) {
+      paths.push_back(path);
+      names.push_back(path);
+      boxes.emplace_back();
+    }
+    return;
+  }
+  if (selection.data_root.empty() || selection.dataset.empty())
+    throw UsageError("mda search: give --images FILE, or --data-root DIR and --dataset NAME");
+  if (selection.split != "db" && selection.split != "queries") {
+    throw UsageError(
+        cat("mda search: --split must be db or queries, found '", selection.split, "'"));
+  }
+  const RevisitedDataset dataset = load_revisited_dataset(selection.data_root, selection.dataset);
+  const bool queries = selection.split == "queries";
+  const size_t n = queries ? dataset.queries.size() : dataset.database.size();
+  for (size_t i = 0; i < n; ++i) {
+    paths.push_back(queries ? dataset.query_path(i) : dataset.database_path(i));
+    names.push_back(queries ? dataset.queries[i] : dataset.database[i]);
+    if (queries && dataset.gnd[i].has_bbx) {
+      const auto& b = dataset.gnd[i].bbx;
+      boxes.push_back(BoundingBox{b[0], b[1], b[2], b[3]});
+    } else {
+      boxes.emplace_back();
+    }
+  }
+}
+
+}  // namespace
 
 int run_search(const std::vector<std::string>& args) {
   ArgParser parser(
@@ -22,9 +61,11 @@ int run_search(const std::vector<std::string>& args) {
       "1 - 2h/B, threshold tau,\npower alpha, normalised by the square roots of both "
       "images' word counts) and writes OUTDIR/ranks.npy\n(database images x queries, best "
       "first, ties to the lower index), OUTDIR/scores.npy (the same shape,\nscores in rank "
-      "order) and OUTDIR/pairs.txt ('query database score' lines).");
-  parser.option("--index", "FILE", "inverted file from mda build-index", "", true)
-      .option("--codebook", "FILE", "the centroids.npy the index was built with", "", true)
+      "order), OUTDIR/pairs.txt ('query database-index score database-name' lines) and\n"
+      "OUTDIR/results.json (per query its name and the named results).");
+  parser.option("--index", "FILE", "index file from mda build-index (holds its codebook)", "", true)
+      .option("--codebook", "FILE",
+              "the centroids.npy the index was built with (optional: checked against the index)")
       .option("--features", "PATH", "query features: HOW-layout folder or its vecs.npy")
       .option("--model", "FILE",
               "instead of --features: extract the queries' features with this model file "
@@ -38,7 +79,7 @@ int run_search(const std::vector<std::string>& args) {
       .option("--out", "DIR", "output folder", "", true)
       .option("--topk", "K",
               "rank only the best K images per query (default: query_ivf.search.topk, null = all)")
-      .option("--pairs-topk", "K", "pairs.txt lines per query", "100")
+      .option("--pairs-topk", "K", "pairs.txt lines and results.json entries per query", "100")
       .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads",
                         "evaluation.image_size", "evaluation.scales", "evaluation.features_num",
                         "evaluation.selection", "runtime.decode_threads", "runtime.on_bad_image"});
@@ -50,82 +91,125 @@ int run_search(const std::vector<std::string>& args) {
   const bool from_images = parser.has("--model");
   if (!from_images && (parser.has("--images") || parser.has("--data-root")))
     throw UsageError("mda search: --images and --data-root go with --model, not --features");
-  if (from_images) require_image_feature_extractor("search");
-  const Codebook codebook = Codebook::load(parser.get("--codebook"));
-  const InvertedFile ivf = InvertedFile::load(parser.get("--index"));
-  if (ivf.fingerprint() != codebook.fingerprint) {
-    fail(parser.get("--index"), ": was built with another codebook than ",
-         parser.get("--codebook"));
+#ifndef MDA_HAVE_TORCH
+  if (from_images) {
+    throw UsageError(
+        "mda search: --model (features computed from images) needs the network code, and this "
+        "mda was built without libtorch; give --features instead");
   }
-  const std::string features_path =
-      from_images ? parser.get("--model") + " features" : parser.get("--features");
+#endif
+  SearchOptions options = search_options_from_config(config);
+  if (parser.has("--topk")) {
+    options.topk = parser.get_int("--topk");
+    if (options.topk < 1)
+      throw UsageError(cat("mda search: --topk must be positive, found ", options.topk));
+  }
+  const int64_t pairs_limit = parser.get_int("--pairs-topk");
+  if (pairs_limit < 0)
+    throw UsageError(cat("mda search: --pairs-topk must be 0 or positive, found ", pairs_limit));
+  const std::string index_path = parser.get("--index");
+  const Index index = Index::open(index_path);
+  if (parser.has("--codebook") &&
+      Codebook::load(parser.get("--codebook")).fingerprint != index.codebook().fingerprint) {
+    fail(index_path, ": was built with another codebook than ", parser.get("--codebook"));
+  }
+
+  std::string features_path = parser.get("--features");
   FeatureSet queries;
   if (from_images) {
-    queries = extract_image_features("search", parser.get("--model"), image_selection(parser),
-                                     parser.get("--device"), config);
+#ifdef MDA_HAVE_TORCH
+    features_path = parser.get("--model") + " features";
+    const ImageSelection selection = image_selection(parser);
+    std::vector<std::string> paths, names;
+    std::vector<std::optional<BoundingBox>> boxes;
+    query_images(selection, paths, names, boxes);
+    ExtractionOptions extraction = extraction_options_from_config(config);
+    extraction.threads = resolve_threads(config);
+    const Extractor extractor(parser.get("--model"), extraction, parser.get("--device"));
+    std::vector<LocalFeatures> features;
+    Progress progress("extract queries", static_cast<int64_t>(paths.size()), "img");
+    for (size_t i = 0; i < paths.size(); ++i) {
+      features.push_back(extractor.extract(paths[i], boxes[i]));
+      progress.advance();
+    }
+    progress.finish();
+    queries = make_feature_set(std::move(names), features);
+#endif
   } else {
     queries = read_feature_folder(features_path);
   }
-  const AsmkEvaluationOptions asmk = asmk_options_from_config(config);
-  const AsmkSearchParams params = asmk.params;
-  const int ma = asmk.query_assignment;
-  const int threads = resolve_threads(config);
-  const int64_t n_db = ivf.images(), n_q = queries.images;
-  int64_t topk = n_db;
-  if (parser.has("--topk")) {
-    topk = parser.get_int("--topk");
-  } else if (!config.at("query_ivf.search.topk").is_null()) {
-    topk = config.get_int("query_ivf.search.topk");
+  if (queries.dim != index.codebook().dim) {
+    fail(features_path, ": descriptors are ", queries.dim, "-d, the codebook's words are ",
+         index.codebook().dim, "-d (", index_path, ")");
   }
-  if (topk < 1) fail("topk must be positive, found ", topk);
-  topk = std::min(topk, n_db);
-
-  // Encoding uses BLAS (threaded inside); scanning runs one query per thread.
-  std::vector<AggregatedImage> encoded;
-  EncodeTimings timings;
-  {
-    Progress progress("quantize queries", n_q, "query");
-    for (int64_t q = 0; q < n_q; ++q) {
-      encoded.push_back(codebook.encode(
-          queries.image_descriptors(q), queries.count(q), queries.dim, ma, ivf.binary(), threads,
-          features_path + " query " + queries.image_name(q), &timings));
-      progress.advance();
-    }
-  }
-  const auto scan_start = std::chrono::steady_clock::now();
-  RankedLists lists;
+  const int64_t n_q = queries.images;
+  DescriptorBatch batch;
+  batch.descriptors = queries.descriptors.data();
+  batch.offsets = queries.offsets.data();
+  batch.images = n_q;
+  batch.dim = queries.dim;
+  SearchTimings timings;
+  std::vector<std::vector<SearchHit>> hits;
   {
     Progress progress("search", n_q, "query");
-    lists = rank_queries(ivf, encoded, params, topk, threads, &progress);
+    hits = index.search(batch, options, &timings, [&](int64_t, int64_t) { progress.advance(); });
   }
-  const double scan_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
-  const std::vector<int64_t>& ranks = lists.ranks;
-  const std::vector<float>& ranked_scores = lists.scores;
+  const int64_t topk = n_q > 0 ? static_cast<int64_t>(hits[0].size()) : 0;
+  std::vector<int64_t> ranks(static_cast<size_t>(topk * n_q));
+  std::vector<float> ranked_scores(ranks.size());
+  for (int64_t q = 0; q < n_q; ++q) {
+    for (int64_t r = 0; r < topk; ++r) {
+      const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
+      ranks[static_cast<size_t>(r * n_q + q)] = hit.index;
+      ranked_scores[static_cast<size_t>(r * n_q + q)] = hit.score;
+    }
+  }
 
   const std::string out = parser.get("--out");
   make_dirs(out);
   write_npy(join_path(out, "ranks.npy"), NdArray::from_vector(ranks, {topk, n_q}));
   write_npy(join_path(out, "scores.npy"), NdArray::from_vector(ranked_scores, {topk, n_q}));
-  const int64_t pairs_topk = std::min<int64_t>(topk, parser.get_int("--pairs-topk"));
+  const int64_t pairs_topk = std::min<int64_t>(topk, pairs_limit);
   write_file_atomic(join_path(out, "pairs.txt"), [&](std::ostream& stream) {
     for (int64_t q = 0; q < n_q; ++q) {
       for (int64_t r = 0; r < pairs_topk; ++r) {
-        stream << queries.image_name(q) << ' ' << ranks[static_cast<size_t>(r * n_q + q)] << ' '
-               << ranked_scores[static_cast<size_t>(r * n_q + q)] << '\n';
+        const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
+        stream << queries.image_name(q) << ' ' << hit.index << ' ' << hit.score << ' ' << hit.name
+               << '\n';
       }
     }
   });
+  Value::List per_query;
+  for (int64_t q = 0; q < n_q; ++q) {
+    Value::List results;
+    for (int64_t r = 0; r < pairs_topk; ++r) {
+      const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
+      Value result = Value::empty_dict();
+      result.set("name", Value(hit.name));
+      result.set("index", Value(hit.index));
+      result.set("score", Value(static_cast<double>(hit.score)));
+      results.push_back(std::move(result));
+    }
+    Value query = Value::empty_dict();
+    query.set("query", Value(queries.image_name(q)));
+    query.set("results", Value(std::move(results)));
+    per_query.push_back(std::move(query));
+  }
+  Value results = Value::empty_dict();
+  results.set("index", Value(index_path));
+  results.set("queries", Value(std::move(per_query)));
+  write_json(join_path(out, "results.json"), results);
   config.save(join_path(out, "search.config.yaml"));
   // Wall-clock seconds per query of each step (the scan over `threads` threads, ranking included).
-  Value per_query = Value::empty_dict();
-  per_query.set("quantize", Value(timings.quantize / static_cast<double>(n_q)));
-  per_query.set("aggregate", Value(timings.aggregate / static_cast<double>(n_q)));
-  per_query.set("scan_and_rank", Value(scan_seconds / static_cast<double>(n_q)));
-  per_query.set("threads", Value(static_cast<int64_t>(threads)));
-  write_json(join_path(out, "timings.json"), per_query);
-  log_info("seconds per query: quantize ", timings.quantize / n_q, ", aggregate ",
-           timings.aggregate / n_q, ", scan and rank ", scan_seconds / n_q);
+  const double per = 1.0 / static_cast<double>(std::max<int64_t>(n_q, 1));
+  Value per_query_timings = Value::empty_dict();
+  per_query_timings.set("quantize", Value(timings.quantize * per));
+  per_query_timings.set("aggregate", Value(timings.aggregate * per));
+  per_query_timings.set("scan_and_rank", Value(timings.scan * per));
+  per_query_timings.set("threads", Value(static_cast<int64_t>(options.threads)));
+  write_json(join_path(out, "timings.json"), per_query_timings);
+  log_info("seconds per query: quantize ", timings.quantize * per, ", aggregate ",
+           timings.aggregate * per, ", scan and rank ", timings.scan * per);
   log_info("wrote ", join_path(out, "ranks.npy"), " (", topk, " x ", n_q, ")");
   return 0;
 }

@@ -1,6 +1,4 @@
 // mda train-codebook: k-means visual words from local features.
-#include <thread>
-
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
@@ -11,13 +9,6 @@
 #include "mda/util/strings.h"
 
 namespace mda {
-
-int resolve_threads(const Config& config) {
-  const int64_t threads = config.get_int("runtime.threads");
-  if (threads < 0) fail("runtime.threads must be 0 (one per core) or positive, found ", threads);
-  return threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
-                      : static_cast<int>(threads);
-}
 
 int run_train_codebook(const std::vector<std::string>& args) {
   ArgParser parser(
@@ -39,13 +30,7 @@ int run_train_codebook(const std::vector<std::string>& args) {
   const Config config = setup_command(parser);
   const FeatureSet features =
       read_feature_folder(parser.get("--features"), /*allow_empty_images=*/true);
-  KMeansOptions options;
-  options.k = config.get_int("train_codebook.codebook.size");
-  options.iterations = static_cast<int>(config.get_int("train_codebook.codebook.niter"));
-  options.max_points_per_centroid =
-      config.get_int("train_codebook.codebook.max_points_per_centroid");
-  options.seed = static_cast<uint64_t>(config.get_int("train_codebook.codebook.seed"));
-  options.threads = resolve_threads(config);
+  KMeansOptions options = kmeans_options_from_config(config);
   options.device = parser.get("--device");
   const int64_t n =
       static_cast<int64_t>(features.descriptors.size()) / std::max<int64_t>(features.dim, 1);

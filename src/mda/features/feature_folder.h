@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "mda/features/local_features.h"
 #include "mda/io/ndarray.h"
+#include "mda/local_features.h"
 
 namespace mda {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "mda/features/local_features.h"
+#include "mda/local_features.h"
 
 namespace mda {
 

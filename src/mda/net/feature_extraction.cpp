@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mda/config/stage_options.h"
 #include "mda/image/transform.h"
 #include "mda/util/error.h"
 #include "mda/util/strings.h"
@@ -55,17 +56,21 @@ torch::Device parse_device(const std::string& name, const std::string& command) 
   return name == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
-ExtractionSettings extraction_settings(const Config& config, const torch::Device& device) {
+ExtractionSettings extraction_settings(const ExtractionOptions& options,
+                                       const torch::Device& device) {
   ExtractionSettings settings;
-  settings.image_size = static_cast<int>(config.get_int("evaluation.image_size"));
-  settings.scales = config.get_doubles("evaluation.scales");
-  settings.features_num = config.get_int("evaluation.features_num");
-  settings.selection =
-      parse_head_selection(config.get_string("evaluation.selection"), "evaluation.selection");
+  settings.image_size = options.image_size;
+  settings.scales = options.scales;
+  settings.features_num = options.features_num;
+  settings.selection = parse_head_selection(options.selection, "evaluation.selection");
   settings.device = device;
-  settings.stream.threads = static_cast<int>(config.get_int("runtime.decode_threads"));
-  settings.stream.on_bad_image = parse_bad_image_policy(config.get_string("runtime.on_bad_image"));
+  settings.stream.threads = options.decode_threads;
+  settings.stream.on_bad_image = parse_bad_image_policy(options.on_bad_image);
   return settings;
+}
+
+ExtractionSettings extraction_settings(const Config& config, const torch::Device& device) {
+  return extraction_settings(extraction_options_from_config(config), device);
 }
 
 Image prepare_extraction_image(const ExtractionItem& item, Image image, int image_size) {
@@ -94,11 +99,13 @@ std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
                                                   const std::vector<ExtractionItem>& items,
                                                   const ExtractionSettings& settings) {
   std::vector<LocalFeatures> features(items.size());
+  int64_t done = 0;
   const std::vector<size_t> skipped = for_each_image(
       item_paths(items), settings.stream,
       [&](size_t i, const Image& image) {
         features[i] = net.extract_local(image_tensor(image, settings.device), settings.scales,
                                         settings.features_num, settings.selection);
+        if (settings.on_image) settings.on_image(++done, static_cast<int64_t>(items.size()));
       },
       [&](size_t i, Image image) {
         return prepare_extraction_image(items[i], std::move(image), settings.image_size);

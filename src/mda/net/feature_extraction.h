@@ -12,10 +12,11 @@
 #include "mda/config/config.h"
 #include "mda/data/image_list.h"
 #include "mda/data/revisited_dataset.h"
-#include "mda/features/local_features.h"
 #include "mda/image/image.h"
 #include "mda/image/image_stream.h"
+#include "mda/local_features.h"
 #include "mda/net/mda_net.h"
+#include "mda/options.h"
 
 namespace mda {
 
@@ -53,8 +54,12 @@ struct ExtractionSettings {
   HeadSelection selection = HeadSelection::kJoint;
   torch::Device device = torch::kCPU;
   ImageStreamOptions stream;
+  ProgressCallback on_image;  // called after each image of a list: (done, all)
 };
 
+// The public API's options (mda/options.h) on `device`; threads are not set here.
+ExtractionSettings extraction_settings(const ExtractionOptions& options,
+                                       const torch::Device& device);
 // evaluation.image_size, .scales, .features_num, .selection and runtime.decode_threads,
 // .on_bad_image.
 ExtractionSettings extraction_settings(const Config& config, const torch::Device& device);

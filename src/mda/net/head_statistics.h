@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "mda/features/local_features.h"
 #include "mda/io/value.h"
+#include "mda/local_features.h"
 #include "mda/net/feature_extraction.h"
 #include "mda/net/mda_net.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "mda/features/head_selection.h"
-#include "mda/features/local_features.h"
+#include "mda/local_features.h"
 #include "mda/net/architecture.h"
 #include "mda/net/backbone.h"
 

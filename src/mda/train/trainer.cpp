@@ -175,7 +175,7 @@ ValidationResult validate(MdaNetImpl& net, const RevisitedDataset& dataset,
     const std::vector<LocalFeatures> query_features =
         extract_local_features(net, queries, settings);
     AsmkEvaluationOptions asmk = validation.asmk;
-    asmk.threads = threads;
+    asmk.codebook.threads = asmk.search.threads = threads;
     ranking = asmk_full_ranking(db_features, query_features, asmk);
   }
   return {evaluate_revisited(ranking, dataset.gnd),

@@ -79,7 +79,7 @@ TrainingOptions TrainingOptions::from_config(const Config& config) {
     if (!(s > 0)) fail("training.validation.scales must be positive, found ", s);
   v.features_num = positive_int(config, "training.validation.features_num");
   v.asmk = asmk_options_from_config(config);
-  v.asmk.codebook_size = positive_int(config, "training.validation.codebook_size");
+  v.asmk.codebook.k = positive_int(config, "training.validation.codebook_size");
   v.selection = parse_head_selection(config.get_string("training.validation.selection"),
                                      "training.validation.selection");
   return o;

@@ -1,4 +1,4 @@
-#include "mda/asmk/torch_point_assigner.h"
+#include "mda/net/torch_point_assigner.h"
 
 #include <torch/torch.h>
 

@@ -1,0 +1,117 @@
+// mda::Extractor (mda/extractor.h) over the network library: a model loaded once for inference,
+// the extraction settings, and a lock so that calls run one at a time.
+#include "mda/extractor.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <mutex>
+#include <thread>
+
+#include "mda/image/codec.h"
+#include "mda/net/feature_extraction.h"
+#include "mda/net/model_file.h"
+#include "mda/util/error.h"
+#include "mda/util/progress.h"
+
+namespace mda {
+
+struct Extractor::State {
+  ExtractionOptions options;
+  ExtractionSettings settings;
+  MdaNet net{nullptr};
+  std::mutex mutex;
+
+  LocalFeatures extract_image(Image image, const std::optional<BoundingBox>& box,
+                              const std::string& source) {
+    ExtractionItem item{source, source, box.has_value(), {}};
+    if (box) item.box = {box->x1, box->y1, box->x2, box->y2};
+    const Image prepared = prepare_extraction_image(item, std::move(image), settings.image_size);
+    const std::lock_guard<std::mutex> lock(mutex);
+    return net->extract_local(image_tensor(prepared, settings.device), settings.scales,
+                              settings.features_num, settings.selection);
+  }
+};
+
+Extractor::Extractor(const std::string& model_path, ExtractionOptions options,
+                     const std::string& device) {
+  if (device != "cpu" && device != "cuda")
+    fail("Extractor: device must be cpu or cuda, found '", device, "'");
+  if (device == "cuda" && !torch::cuda::is_available())
+    fail("Extractor: device cuda, but no CUDA device is visible to libtorch");
+  if (options.image_size < 1)
+    fail("Extractor: image_size must be positive, found ", options.image_size);
+  if (options.features_num < 1)
+    fail("Extractor: features_num must be positive, found ", options.features_num);
+  if (options.scales.empty()) fail("Extractor: scales must list at least one scale");
+  for (double s : options.scales)
+    if (!(s > 0 && s <= 16)) fail("Extractor: scales must be in (0, 16], found ", s);
+  if (options.threads < 0) fail("Extractor: threads must be 0 (one per core) or positive");
+  const torch::Device torch_device =
+      device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  auto state = std::make_unique<State>();
+  state->options = options;
+  state->settings = extraction_settings(options, torch_device);
+  at::set_num_threads(options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  state->net = load_model_for_inference(model_path, torch_device);
+  state_ = std::move(state);
+}
+
+Extractor::Extractor(Extractor&&) noexcept = default;
+Extractor& Extractor::operator=(Extractor&&) noexcept = default;
+Extractor::~Extractor() = default;
+
+LocalFeatures Extractor::extract(const std::string& image_path,
+                                 const std::optional<BoundingBox>& box) const {
+  return state_->extract_image(read_image(image_path), box, image_path);
+}
+
+LocalFeatures Extractor::extract_encoded(const std::vector<uint8_t>& bytes,
+                                         const std::optional<BoundingBox>& box,
+                                         const std::string& source) const {
+  return state_->extract_image(decode_image(bytes, source), box, source);
+}
+
+LocalFeatures Extractor::extract_rgb(const uint8_t* rgb, int width, int height,
+                                     const std::optional<BoundingBox>& box) const {
+  if (!rgb || width < 1 || height < 1)
+    fail("Extractor::extract_rgb: an empty image (", width, " x ", height, ")");
+  Image image(width, height);
+  std::copy(rgb, rgb + image.pixels.size(), image.pixels.begin());
+  return state_->extract_image(std::move(image), box, "RGB image");
+}
+
+std::vector<LocalFeatures> Extractor::extract_many(const std::vector<std::string>& image_paths,
+                                                   ProgressCallback progress) const {
+  ExtractionSettings settings = state_->settings;
+  std::unique_ptr<Progress> bar;
+  if (progress) {
+    settings.on_image = std::move(progress);
+  } else {
+    bar = std::make_unique<Progress>("extract", static_cast<int64_t>(image_paths.size()), "img");
+    settings.stream.progress = bar.get();
+  }
+  const std::lock_guard<std::mutex> lock(state_->mutex);
+  std::vector<LocalFeatures> features =
+      extract_local_features(*state_->net, path_items(image_paths), settings);
+  if (bar) bar->finish();
+  return features;
+}
+
+std::vector<float> Extractor::global_descriptor(const std::string& image_path) const {
+  const std::lock_guard<std::mutex> lock(state_->mutex);
+  const torch::Tensor row =
+      extract_global_descriptors(*state_->net, path_items({image_path}), state_->settings)
+          .contiguous();
+  return std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+}
+
+int64_t Extractor::descriptor_dim() const { return state_->net->architecture().dim; }
+
+int Extractor::heads() const { return state_->net->architecture().heads; }
+
+const ExtractionOptions& Extractor::options() const { return state_->options; }
+
+}  // namespace mda
