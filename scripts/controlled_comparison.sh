@@ -26,16 +26,6 @@ mkdir -p "$out"
 cd "$out"
 make_split
 
-arm() {  # arm how|mda: the only difference between the arms
-  case "$1" in
-    how) echo --set model.attention=l2 --set model.heads=1 ;;
-    mda) echo --set model.attention=da --set model.heads="$HEADS" --set training.diversity_weight="$LAMBDA" ;;
-  esac
-}
-shared() {  # shared SMOOTHING CHANNEL_MAPPING STOP_GRADIENT FREEZE_T
-  echo --set model.smoothing="$1" --set model.channel_mapping="$2" --set model.stop_gradient="$3" \
-    --set training.reduction.freeze="$4"
-}
 best_validation() {  # best_validation RUN_FOLDER -> Medium mAP of the best epoch
   python3 -c "import json,sys; print(max(e['medium'] for e in json.load(open(sys.argv[1]))['validation']))" "$1/history.json"
 }

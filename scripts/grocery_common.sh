@@ -48,3 +48,15 @@ evaluate() {  # evaluate MODEL_FILE FOLDER: ASMK* mAP on grocery and ukbench1k
     "$mda" evaluate --quiet --data-root "$data" --dataset "$1" --ranks "$dir/search_$1/ranks.npy" --json "$dir/metrics_$1.json"
   done
 }
+
+# The controlled comparison's arms (docs/training.md): they differ only in the attention.
+arm() {  # arm how|mda
+  case "$1" in
+    how) echo --set model.attention=l2 --set model.heads=1 ;;
+    mda) echo --set model.attention=da --set model.heads="$HEADS" --set training.diversity_weight="$LAMBDA" ;;
+  esac
+}
+shared() {  # shared SMOOTHING CHANNEL_MAPPING STOP_GRADIENT FREEZE_T
+  echo --set model.smoothing="$1" --set model.channel_mapping="$2" --set model.stop_gradient="$3" \
+    --set training.reduction.freeze="$4"
+}

@@ -64,6 +64,18 @@ TEST(StageOptions, OutOfRangeValuesAreErrorsNamingTheKey) {
                      {"query_ivf.search.topk"});
 }
 
+TEST(Config, ACopyChangesIndependentlyOfTheOriginal) {
+  Config original;
+  Config copy = original;
+  copy.set_override("evaluation.scales=[1.0]");
+  EXPECT_EQ(copy.get_doubles("evaluation.scales"), std::vector<double>{1.0});
+  EXPECT_EQ(original.get_doubles("evaluation.scales").size(), 7u);
+  Config assigned;
+  assigned = copy;
+  assigned.set_override("evaluation.features_num=5");
+  EXPECT_EQ(copy.get_int("evaluation.features_num"), 1000);
+}
+
 TEST(Config, DefaultsParseAndHaveHowAsmkNames) {
   const Config config;
   EXPECT_EQ(config.get_int("train_codebook.codebook.size"), 65536);

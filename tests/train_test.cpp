@@ -174,3 +174,45 @@ TEST(AsmkFullRanking, RanksTheSameObjectFirst) {
 
 }  // namespace
 }  // namespace mda
+
+namespace mda {
+namespace {
+
+// The training defaults are written in training_options.h and configs/default.yml: they must agree
+// (the validation codebook size and the run folder are the configuration's own).
+TEST(TrainingOptionsDefaults, DefaultYmlAgreesWithTheStructDefaults) {
+  const TrainingOptions read = TrainingOptions::from_config(Config()), want;
+  EXPECT_EQ(read.image_extension, want.image_extension);
+  EXPECT_EQ(read.epochs, want.epochs);
+  EXPECT_EQ(read.qsize, want.qsize);
+  EXPECT_EQ(read.poolsize, want.poolsize);
+  EXPECT_EQ(read.nnum, want.nnum);
+  EXPECT_EQ(read.batch_tuples, want.batch_tuples);
+  EXPECT_EQ(read.image_size, want.image_size);
+  EXPECT_EQ(read.margin, want.margin);
+  EXPECT_EQ(read.diversity_weight, want.diversity_weight);
+  EXPECT_EQ(read.lr, want.lr);
+  EXPECT_EQ(read.attention_lr, want.attention_lr);
+  EXPECT_EQ(read.weight_decay, want.weight_decay);
+  EXPECT_EQ(read.lr_decay, want.lr_decay);
+  EXPECT_EQ(read.reduction_init, want.reduction_init);
+  EXPECT_EQ(read.freeze_reduction, want.freeze_reduction);
+  EXPECT_EQ(read.whitening_images, want.whitening_images);
+  EXPECT_EQ(read.whitening_features, want.whitening_features);
+  EXPECT_EQ(read.augmentation.enabled, want.augmentation.enabled);
+  EXPECT_EQ(read.augmentation.crop_min_area, want.augmentation.crop_min_area);
+  EXPECT_EQ(read.augmentation.scale_min, want.augmentation.scale_min);
+  EXPECT_EQ(read.augmentation.scale_max, want.augmentation.scale_max);
+  EXPECT_EQ(read.augmentation.color_jitter, want.augmentation.color_jitter);
+  EXPECT_EQ(read.mixed_precision, want.mixed_precision);
+  EXPECT_EQ(read.seed, want.seed);
+  EXPECT_EQ(read.validation.every, want.validation.every);
+  EXPECT_EQ(read.validation.method, want.validation.method);
+  EXPECT_EQ(read.validation.image_size, want.validation.image_size);
+  EXPECT_EQ(read.validation.scales, want.validation.scales);
+  EXPECT_EQ(read.validation.features_num, want.validation.features_num);
+  EXPECT_EQ(read.validation.selection, want.validation.selection);
+}
+
+}  // namespace
+}  // namespace mda

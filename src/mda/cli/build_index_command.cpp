@@ -2,6 +2,7 @@
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/cli/command_context.h"
+#include "mda/cli/stages.h"
 #include "mda/features/feature_folder.h"
 #include "mda/index.h"
 #include "mda/io/json.h"
@@ -30,6 +31,14 @@ Value stats_value(const IndexStatistics& s) {
   v.set("imbalance", Value(s.imbalance));
   v.set("binary", Value(s.binary));
   return v;
+}
+
+void check_dimension(const FeatureSet& features, const std::string& features_path,
+                     const Codebook& codebook, const std::string& codebook_path) {
+  if (features.dim != codebook.dim) {
+    fail(features_path, ": descriptors are ", features.dim, "-d, the codebook's words are ",
+         codebook.dim, "-d (", codebook_path, ")");
+  }
 }
 
 // Statistics of the file just written, as any reader of it will see them.
@@ -62,42 +71,49 @@ int run_build_index(const std::vector<std::string>& args) {
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
   const std::string codebook_path = parser.get("--codebook");
-  const Codebook codebook = Codebook::load(codebook_path);
   const std::string features_path = parser.get("--features");
-  const FeatureSet features = read_feature_folder(features_path);
-  if (features.dim != codebook.dim) {
-    fail(features_path, ": descriptors are ", features.dim, "-d, the codebook's words are ",
-         codebook.dim, "-d (", codebook_path, ")");
-  }
   const std::string out = parser.get("--out");
-  const IndexOptions options = index_options_from_config(config);
-  const int threads = resolve_threads(config);
   const bool append = parser.flag_set("--append");
-  if (parser.has("--id-offset")) {
-    if (append) throw UsageError("mda build-index: --id-offset writes a new shard; drop --append");
-    const int64_t offset = parser.get_int("--id-offset");
-    if (offset < 0)
-      throw UsageError(cat("mda build-index: --id-offset must be >= 0, found ", offset));
-    InvertedFile ivf(codebook.k, codebook.dim, options.binary, codebook.fingerprint);
-    ivf.set_centroids(codebook.centroids);
-    ivf.set_multiple_assignment(options.multiple_assignment);
-    Progress progress("index", features.images, "img");
-    for (int64_t i = 0; i < features.images; ++i) {
-      ivf.add(offset + i,
-              encode_features(codebook, features.image_descriptors(i), features.count(i),
-                              features.dim, options.multiple_assignment, options.binary, threads,
-                              features_path + " image " + features.image_name(i)),
-              features.names.empty() ? std::to_string(offset + i) : features.image_name(i));
-      progress.advance();
-    }
-    progress.finish();
-    ivf.finalize();
-    ivf.save(out);
-    write_stats(out);
-    config.save(sidecar_config_path(out));
+  if (!parser.has("--id-offset")) {
+    build_index_stage(config, codebook_path, features_path, out, append);
     return 0;
   }
+  if (append) throw UsageError("mda build-index: --id-offset writes a new shard; drop --append");
+  const int64_t offset = parser.get_int("--id-offset");
+  if (offset < 0)
+    throw UsageError(cat("mda build-index: --id-offset must be >= 0, found ", offset));
+  const Codebook codebook = Codebook::load(codebook_path);
+  const FeatureSet features = read_feature_folder(features_path);
+  check_dimension(features, features_path, codebook, codebook_path);
+  const IndexOptions options = index_options_from_config(config);
+  const int threads = resolve_threads(config);
+  InvertedFile ivf(codebook.k, codebook.dim, options.binary, codebook.fingerprint);
+  ivf.set_centroids(codebook.centroids);
+  ivf.set_multiple_assignment(options.multiple_assignment);
+  Progress progress("index", features.images, "img");
+  for (int64_t i = 0; i < features.images; ++i) {
+    ivf.add(offset + i,
+            encode_features(codebook, features.image_descriptors(i), features.count(i),
+                            features.dim, options.multiple_assignment, options.binary, threads,
+                            features_path + " image " + features.image_name(i)),
+            features.names.empty() ? std::to_string(offset + i) : features.image_name(i));
+    progress.advance();
+  }
+  progress.finish();
+  ivf.finalize();
+  ivf.save(out);
+  write_stats(out);
+  config.save(sidecar_config_path(out));
+  return 0;
+}
 
+void build_index_stage(const Config& config, const std::string& codebook_path,
+                       const std::string& features_path, const std::string& out, bool append) {
+  const Codebook codebook = Codebook::load(codebook_path);
+  const FeatureSet features = read_feature_folder(features_path);
+  check_dimension(features, features_path, codebook, codebook_path);
+  const IndexOptions options = index_options_from_config(config);
+  const int threads = resolve_threads(config);
   Index index = append ? Index::open(out) : Index(codebook, options);
   if (index.codebook().fingerprint != codebook.fingerprint)
     fail(out, ": was built with another codebook than ", codebook_path);
@@ -130,7 +146,6 @@ int run_build_index(const std::vector<std::string>& args) {
   report_stats(s, out);
   write_json(out + ".stats.json", stats_value(s));
   config.save(sidecar_config_path(out));
-  return 0;
 }
 
 int run_merge_index(const std::vector<std::string>& args) {

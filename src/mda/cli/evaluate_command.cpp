@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "mda/cli/command_context.h"
+#include "mda/cli/stages.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/eval/evaluation_report.h"
 #include "mda/io/json.h"
@@ -28,10 +29,14 @@ int run_evaluate(const std::vector<std::string>& args) {
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
+  evaluate_stage(config, parser.get("--data-root"), parser.get("--dataset"), parser.get("--ranks"),
+                 parser.get("--json"));
+  return 0;
+}
 
-  const RevisitedDataset dataset =
-      load_revisited_dataset(parser.get("--data-root"), parser.get("--dataset"));
-  const std::string ranks_path = parser.get("--ranks");
+void evaluate_stage(const Config& config, const std::string& data_root, const std::string& name,
+                    const std::string& ranks_path, const std::string& out) {
+  const RevisitedDataset dataset = load_revisited_dataset(data_root, name);
   const Ranking ranking =
       ranking_from_array(read_npy(ranks_path), static_cast<int64_t>(dataset.database.size()),
                          static_cast<int64_t>(dataset.queries.size()), ranks_path);
@@ -41,8 +46,7 @@ int run_evaluate(const std::vector<std::string>& args) {
            dataset.database.size(), " database images; ranking ", ranks_path);
   std::cout << format_evaluation_table(evaluation) << std::flush;
 
-  if (parser.has("--json")) {
-    const std::string out = parser.get("--json");
+  if (!out.empty()) {
     Value report = Value::empty_dict();
     report.set("dataset", Value(dataset.name));
     report.set("ground_truth", Value(dataset.gnd_path));
@@ -54,7 +58,6 @@ int run_evaluate(const std::vector<std::string>& args) {
     config.save(sidecar_config_path(out));
     log_info("wrote ", out);
   }
-  return 0;
 }
 
 }  // namespace mda

@@ -2,8 +2,10 @@
 // the queries, extract the codebook's training features, train the codebook, build the index,
 // search, evaluate — with every stage's output cached in the run folder.
 #include <chrono>
+#include <functional>
 
 #include "mda/cli/command_context.h"
+#include "mda/cli/stages.h"
 #include "mda/io/json.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -50,22 +52,20 @@ int run_run(const std::vector<std::string>& args) {
   }
   write_file_atomic(config_path, effective);
 
-  std::vector<std::string> common = {"--config", config_path};
-  if (parser.flag_set("--quiet")) common.push_back("--quiet");
-  if (parser.flag_set("--verbose")) common.push_back("--verbose");
   Value timings = Value::empty_dict();
   const auto stage = [&](const std::string& name, const std::string& output,
-                         int (*command)(const std::vector<std::string>&),
-                         std::vector<std::string> stage_args) {
+                         const std::function<void()>& run_stage) {
     if (file_exists(output)) {
       log_info("[", name, "] cached: ", output);
       return;
     }
     log_info("[", name, "] ...");
-    stage_args.insert(stage_args.end(), common.begin(), common.end());
     const auto start = std::chrono::steady_clock::now();
-    const int status = command(stage_args);
-    if (status != 0) fail("stage ", name, " failed with status ", status);
+    try {
+      run_stage();
+    } catch (const std::exception& error) {
+      fail("stage ", name, " failed: ", error.what());
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     timings.set(name, Value(seconds));
@@ -73,42 +73,50 @@ int run_run(const std::vector<std::string>& args) {
   };
   const std::string features = join_path(out, "features");
   const std::string device = parser.get("--device");
-  stage("extract database", join_path(features, "db/vecs.npy"), run_extract,
-        {"--model", model, "--data-root", data_root, "--dataset", dataset, "--split", "db", "--out",
-         join_path(features, "db"), "--device", device});
-  stage("extract queries", join_path(features, "queries/vecs.npy"), run_extract,
-        {"--model", model, "--data-root", data_root, "--dataset", dataset, "--split", "queries",
-         "--out", join_path(features, "queries"), "--device", device});
-  std::vector<std::string> codebook_source =
-      codebook_dataset.empty()
-          ? std::vector<std::string>{"--images", codebook_images}
-          : std::vector<std::string>{"--data-root", data_root, "--dataset", codebook_dataset};
-  std::vector<std::string> codebook_args = {
-      "--model",  model,
-      "--out",    join_path(features, "codebook"),
-      "--device", device,
-      "--set",    "evaluation.scales=" + to_json(config.at("run.codebook_scales"), -1)};
-  codebook_args.insert(codebook_args.end(), codebook_source.begin(), codebook_source.end());
-  stage("extract codebook images", join_path(features, "codebook/vecs.npy"), run_extract,
-        codebook_args);
+  const auto extract = [&](const Config& stage_config, const ImageSelection& images,
+                           const std::string& folder) {
+    ExtractStage extraction;
+    extraction.model = model;
+    extraction.out = folder;
+    extraction.device = device;
+    extraction.images = images;
+    extract_stage(stage_config, extraction);
+  };
+  stage("extract database", join_path(features, "db/vecs.npy"), [&] {
+    extract(config, {"", data_root, dataset, "db"}, join_path(features, "db"));
+  });
+  stage("extract queries", join_path(features, "queries/vecs.npy"), [&] {
+    extract(config, {"", data_root, dataset, "queries"}, join_path(features, "queries"));
+  });
+  stage("extract codebook images", join_path(features, "codebook/vecs.npy"), [&] {
+    // HOW trains its codebook on features of scale 1 only (run.codebook_scales).
+    Config codebook_config = config;
+    codebook_config.set_override("evaluation.scales=" +
+                                 to_json(config.at("run.codebook_scales"), -1));
+    const ImageSelection images = codebook_dataset.empty()
+                                      ? ImageSelection{codebook_images, "", "", "db"}
+                                      : ImageSelection{"", data_root, codebook_dataset, "db"};
+    extract(codebook_config, images, join_path(features, "codebook"));
+  });
   const std::string centroids = join_path(out, "codebook/centroids.npy");
-  stage("train codebook", centroids, run_train_codebook,
-        {"--features", join_path(features, "codebook"), "--out", centroids, "--device", device});
+  stage("train codebook", centroids,
+        [&] { train_codebook_stage(config, join_path(features, "codebook"), centroids, device); });
   const std::string index = join_path(out, "index/db.ivf");
-  stage("build index", index, run_build_index,
-        {"--codebook", centroids, "--features", join_path(features, "db"), "--out", index});
+  stage("build index", index, [&] {
+    build_index_stage(config, centroids, join_path(features, "db"), index, /*append=*/false);
+  });
   const std::string search = join_path(out, "search");
-  stage("search", join_path(search, "ranks.npy"), run_search,
-        {"--index", index, "--codebook", centroids, "--features", join_path(features, "queries"),
-         "--out", search});
-  const std::string metrics = join_path(out, "metrics.json");
-  std::vector<std::string> evaluate_args = {
-      "--data-root", data_root, "--dataset", dataset, "--ranks", join_path(search, "ranks.npy"),
-      "--json",      metrics};
-  evaluate_args.insert(evaluate_args.end(), common.begin(), common.end());
-  const int status = run_evaluate(evaluate_args);
+  stage("search", join_path(search, "ranks.npy"), [&] {
+    SearchStage query;
+    query.index = index;
+    query.features = join_path(features, "queries");
+    query.out = search;
+    search_stage(config, query);
+  });
+  evaluate_stage(config, data_root, dataset, join_path(search, "ranks.npy"),
+                 join_path(out, "metrics.json"));
   if (!timings.as_dict().empty()) write_json(join_path(out, "timings.json"), timings);
-  return status;
+  return 0;
 }
 
 }  // namespace mda

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "mda/cli/command_context.h"
+#include "mda/cli/stages.h"
 #include "mda/codebook.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/extractor.h"
@@ -52,6 +53,9 @@ void query_images(const ImageSelection& selection, std::vector<std::string>& pat
   }
 }
 
+void search_features(const Config& config, const SearchStage& stage, const FeatureSet& queries,
+                     const std::string& features_path);
+
 }  // namespace
 
 int run_search(const std::vector<std::string>& args) {
@@ -98,45 +102,63 @@ int run_search(const std::vector<std::string>& args) {
         "mda was built without libtorch; give --features instead");
   }
 #endif
-  SearchOptions options = search_options_from_config(config);
+  SearchStage stage;
+  stage.index = parser.get("--index");
+  stage.codebook = parser.get("--codebook");
+  stage.features = parser.get("--features");
+  stage.out = parser.get("--out");
   if (parser.has("--topk")) {
-    options.topk = parser.get_int("--topk");
-    if (options.topk < 1)
-      throw UsageError(cat("mda search: --topk must be positive, found ", options.topk));
+    stage.topk = parser.get_int("--topk");
+    if (stage.topk < 1)
+      throw UsageError(cat("mda search: --topk must be positive, found ", stage.topk));
   }
-  const int64_t pairs_limit = parser.get_int("--pairs-topk");
-  if (pairs_limit < 0)
-    throw UsageError(cat("mda search: --pairs-topk must be 0 or positive, found ", pairs_limit));
-  const std::string index_path = parser.get("--index");
-  const Index index = Index::open(index_path);
-  if (parser.has("--codebook") &&
-      Codebook::load(parser.get("--codebook")).fingerprint != index.codebook().fingerprint) {
-    fail(index_path, ": was built with another codebook than ", parser.get("--codebook"));
+  stage.pairs_topk = parser.get_int("--pairs-topk");
+  if (stage.pairs_topk < 0) {
+    throw UsageError(
+        cat("mda search: --pairs-topk must be 0 or positive, found ", stage.pairs_topk));
   }
-
-  std::string features_path = parser.get("--features");
-  FeatureSet queries;
-  if (from_images) {
+  if (!from_images) {
+    search_stage(config, stage);
+    return 0;
+  }
 #ifdef MDA_HAVE_TORCH
-    features_path = parser.get("--model") + " features";
-    const ImageSelection selection = image_selection(parser);
-    std::vector<std::string> paths, names;
-    std::vector<std::optional<BoundingBox>> boxes;
-    query_images(selection, paths, names, boxes);
-    ExtractionOptions extraction = extraction_options_from_config(config);
-    extraction.threads = resolve_threads(config);
-    const Extractor extractor(parser.get("--model"), extraction, parser.get("--device"));
-    std::vector<LocalFeatures> features;
-    Progress progress("extract queries", static_cast<int64_t>(paths.size()), "img");
-    for (size_t i = 0; i < paths.size(); ++i) {
-      features.push_back(extractor.extract(paths[i], boxes[i]));
-      progress.advance();
-    }
-    progress.finish();
-    queries = make_feature_set(std::move(names), features);
+  // Queries from images: extracted here, searched from memory.
+  const ImageSelection selection = image_selection(parser);
+  std::vector<std::string> paths, names;
+  std::vector<std::optional<BoundingBox>> boxes;
+  query_images(selection, paths, names, boxes);
+  ExtractionOptions extraction = extraction_options_from_config(config);
+  extraction.threads = resolve_threads(config);
+  const Extractor extractor(parser.get("--model"), extraction, parser.get("--device"));
+  std::vector<LocalFeatures> features;
+  Progress progress("extract queries", static_cast<int64_t>(paths.size()), "img");
+  for (size_t i = 0; i < paths.size(); ++i) {
+    features.push_back(extractor.extract(paths[i], boxes[i]));
+    progress.advance();
+  }
+  progress.finish();
+  search_features(config, stage, make_feature_set(std::move(names), features),
+                  parser.get("--model") + " features");
 #endif
-  } else {
-    queries = read_feature_folder(features_path);
+  return 0;
+}
+
+void search_stage(const Config& config, const SearchStage& stage) {
+  search_features(config, stage, read_feature_folder(stage.features), stage.features);
+}
+
+namespace {
+
+void search_features(const Config& config, const SearchStage& stage, const FeatureSet& queries,
+                     const std::string& features_path) {
+  SearchOptions options = search_options_from_config(config);
+  if (stage.topk > 0) options.topk = stage.topk;
+  const int64_t pairs_limit = stage.pairs_topk;
+  const std::string& index_path = stage.index;
+  const Index index = Index::open(index_path);
+  if (!stage.codebook.empty() &&
+      Codebook::load(stage.codebook).fingerprint != index.codebook().fingerprint) {
+    fail(index_path, ": was built with another codebook than ", stage.codebook);
   }
   if (queries.dim != index.codebook().dim) {
     fail(features_path, ": descriptors are ", queries.dim, "-d, the codebook's words are ",
@@ -165,7 +187,7 @@ int run_search(const std::vector<std::string>& args) {
     }
   }
 
-  const std::string out = parser.get("--out");
+  const std::string& out = stage.out;
   make_dirs(out);
   write_npy(join_path(out, "ranks.npy"), NdArray::from_vector(ranks, {topk, n_q}));
   write_npy(join_path(out, "scores.npy"), NdArray::from_vector(ranked_scores, {topk, n_q}));
@@ -211,7 +233,8 @@ int run_search(const std::vector<std::string>& args) {
   log_info("seconds per query: quantize ", timings.quantize * per, ", aggregate ",
            timings.aggregate * per, ", scan and rank ", timings.scan * per);
   log_info("wrote ", join_path(out, "ranks.npy"), " (", topk, " x ", n_q, ")");
-  return 0;
 }
+
+}  // namespace
 
 }  // namespace mda

@@ -3,6 +3,7 @@
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
 #include "mda/cli/command_context.h"
+#include "mda/cli/stages.h"
 #include "mda/features/feature_folder.h"
 #include "mda/io/json.h"
 #include "mda/util/log.h"
@@ -28,10 +29,16 @@ int run_train_codebook(const std::vector<std::string>& args) {
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);
-  const FeatureSet features =
-      read_feature_folder(parser.get("--features"), /*allow_empty_images=*/true);
+  train_codebook_stage(config, parser.get("--features"), parser.get("--out"),
+                       parser.get("--device"));
+  return 0;
+}
+
+void train_codebook_stage(const Config& config, const std::string& features_path,
+                          const std::string& out, const std::string& device) {
+  const FeatureSet features = read_feature_folder(features_path, /*allow_empty_images=*/true);
   KMeansOptions options = kmeans_options_from_config(config);
-  options.device = parser.get("--device");
+  options.device = device;
   const int64_t n =
       static_cast<int64_t>(features.descriptors.size()) / std::max<int64_t>(features.dim, 1);
   log_info("k-means: ", options.k, " words from ", n, " descriptors of dimension ", features.dim,
@@ -39,7 +46,6 @@ int run_train_codebook(const std::vector<std::string>& args) {
            : blas_available()      ? std::string(" (BLAS)")
                                    : std::string(" (no BLAS: slow)"));
   const KMeansResult result = train_kmeans(features.descriptors.data(), n, features.dim, options);
-  const std::string out = parser.get("--out");
   Codebook::from_centroids(result.centroids, result.k, result.dim).save(out);
   Value report = Value::empty_dict();
   report.set("words", Value(result.k));
@@ -56,7 +62,6 @@ int run_train_codebook(const std::vector<std::string>& args) {
   config.save(sidecar_config_path(out));
   log_info("wrote ", out, ": objective ", result.objective.empty() ? 0.0 : result.objective.back(),
            " after ", result.objective.size(), " iterations, ", format_duration(result.seconds));
-  return 0;
 }
 
 }  // namespace mda

@@ -30,6 +30,14 @@ class Config {
  public:
   Config();  // the built-in defaults
   explicit Config(Value defaults);
+  // A copy is independent of the original (the tree is cloned, not shared).
+  Config(const Config& other) : root_(other.root_.clone()) {}
+  Config& operator=(const Config& other) {
+    if (this != &other) root_ = other.root_.clone();
+    return *this;
+  }
+  Config(Config&&) noexcept = default;
+  Config& operator=(Config&&) noexcept = default;
 
   // Merges a tree over the current one; `source` names it in errors.
   void merge(const Value& overlay, const std::string& source);

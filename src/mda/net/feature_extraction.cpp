@@ -27,6 +27,16 @@ std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
   return items;
 }
 
+std::vector<ExtractionItem> manifest_items(const TrainingManifest& manifest,
+                                           const std::vector<int64_t>& indices) {
+  std::vector<ExtractionItem> items;
+  for (int64_t i : indices) {
+    const size_t index = static_cast<size_t>(i);
+    items.push_back({manifest.names[index], manifest.image_path(index), false, {}});
+  }
+  return items;
+}
+
 std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths) {
   std::vector<ExtractionItem> items;
   for (const std::string& path : paths) items.push_back({path, path, false, {}});

@@ -31,6 +31,9 @@ struct ExtractionItem {
 std::vector<ExtractionItem> revisited_items(const RevisitedDataset& dataset,
                                             const std::string& split);
 std::vector<ExtractionItem> path_items(const std::vector<std::string>& paths);
+// The images of a training manifest at `indices`.
+std::vector<ExtractionItem> manifest_items(const TrainingManifest& manifest,
+                                           const std::vector<int64_t>& indices);
 std::vector<std::string> item_paths(const std::vector<ExtractionItem>& items);
 
 // The items of a selection; `command` names the caller in usage errors.

@@ -8,18 +8,18 @@
 #include <cmath>
 #include <sstream>
 
-#include "mda/asmk/asmk_ranking.h"
 #include "mda/data/revisited_dataset.h"
 #include "mda/eval/evaluation_report.h"
 #include "mda/image/transform.h"
 #include "mda/io/json.h"
 #include "mda/net/feature_extraction.h"
-#include "mda/net/head_statistics.h"
 #include "mda/net/losses.h"
 #include "mda/net/model_file.h"
-#include "mda/net/pca_whitening.h"
 #include "mda/train/augmentation.h"
+#include "mda/train/checkpoint.h"
 #include "mda/train/tuple_mining.h"
+#include "mda/train/validation.h"
+#include "mda/train/whitening_initialisation.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -83,164 +83,6 @@ class AutocastScope {
  private:
   bool enabled_;
 };
-
-std::vector<ExtractionItem> manifest_items(const TrainingManifest& manifest,
-                                           const std::vector<int64_t>& indices) {
-  std::vector<ExtractionItem> items;
-  for (int64_t i : indices) {
-    const size_t index = static_cast<size_t>(i);
-    items.push_back({manifest.names[index], manifest.image_path(index), false, {}});
-  }
-  return items;
-}
-
-// HOW's initialisation of T: PCA-whitening of the (smoothed) backbone descriptors of the first
-// training images at scale 1, the strongest per image by HOW's L2 attention.
-void initialise_reduction(MdaNetImpl& net, const TrainingManifest& manifest,
-                          const TrainingOptions& options, const ExtractionSettings& settings) {
-  const int64_t images =
-      std::min<int64_t>(options.whitening_images, static_cast<int64_t>(manifest.names.size()));
-  std::vector<int64_t> first_images(static_cast<size_t>(images));
-  for (int64_t i = 0; i < images; ++i) first_images[static_cast<size_t>(i)] = i;
-  net.eval();
-  torch::InferenceMode no_autograd;
-  WhiteningStatistics statistics;
-  ImageStreamOptions stream = settings.stream;
-  Progress progress("whitening descriptors", images, "img");
-  stream.progress = &progress;
-  for_each_image(
-      item_paths(manifest_items(manifest, first_images)), stream,
-      [&](size_t, const Image& image) {
-        const torch::Tensor s = net.backbone()->forward(image_tensor(image, settings.device));
-        const torch::Tensor strength = s[0].pow(2).sum(0).reshape({-1});
-        const torch::Tensor local = net.reduction_input(s)[0].reshape({s.size(1), -1});
-        const int64_t keep = std::min<int64_t>(options.whitening_features, strength.numel());
-        const torch::Tensor top = std::get<1>(strength.topk(keep));
-        statistics.add(local.index_select(1, top).t());
-      },
-      [&](size_t, Image image) {
-        return resize_max_side(image, static_cast<int>(options.image_size));
-      });
-  progress.finish();
-  const int64_t channels = net.backbone_channels();
-  if (statistics.count() <= channels) {
-    log_warning("PCA-whitening from only ", statistics.count(), " descriptors of dimension ",
-                channels, ": raise training.reduction.images");
-  }
-  set_reduction(net, statistics.whitening(net.architecture().dim));
-  log_info("initialised T by PCA-whitening of ", statistics.count(), " descriptors from ", images,
-           " images");
-}
-
-Value evaluation_summary(const Evaluation& evaluation) {
-  Value out = Value::empty_dict();
-  for (const ProtocolResult& p : evaluation.protocols) {
-    out.set(protocol_name(p.protocol), p.applicable() ? Value(100.0 * p.map) : Value());
-  }
-  return out;
-}
-
-double medium_map(const Evaluation& evaluation) {
-  for (const ProtocolResult& p : evaluation.protocols)
-    if (p.protocol == Protocol::kMedium) return p.applicable() ? 100.0 * p.map : 0.0;
-  return 0.0;
-}
-
-struct ValidationResult {
-  Evaluation evaluation;
-  HeadStatistics heads;  // on the validation database
-};
-
-ValidationResult validate(MdaNetImpl& net, const RevisitedDataset& dataset,
-                          const ValidationOptions& validation, ExtractionSettings settings,
-                          int threads) {
-  net.eval();
-  settings.image_size = static_cast<int>(validation.image_size);
-  settings.scales = validation.scales;
-  settings.features_num = validation.features_num;
-  settings.selection = validation.selection;
-  const std::vector<ExtractionItem> db = revisited_items(dataset, "db");
-  const std::vector<ExtractionItem> queries = revisited_items(dataset, "queries");
-  // Local features of the database in both methods: what the heads select is measured either way.
-  const std::vector<LocalFeatures> db_features = extract_local_features(net, db, settings);
-  Ranking ranking;
-  if (validation.method == "global") {
-    const torch::Tensor d = extract_global_descriptors(net, db, settings);
-    const torch::Tensor q = extract_global_descriptors(net, queries, settings);
-    const torch::Tensor scores = torch::matmul(q, d.t()).contiguous();
-    ranking = rank_by_scores(
-        std::vector<float>(scores.data_ptr<float>(), scores.data_ptr<float>() + scores.numel()),
-        q.size(0), d.size(0));
-  } else {
-    const std::vector<LocalFeatures> query_features =
-        extract_local_features(net, queries, settings);
-    AsmkEvaluationOptions asmk = validation.asmk;
-    asmk.codebook.threads = asmk.search.threads = threads;
-    ranking = asmk_full_ranking(db_features, query_features, asmk);
-  }
-  return {evaluate_revisited(ranking, dataset.gnd),
-          measure_head_statistics(net, db, settings, db_features)};
-}
-
-struct Checkpoint {
-  int64_t epochs_done = 0;
-  double best_map = -1;
-  Value history;
-};
-
-void save_checkpoint(const std::string& path, MdaNetImpl& net, torch::optim::Adam& optimizer,
-                     const Checkpoint& state) {
-  torch::serialize::OutputArchive archive, model, optim;
-  net.save(model);
-  optimizer.save(optim);
-  archive.write("model", model);
-  archive.write("optimizer", optim);
-  Value meta = Value::empty_dict();
-  meta.set("format", Value("mda-training-checkpoint"));
-  meta.set("epochs_done", Value(state.epochs_done));
-  meta.set("best_validation_map", Value(state.best_map));
-  meta.set("history", state.history);
-  archive.write("meta", c10::IValue(to_json(meta, -1)));
-  write_file_atomic(path, [&](std::ostream& stream) { archive.save_to(stream); });
-}
-
-Checkpoint load_checkpoint(const std::string& path, MdaNetImpl& net, torch::optim::Adam& optimizer,
-                           const torch::Device& device) {
-  if (!file_exists(path)) fail("--resume: no checkpoint at ", path);
-  Checkpoint state;
-  try {
-    torch::serialize::InputArchive archive, model, optim;
-    archive.load_from(path, device);
-    archive.read("model", model);
-    archive.read("optimizer", optim);
-    net.load(model);
-    optimizer.load(optim);
-    c10::IValue meta_text;
-    archive.read("meta", meta_text);
-    const Value meta = parse_json(meta_text.toStringRef(), path);
-    if (!meta.find("format") || meta.find("format")->as_string() != "mda-training-checkpoint")
-      fail("not an mda training checkpoint");
-    state.epochs_done = meta.find("epochs_done")->as_int();
-    state.best_map = meta.find("best_validation_map")->as_double();
-    state.history = meta.find("history")->clone();
-  } catch (const c10::Error& e) {
-    fail(path, ": unreadable training checkpoint (", e.what_without_backtrace(), ")");
-  }
-  return state;
-}
-
-// The configuration a resumed run must match: everything but the number of epochs, which may be
-// raised to train further.
-std::string comparable_config(const std::string& yaml) {
-  std::string out;
-  bool in_training = false;
-  for (const std::string& line : split(yaml, '\n')) {
-    if (!line.empty() && line[0] != ' ') in_training = starts_with(line, "training:");
-    if (in_training && starts_with(line, "  epochs:")) continue;
-    out += line + '\n';
-  }
-  return out;
-}
 
 }  // namespace
 

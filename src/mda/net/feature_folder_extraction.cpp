@@ -1,0 +1,130 @@
+#include "mda/net/feature_folder_extraction.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "mda/features/feature_folder.h"
+#include "mda/features/head_counts.h"
+#include "mda/io/tensor_archive.h"
+#include "mda/util/error.h"
+#include "mda/util/fs.h"
+#include "mda/util/log.h"
+
+namespace mda {
+namespace {
+
+std::string part_path(const std::string& out, int64_t first, int64_t last) {
+  char name[64];
+  std::snprintf(name, sizeof name, "part-%08lld-%08lld.mdaf", static_cast<long long>(first),
+                static_cast<long long>(last));
+  return join_path(join_path(out, "parts"), name);
+}
+
+void write_part(const std::string& path, const std::vector<LocalFeatures>& features) {
+  TensorArchive archive;
+  archive.kind = "mda-features-part";
+  Value::List counts;
+  for (const LocalFeatures& f : features) counts.emplace_back(f.count());
+  archive.meta.set("counts", Value(std::move(counts)));
+  archive.meta.set("dim", Value(features.empty() ? int64_t{0} : features[0].dim));
+  archive.tensors = how_layout_arrays(features);
+  write_tensor_archive(path, archive);
+}
+
+std::vector<LocalFeatures> read_part(const std::string& path) {
+  const TensorArchive archive = read_tensor_archive(path, "mda-features-part");
+  const std::vector<int64_t> counts = archive.meta.find("counts")->to_int_vector();
+  const int64_t dim = archive.meta.find("dim")->as_int();
+  const std::vector<float> vecs = archive.find("vecs")->to_float();
+  const std::vector<float> strengths = archive.find("strengths")->to_float();
+  const std::vector<float> scales = archive.find("scales")->to_float();
+  const std::vector<int64_t> heads = archive.find("heads")->to_int64();
+  const std::vector<int64_t> locs = archive.find("locs")->to_int64();
+  std::vector<LocalFeatures> out;
+  size_t at = 0;
+  for (int64_t count : counts) {
+    LocalFeatures f;
+    f.dim = dim;
+    for (int64_t i = 0; i < count; ++i, ++at) {
+      f.descriptors.insert(f.descriptors.end(),
+                           vecs.begin() + static_cast<std::ptrdiff_t>(at * dim),
+                           vecs.begin() + static_cast<std::ptrdiff_t>((at + 1) * dim));
+      f.strengths.push_back(strengths[at]);
+      f.scales.push_back(scales[at]);
+      f.heads.push_back(static_cast<int32_t>(heads[at]));
+      f.xs.push_back(static_cast<int32_t>(locs[2 * at]));
+      f.ys.push_back(static_cast<int32_t>(locs[2 * at + 1]));
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void check_options(const FolderExtractionOptions& options) {
+  if (options.part_size < 1) fail("part size must be positive, found ", options.part_size);
+  if (options.shards < 1 || options.shard < 0 || options.shard >= options.shards)
+    fail("shard ", options.shard, " of ", options.shards, " does not exist");
+}
+
+// Shards are contiguous runs of whole parts, so every run and rerun agrees on the part files.
+std::pair<int64_t, int64_t> shard_parts(int64_t images, const FolderExtractionOptions& options) {
+  const int64_t parts = (images + options.part_size - 1) / options.part_size;
+  return {parts * options.shard / options.shards, parts * (options.shard + 1) / options.shards};
+}
+
+}  // namespace
+
+int64_t images_to_extract(int64_t images, const std::string& out,
+                          const FolderExtractionOptions& options) {
+  check_options(options);
+  const auto [first_part, end_part] = shard_parts(images, options);
+  int64_t todo = 0;
+  for (int64_t part = first_part; part < end_part; ++part) {
+    const int64_t begin = part * options.part_size,
+                  end = std::min(begin + options.part_size, images);
+    if (!file_exists(part_path(out, begin, end - 1))) todo += end - begin;
+  }
+  return todo;
+}
+
+FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
+                                              const std::vector<ExtractionItem>& items,
+                                              const std::string& out,
+                                              const ExtractionSettings& settings,
+                                              const FolderExtractionOptions& options) {
+  check_options(options);
+  if (items.empty()) fail("nothing to extract");
+  const int64_t n = static_cast<int64_t>(items.size()), part_size = options.part_size;
+  const auto [first_part, end_part] = shard_parts(n, options);
+  for (int64_t part = first_part; part < end_part; ++part) {
+    const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
+    const std::string path = part_path(out, begin, end - 1);
+    if (file_exists(path)) {
+      log_info("part ", begin, "..", end - 1, " already extracted, skipping");
+      continue;
+    }
+    const std::vector<ExtractionItem> part_items(items.begin() + begin, items.begin() + end);
+    write_part(path, extract_local_features(net, part_items, settings));
+  }
+
+  // Assemble the folder once every part of every shard exists.
+  FolderExtractionResult result;
+  for (int64_t first = 0; first < n; first += part_size)
+    result.missing_parts += !file_exists(part_path(out, first, std::min(first + part_size, n) - 1));
+  if (result.missing_parts) return result;
+  std::vector<LocalFeatures> all;
+  for (int64_t first = 0; first < n; first += part_size) {
+    for (LocalFeatures& f : read_part(part_path(out, first, std::min(first + part_size, n) - 1)))
+      all.push_back(std::move(f));
+  }
+  std::vector<std::string> names;
+  for (const ExtractionItem& item : items) names.push_back(item.name);
+  write_feature_folder(out, names, all);
+  result.assembled = true;
+  result.images = n;
+  for (const LocalFeatures& f : all) result.features += f.count();
+  result.features_per_head = count_features_per_head(all);
+  return result;
+}
+
+}  // namespace mda

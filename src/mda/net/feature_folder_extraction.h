@@ -1,0 +1,39 @@
+// Extraction of a whole image list into a feature folder (features/feature_folder.h), in parts of
+// `part_size` images, each written atomically under OUT/parts/: a killed run resumes where it
+// stopped, and shards (k of N contiguous runs of whole parts) can share a list between processes
+// or machines. The run that finds every part present assembles OUT/{vecs,imids,...}.npy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mda/net/feature_extraction.h"
+
+namespace mda {
+
+struct FolderExtractionOptions {
+  int64_t part_size = 64;  // images per part, the unit of resumption
+  int64_t shard = 0;       // this run's block of parts, 0 <= shard < shards
+  int64_t shards = 1;
+};
+
+struct FolderExtractionResult {
+  bool assembled = false;     // every part existed and the folder was written
+  int64_t missing_parts = 0;  // parts of other shards not written yet
+  int64_t images = 0, features = 0;
+  std::vector<int64_t> features_per_head;  // of the assembled folder
+};
+
+// `settings.stream.progress` (when set) advances per image extracted in this run.
+FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
+                                              const std::vector<ExtractionItem>& items,
+                                              const std::string& out,
+                                              const ExtractionSettings& settings,
+                                              const FolderExtractionOptions& options);
+
+// Images this run still has to extract (those of its shard's missing parts), for a progress bar.
+int64_t images_to_extract(int64_t images, const std::string& out,
+                          const FolderExtractionOptions& options);
+
+}  // namespace mda
