@@ -51,7 +51,7 @@ for seed in $SEEDS; do
   precision=true
   [ "$DEVICE" = cpu ] && precision=false
   for a in how mda; do
-    timeout "$ARM_SECONDS" bash -c 'train "$@"' train "final-$a" "$seed" "$EPOCHS" \
+    timeout "$ARM_SECONDS" bash -c 'set -e; train "$@"' train "final-$a" "$seed" "$EPOCHS" \
       --set training.mixed_precision=$precision --set runtime.decode_threads=$((jobs / 2)) \
       $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T") &
   done
