@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mda/codebook.h"
+#include "mda/extractor.h"
 #include "mda/local_features.h"
 #include "mda/options.h"
 
@@ -82,6 +84,14 @@ class Index {
                                              const SearchOptions& options = {},
                                              SearchTimings* timings = nullptr,
                                              ProgressCallback progress = nullptr) const;
+  // Query images: their features extracted by `extractor` (whose model must give descriptors of
+  // the codebook's dimension), then searched as above.
+  std::vector<std::vector<SearchHit>> search(const Extractor& extractor,
+                                             const std::vector<std::string>& image_paths,
+                                             const SearchOptions& options = {}) const;
+  std::vector<SearchHit> search(const Extractor& extractor, const std::string& image_path,
+                                const std::optional<BoundingBox>& box,
+                                const SearchOptions& options = {}) const;
   std::vector<SearchHit> search(const LocalFeatures& query,
                                 const SearchOptions& options = {}) const;
 
@@ -94,6 +104,7 @@ class Index {
  private:
   struct State;
   struct View;
+  void check_extractor(const Extractor& extractor) const;
   static std::vector<View> batch_views(const DescriptorBatch& batch, const char* what);
   void add_views(const std::vector<View>& images, const std::vector<std::string>& names,
                  int threads, const ProgressCallback& progress);

@@ -243,6 +243,27 @@ std::vector<SearchHit> Index::search(const LocalFeatures& query,
   return search(std::vector<LocalFeatures>{query}, options).front();
 }
 
+std::vector<std::vector<SearchHit>> Index::search(const Extractor& extractor,
+                                                  const std::vector<std::string>& image_paths,
+                                                  const SearchOptions& options) const {
+  check_extractor(extractor);
+  return search(extractor.extract_many(image_paths), options);
+}
+
+std::vector<SearchHit> Index::search(const Extractor& extractor, const std::string& image_path,
+                                     const std::optional<BoundingBox>& box,
+                                     const SearchOptions& options) const {
+  check_extractor(extractor);
+  return search(extractor.extract(image_path, box), options);
+}
+
+void Index::check_extractor(const Extractor& extractor) const {
+  if (extractor.descriptor_dim() != state_->codebook.dim) {
+    fail("the model gives ", extractor.descriptor_dim(),
+         "-d descriptors, the index's codebook has ", state_->codebook.dim, "-d words");
+  }
+}
+
 int64_t Index::size() const {
   const std::shared_lock<std::shared_mutex> lock(state_->mutex);
   return state_->ivf.images();
