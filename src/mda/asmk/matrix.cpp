@@ -4,27 +4,128 @@
 #include <climits>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <thread>
 
 #include "mda/util/error.h"
 
+#ifdef MDA_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 #ifdef MDA_HAVE_BLAS
 #include <cblas.h>
+#endif
+
+#include "mda/util/log.h"
+#include "mda/util/strings.h"
+
+#ifdef MDA_HAVE_BLAS
+extern "C" char* openblas_get_corename(void);
+extern "C" char* openblas_get_config(void);
 #endif
 
 namespace mda {
 
 bool blas_available() {
-#ifdef MDA_HAVE_BLAS
+#if defined(MDA_HAVE_BLAS) || defined(MDA_HAVE_DNNL)
   return true;
 #else
   return false;
 #endif
 }
 
+namespace {
+
+#ifdef MDA_HAVE_DNNL
+const char* dnnl_isa_name(dnnl_cpu_isa_t isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41:
+      return "sse41";
+    case dnnl_cpu_isa_avx:
+      return "avx";
+    case dnnl_cpu_isa_avx2:
+      return "avx2";
+    case dnnl_cpu_isa_avx512_mic:
+      return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops:
+      return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core:
+      return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl_cpu_isa_avx2_vnni:
+      return "avx2_vnni";
+    default:
+      return "generic";
+  }
+}
+#endif
+
+}  // namespace
+
+std::string openblas_core_name() {
+#ifdef MDA_HAVE_BLAS
+  return openblas_get_corename();
+#else
+  return "";
+#endif
+}
+
+bool openblas_kernel_is_generic() {
+#if defined(MDA_HAVE_BLAS) && defined(__x86_64__) && defined(__GNUC__)
+  static const char* const kGeneric[] = {
+      "Prescott", "Core2", "Katmai",  "Coppermine", "Northwood",    "Penryn",    "Dunnington",
+      "Nehalem",  "Atom",  "generic", "Opteron",    "Opteron_SSE3", "Barcelona", "Bobcat"};
+  if (!__builtin_cpu_supports("avx2")) return false;  // an old CPU: its kernel may be the best
+  const std::string core = openblas_core_name();
+  for (const char* name : kGeneric)
+    if (core == name) return true;
+#endif
+  return false;
+}
+
+std::string matrix_kernel_description() {
+#ifdef MDA_HAVE_DNNL
+  const dnnl_version_t* v = dnnl_version();
+  return cat("oneDNN ", v->major, ".", v->minor, ".", v->patch, " sgemm, ",
+             dnnl_isa_name(dnnl_get_effective_cpu_isa()),
+             " kernels (chosen from the CPU's features)");
+#elif defined(MDA_HAVE_BLAS)
+  return cat(openblas_get_config(), ", ", openblas_core_name(), " kernel",
+             openblas_kernel_is_generic()
+                 ? " (a generic kernel on a CPU with AVX2: set OPENBLAS_CORETYPE, e.g. Haswell or "
+                   "SkylakeX, or build with oneDNN)"
+                 : "");
+#else
+  return "no BLAS: a blocked loop";
+#endif
+}
+
+void log_matrix_kernel() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    log_debug("matrix products: ", matrix_kernel_description());
+#if !defined(MDA_HAVE_DNNL) && defined(MDA_HAVE_BLAS)
+    if (openblas_kernel_is_generic()) {
+      log_warning("OpenBLAS runs its generic '", openblas_core_name(),
+                  "' kernel on this CPU, which has AVX2: k-means and quantization run several "
+                  "times slower than they could; set OPENBLAS_CORETYPE (Haswell, SkylakeX, "
+                  "Cooperlake) or build with oneDNN (apt-get install libdnnl-dev)");
+    }
+#endif
+  });
+}
+
 void matmul_transposed(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
   if (m == 0 || n == 0) return;
-#ifdef MDA_HAVE_BLAS
+#if defined(MDA_HAVE_DNNL)
+  if (dnnl_sgemm('N', 'T', m, n, k, 1.0f, a, k, b, k, 0.0f, c, n) != dnnl_success)
+    fail("oneDNN sgemm failed on a ", m, " x ", k, " by ", n, " x ", k, " product");
+#elif defined(MDA_HAVE_BLAS)
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), 1.0f, a, static_cast<int>(k), b, static_cast<int>(k), 0.0f, c,
               static_cast<int>(n));

@@ -1,13 +1,25 @@
 // Dense float matrix products and nearest-centroid search: the arithmetic of k-means and
-// quantization. Uses CBLAS (OpenBLAS) when the build found it, a blocked loop otherwise.
+// quantization. The products use oneDNN's sgemm when the build found it (its kernels are chosen
+// from the CPU's features at run time, so a CPU newer than the library still gets AVX2/AVX-512
+// code), else CBLAS (OpenBLAS, whose DYNAMIC_ARCH falls back to generic kernels on CPUs it does not
+// know), else a blocked loop.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace mda {
 
 bool blas_available();
+// Which library and kernels run the products, for --verbose and the benchmarks.
+std::string matrix_kernel_description();
+// OpenBLAS's kernel ("" without OpenBLAS), and whether it is a generic one on a CPU with AVX2.
+std::string openblas_core_name();
+bool openblas_kernel_is_generic();
+// Says which kernels run the products (a debug message, shown with --verbose), and warns once when
+// they are OpenBLAS's generic ones on a CPU with AVX2.
+void log_matrix_kernel();
 
 // c (m x n) = a (m x k) * b (n x k)^T, all row-major.
 void matmul_transposed(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);

@@ -1,6 +1,7 @@
 // mda build-index / mda merge-index: the ASMK inverted file of a database.
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
+#include "mda/asmk/matrix.h"
 #include "mda/cli/command_context.h"
 #include "mda/cli/stages.h"
 #include "mda/features/feature_folder.h"
@@ -112,6 +113,7 @@ void build_index_stage(const Config& config, const std::string& codebook_path,
   const Codebook codebook = Codebook::load(codebook_path);
   const FeatureSet features = read_feature_folder(features_path);
   check_dimension(features, features_path, codebook, codebook_path);
+  log_matrix_kernel();
   const IndexOptions options = index_options_from_config(config);
   const int threads = resolve_threads(config);
   Index index = append ? Index::open(out) : Index(codebook, options);

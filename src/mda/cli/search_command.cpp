@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "mda/asmk/matrix.h"
 #include "mda/cli/command_context.h"
 #include "mda/cli/stages.h"
 #include "mda/codebook.h"
@@ -151,6 +152,7 @@ namespace {
 
 void search_features(const Config& config, const SearchStage& stage, const FeatureSet& queries,
                      const std::string& features_path) {
+  log_matrix_kernel();
   SearchOptions options = search_options_from_config(config);
   if (stage.topk > 0) options.topk = stage.topk;
   const int64_t pairs_limit = stage.pairs_topk;

@@ -37,6 +37,7 @@ int run_train_codebook(const std::vector<std::string>& args) {
 void train_codebook_stage(const Config& config, const std::string& features_path,
                           const std::string& out, const std::string& device) {
   const FeatureSet features = read_feature_folder(features_path, /*allow_empty_images=*/true);
+  log_matrix_kernel();
   KMeansOptions options = kmeans_options_from_config(config);
   options.device = device;
   const int64_t n =
