@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -67,6 +68,24 @@ TEST(NearestCentroids, MatchesBruteForceWithTies) {
                       dist.data(), 2);
     EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "ma " << ma;
   }
+}
+
+TEST(DescriptorValues, NanInfAndHugeValuesAreErrorsNamingRowAndColumn) {
+  std::vector<float> x(4 * 3, 0.5f);
+  check_descriptor_values(x.data(), 4, 3, "fine");
+  x[7] = std::numeric_limits<float>::quiet_NaN();
+  test::expect_error([&] { check_descriptor_values(x.data(), 4, 3, "q.npy"); },
+                     {"q.npy", "descriptor 2", "column 1", "finite"});
+  x[7] = 1e30f;  // finite, but its square does not fit a float: k-means used to crash on it
+  KMeansOptions options;
+  options.k = 2;
+  test::expect_error([&] { train_kmeans(x.data(), 4, 3, options); },
+                     {"k-means training descriptors", "descriptor 2"});
+  x[7] = -std::numeric_limits<float>::infinity();
+  const std::vector<float> centroids = {0, 0, 0, 1, 1, 1};
+  const Codebook codebook = Codebook::from_centroids(centroids, 2, 3);
+  test::expect_error([&] { encode_features(codebook, x.data(), 4, 3, 1, true, 1, "query 'q'"); },
+                     {"query 'q'", "descriptor 2", "column 1"});
 }
 
 TEST(KMeans, FindsSeparatedClustersDeterministically) {

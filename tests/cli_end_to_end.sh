@@ -186,6 +186,20 @@ for q, query in enumerate(results):
   expect_error "append with another encoding" 1 "one index holds one encoding" \
     "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/db.ivf" --append \
     --set build_ivf.quantize.multiple_assignment=2
+  # Writers refuse an output that is one of their inputs; non-finite features are errors.
+  cp "$toy/centroids.npy" "$toy/c_copy.npy"
+  expect_error "build-index over its codebook" 1 "is an input" \
+    "$mda" build-index --codebook "$toy/c_copy.npy" --features "$toy/db" --out "$toy/c_copy.npy"
+  check "the codebook is intact" cmp "$toy/c_copy.npy" "$toy/centroids.npy"
+  expect_error "train-codebook over its features" 1 "is an input" \
+    "$mda" train-codebook --features "$toy/db" --out "$toy/db/vecs.npy" "${small[@]}"
+  expect_error "evaluate over its ranks" 1 "is an input" \
+    "$mda" evaluate --data-root "$toy/data" --dataset toy --ranks "$toy/out/ranks.npy" --json "$toy/out/ranks.npy"
+  cp -r "$toy/q" "$toy/q_nan"
+  "$python" -c "
+import numpy as np; v = np.load('$toy/q_nan/vecs.npy'); v[3, 5] = np.nan; np.save('$toy/q_nan/vecs.npy', v)"
+  expect_error "NaN query features" 1 "vecs.npy: descriptor 3 holds nan at column 5" \
+    "$mda" search --index "$toy/db.ivf" --features "$toy/q_nan" --out "$toy/x"
   cp "$toy/db.ivf" "$toy/old.ivf" && printf 'MDAIVF01' | dd of="$toy/old.ivf" conv=notrunc status=none
   expect_error "index of the previous format" 1 "rebuild it with this version" \
     "$mda" search --index "$toy/old.ivf" --features "$toy/q" --out "$toy/x"

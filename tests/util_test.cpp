@@ -32,6 +32,25 @@ TEST(Strings, SplitTrimAndNumbers) {
   EXPECT_FALSE(parse_double("1.0.0", d));
 }
 
+TEST(OutputOverInput, IsRefusedByPathOrIdentityAndOtherwiseAllowed) {
+  test::TempDir dir;
+  const std::string in = dir.path("in.npy");
+  write_file_atomic(in, std::string("data"));
+  test::expect_error(
+      [&] {
+        refuse_output_over_input(in, {dir.path("other"), in});
+      },
+      {"in.npy", "is an input"});
+  // The same file by another spelling, and by a hard link.
+  test::expect_error([&] { refuse_output_over_input(dir.path("") + "/./in.npy", {in}); },
+                     {"is an input"});
+  std::filesystem::create_hard_link(in, dir.path("linked.npy"));
+  test::expect_error([&] { refuse_output_over_input(dir.path("linked.npy"), {in}); },
+                     {"linked.npy", "is an input"});
+  refuse_output_over_input(dir.path("new.npy"), {in, ""});  // not an input: allowed
+  EXPECT_EQ(read_file_text(in), "data");
+}
+
 TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporary) {
   test::TempDir dir;
   const std::string path = dir.path("sub/out.txt");

@@ -1,6 +1,7 @@
 #include "mda/asmk/codebook.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
@@ -54,6 +55,7 @@ AggregatedImage encode_features(const Codebook& codebook, const float* descripto
   if (descriptor_dim != dim)
     fail(what, ": descriptors are ", descriptor_dim, "-d, the codebook's words are ", dim, "-d");
   if (n == 0) fail(what, ": no local features");
+  check_descriptor_values(descriptors, n, dim, what);
   if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
   std::vector<int32_t> words(static_cast<size_t>(n * ma));
   std::vector<float> distances(static_cast<size_t>(n * ma));

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <numeric>
 
+#include "mda/asmk/matrix.h"
 #include "mda/asmk/point_assigner.h"
 #include "mda/util/error.h"
 #include "mda/util/log.h"
@@ -35,6 +36,7 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   if (n < k)
     fail("k-means needs at least as many training descriptors as words: ", n, " descriptors for ",
          k, " words");
+  check_descriptor_values(x, n, dim, "k-means training descriptors");
   SplitMix64 random(options.seed);
   // Sample at most k * max_points_per_centroid points (faiss's default cap).
   std::vector<float> sample;

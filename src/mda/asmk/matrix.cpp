@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -103,6 +104,15 @@ std::string matrix_kernel_description() {
 #else
   return "no BLAS: a blocked loop";
 #endif
+}
+
+void check_descriptor_values(const float* x, int64_t n, int64_t d, const std::string& what) {
+  for (int64_t v = 0; v < n * d; ++v) {
+    if (!(std::fabs(x[v]) <= 1e16f)) {
+      fail(what, ": descriptor ", v / d, " holds ", x[v], " at column ", v % d,
+           "; descriptors must be finite, of magnitude at most 1e16");
+    }
+  }
 }
 
 void log_matrix_kernel() {

@@ -21,6 +21,10 @@ bool openblas_kernel_is_generic();
 // they are OpenBLAS's generic ones on a CPU with AVX2.
 void log_matrix_kernel();
 
+// Descriptors must be finite and of magnitude at most 1e16 (their squared distances must fit a
+// float): otherwise an error naming `what`, the row and the column.
+void check_descriptor_values(const float* x, int64_t n, int64_t d, const std::string& what);
+
 // c (m x n) = a (m x k) * b (n x k)^T, all row-major.
 void matmul_transposed(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c);
 

@@ -83,6 +83,9 @@ int run_build_index(const std::vector<std::string>& args) {
   const int64_t offset = parser.get_int("--id-offset");
   if (offset < 0)
     throw UsageError(cat("mda build-index: --id-offset must be >= 0, found ", offset));
+  std::vector<std::string> inputs = feature_folder_files(features_path);
+  inputs.push_back(codebook_path);
+  refuse_output_over_input(out, inputs);
   const Codebook codebook = Codebook::load(codebook_path);
   const FeatureSet features = read_feature_folder(features_path);
   check_dimension(features, features_path, codebook, codebook_path);
@@ -110,6 +113,9 @@ int run_build_index(const std::vector<std::string>& args) {
 
 void build_index_stage(const Config& config, const std::string& codebook_path,
                        const std::string& features_path, const std::string& out, bool append) {
+  std::vector<std::string> inputs = feature_folder_files(features_path);
+  inputs.push_back(codebook_path);
+  refuse_output_over_input(out, inputs);
   const Codebook codebook = Codebook::load(codebook_path);
   const FeatureSet features = read_feature_folder(features_path);
   check_dimension(features, features_path, codebook, codebook_path);
@@ -161,6 +167,7 @@ int run_merge_index(const std::vector<std::string>& args) {
   setup_command(parser);
   const std::vector<std::string> inputs = parser.all("--index");
   if (inputs.size() < 2) throw UsageError("mda merge-index: give at least two --index files");
+  refuse_output_over_input(parser.get("--out"), inputs);
   InvertedFile merged = InvertedFile::load(inputs[0]);
   for (size_t i = 1; i < inputs.size(); ++i) merged.merge(InvertedFile::load(inputs[i]), inputs[i]);
   const std::string out = parser.get("--out");

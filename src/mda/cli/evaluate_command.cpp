@@ -36,6 +36,7 @@ int run_evaluate(const std::vector<std::string>& args) {
 
 void evaluate_stage(const Config& config, const std::string& data_root, const std::string& name,
                     const std::string& ranks_path, const std::string& out) {
+  if (!out.empty()) refuse_output_over_input(out, {ranks_path});
   const RevisitedDataset dataset = load_revisited_dataset(data_root, name);
   const Ranking ranking =
       ranking_from_array(read_npy(ranks_path), static_cast<int64_t>(dataset.database.size()),

@@ -6,6 +6,7 @@
 #include "mda/cli/command_context.h"
 #include "mda/net/model_file.h"
 #include "mda/net/weight_import.h"
+#include "mda/util/fs.h"
 #include "mda/util/log.h"
 
 namespace mda {
@@ -31,6 +32,7 @@ int run_import_weights(const std::vector<std::string>& args) {
   torch::manual_seed(parser.get_int("--seed"));
   MdaNet net(architecture);
   const std::string weights = parser.get("--weights");
+  refuse_output_over_input(parser.get("--out"), {weights});
   const LoadReport report = import_backbone_weights(*net, weights);
   log_info("loaded ", report.loaded.size(), " backbone tensors from ", weights);
   if (!report.unexpected.empty()) {

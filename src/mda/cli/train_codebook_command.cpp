@@ -6,6 +6,7 @@
 #include "mda/cli/stages.h"
 #include "mda/features/feature_folder.h"
 #include "mda/io/json.h"
+#include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/strings.h"
 
@@ -36,6 +37,7 @@ int run_train_codebook(const std::vector<std::string>& args) {
 
 void train_codebook_stage(const Config& config, const std::string& features_path,
                           const std::string& out, const std::string& device) {
+  refuse_output_over_input(out, feature_folder_files(features_path));
   const FeatureSet features = read_feature_folder(features_path, /*allow_empty_images=*/true);
   log_matrix_kernel();
   KMeansOptions options = kmeans_options_from_config(config);

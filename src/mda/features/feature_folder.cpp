@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "mda/asmk/matrix.h"
 #include "mda/io/npy.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
@@ -13,6 +14,16 @@ namespace mda {
 
 std::string FeatureSet::image_name(int64_t image) const {
   return names.empty() ? std::to_string(image) : names[static_cast<size_t>(image)];
+}
+
+std::vector<std::string> feature_folder_files(const std::string& path) {
+  const std::string folder = ends_with(path, ".npy") ? parent_dir(path) : path;
+  std::vector<std::string> files;
+  for (const char* name : {"vecs.npy", "imids.npy", "images.txt", "strengths.npy", "locs.npy",
+                           "scales.npy", "heads.npy"})
+    files.push_back(join_path(folder, name));
+  if (ends_with(path, ".npy")) files.push_back(path);
+  return files;
 }
 
 FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images) {
@@ -57,6 +68,7 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
     return imids[static_cast<size_t>(a)] < imids[static_cast<size_t>(b)];
   });
   const std::vector<float> values = vecs.to_float();
+  check_descriptor_values(values.data(), n, set.dim, vecs_path);
   set.descriptors.resize(values.size());
   set.offsets.assign(static_cast<size_t>(set.images + 1), 0);
   for (int64_t i = 0; i < n; ++i) {

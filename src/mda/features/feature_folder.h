@@ -37,6 +37,9 @@ struct FeatureSet {
 // naming it unless `allow_empty_images`.
 FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images = false);
 
+// The files of the folder that `path` names (a folder or its vecs.npy), existing or not.
+std::vector<std::string> feature_folder_files(const std::string& path);
+
 // The features of several images, in memory, as read_feature_folder would give them after
 // write_feature_folder. An image without descriptors is an error naming it.
 FeatureSet make_feature_set(std::vector<std::string> names,

@@ -84,3 +84,22 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 }  // namespace mda
+
+namespace mda {
+
+void refuse_output_over_input(const std::string& output, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path out = fs::weakly_canonical(fs::absolute(output), error);
+  for (const std::string& input : inputs) {
+    if (input.empty()) continue;
+    std::error_code input_error;
+    const fs::path in = fs::weakly_canonical(fs::absolute(input), input_error);
+    bool same = !error && !input_error && out == in;
+    if (!same && fs::exists(output, error) && fs::exists(input, input_error))
+      same = fs::equivalent(output, input, input_error);
+    if (same) fail("the output ", output, " is an input (", input, "); write it elsewhere");
+  }
+}
+
+}  // namespace mda

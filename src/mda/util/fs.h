@@ -19,6 +19,10 @@ std::string join_path(const std::string& folder, const std::string& name);
 
 // Writes through `write` into a temporary file beside `path`, flushes it to disk and renames it
 // over `path`, so a crash leaves either the old file or the complete new one, never half of it.
+// Refuses to write `output` when it is one of `inputs` (the same file by path or, where both exist,
+// by identity): an error naming both, so that no command overwrites what it reads.
+void refuse_output_over_input(const std::string& output, const std::vector<std::string>& inputs);
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
 void write_file_atomic(const std::string& path, const std::string& content);
 
