@@ -254,6 +254,17 @@ if grep -q import-weights "$work/help.txt"; then
     check "rerun resumes" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' --dataset synthetic \
       --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' --set evaluation.features_num=40 \
       --part-size 16 2>&1 | grep -q 'already extracted'"
+    # A folder remembers what it was extracted from: other images, settings or models are refused.
+    expect_error "extract other images into a used folder" 1 "was extracted from other images" \
+      "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --split queries --out "$work/fx/db" "${ex[@]}"
+    expect_error "extract with other settings into a used folder" 1 "was extracted from other extraction" \
+      "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --out "$work/fx/db" "${ex[@]}" --set evaluation.features_num=41
+    check "the same model under another path is the same model" bash -c "cp '$work/tiny.mdam' '$work/tiny_copy.mdam' &&
+      '$mda' extract --model '$work/tiny_copy.mdam' --data-root '$work/demo/data' --dataset synthetic \
+      --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' \
+      --set evaluation.features_num=40 --part-size 16 --quiet"
     for k in 0 1 2; do
       check "extract shard $k/3" "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
         --out "$work/fx/sharded" --shard $k/3 "${ex[@]}"

@@ -44,6 +44,7 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
   parts.part_size = stage.part_size;
   parts.shard = stage.shard;
   parts.shards = stage.shards;
+  parts.model_file = stage.model;
   Progress progress(cat("extract shard ", stage.shard, "/", stage.shards),
                     images_to_extract(static_cast<int64_t>(items.size()), stage.out, parts), "img");
   settings.stream.progress = &progress;

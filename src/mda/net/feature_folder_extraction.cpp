@@ -5,10 +5,13 @@
 
 #include "mda/features/feature_folder.h"
 #include "mda/features/head_counts.h"
+#include "mda/io/json.h"
 #include "mda/io/tensor_archive.h"
+#include "mda/util/checksum.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
+#include "mda/util/strings.h"
 
 namespace mda {
 namespace {
@@ -72,6 +75,71 @@ std::pair<int64_t, int64_t> shard_parts(int64_t images, const FolderExtractionOp
   return {parts * options.shard / options.shards, parts * (options.shard + 1) / options.shards};
 }
 
+// What the parts are made from; two runs may share a folder only when these are equal.
+Value extraction_source(const std::vector<ExtractionItem>& items,
+                        const ExtractionSettings& settings, const std::string& model_file) {
+  uint64_t list = 0xcbf29ce484222325ULL;
+  for (const ExtractionItem& item : items) {
+    const std::string line = cat(item.name, '\t', item.path, '\t', item.crop, '\t', item.box[0],
+                                 ',', item.box[1], ',', item.box[2], ',', item.box[3], '\n');
+    list = fnv1a64(reinterpret_cast<const uint8_t*>(line.data()), line.size(), list);
+  }
+  Value images = Value::empty_dict();
+  images.set("count", Value(static_cast<int64_t>(items.size())));
+  images.set("first", Value(items.empty() ? std::string() : items.front().path));
+  images.set("fingerprint", Value(cat(std::hex, list)));
+  Value model = Value::empty_dict();
+  model.set("file", Value(model_file));
+  if (!model_file.empty()) {
+    const std::vector<uint8_t> bytes = read_file_bytes(model_file);
+    model.set("fingerprint", Value(cat(std::hex, fnv1a64(bytes.data(), bytes.size()))));
+  }
+  Value extraction = Value::empty_dict();
+  extraction.set("image_size", Value(static_cast<int64_t>(settings.image_size)));
+  Value::List scales;
+  for (double scale : settings.scales) scales.emplace_back(scale);
+  extraction.set("scales", Value(std::move(scales)));
+  extraction.set("features_num", Value(settings.features_num));
+  extraction.set("selection", Value(head_selection_name(settings.selection)));
+  Value source = Value::empty_dict();
+  source.set("images", images);
+  source.set("model", model);
+  source.set("extraction", extraction);
+  return source;
+}
+
+// Records the source in a new folder, or checks it against the one recorded there.
+void check_or_record_source(const std::string& out, const Value& source) {
+  const std::string path = join_path(join_path(out, "parts"), "source.json");
+  if (!file_exists(path)) {
+    if (file_exists(join_path(out, "parts")) || file_exists(join_path(out, "vecs.npy"))) {
+      fail(out,
+           ": holds features without a record of what they were extracted from (an older "
+           "mda); remove the folder or extract into another one");
+    }
+    make_dirs(join_path(out, "parts"));
+    write_json(path, source);
+    return;
+  }
+  const Value recorded = read_json(path);
+  for (const char* part : {"images", "model", "extraction"}) {
+    const Value* then = recorded.find(part);
+    const std::string was = then ? to_json(*then, -1) : std::string("nothing");
+    const std::string now = to_json(*source.find(part), -1);
+    // The model is compared by content: the same model under another path is the same model.
+    const bool same = std::string(part) == "model"
+                          ? then && then->find("fingerprint") &&
+                                source.find(part)->find("fingerprint") &&
+                                to_json(*then->find("fingerprint"), -1) ==
+                                    to_json(*source.find(part)->find("fingerprint"), -1)
+                          : was == now;
+    if (!same) {
+      fail(out, ": was extracted from other ", part, " (", was, ", now ", now,
+           "); use another --out or remove the folder");
+    }
+  }
+}
+
 }  // namespace
 
 int64_t images_to_extract(int64_t images, const std::string& out,
@@ -94,6 +162,7 @@ FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
                                               const FolderExtractionOptions& options) {
   check_options(options);
   if (items.empty()) fail("nothing to extract");
+  check_or_record_source(out, extraction_source(items, settings, options.model_file));
   const int64_t n = static_cast<int64_t>(items.size()), part_size = options.part_size;
   const auto [first_part, end_part] = shard_parts(n, options);
   for (int64_t part = first_part; part < end_part; ++part) {

@@ -2,6 +2,10 @@
 // `part_size` images, each written atomically under OUT/parts/: a killed run resumes where it
 // stopped, and shards (k of N contiguous runs of whole parts) can share a list between processes
 // or machines. The run that finds every part present assembles OUT/{vecs,imids,...}.npy.
+//
+// OUT/parts/source.json records what the parts are made from: the image list (names, paths,
+// crops), the model file's content and the extraction settings. A run over a folder made from
+// anything else is an error saying what differs, never a folder that mixes two extractions.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +20,7 @@ struct FolderExtractionOptions {
   int64_t part_size = 64;  // images per part, the unit of resumption
   int64_t shard = 0;       // this run's block of parts, 0 <= shard < shards
   int64_t shards = 1;
+  std::string model_file;  // recorded (by content) in OUT/parts/source.json
 };
 
 struct FolderExtractionResult {
