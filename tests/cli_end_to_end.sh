@@ -169,6 +169,13 @@ for name, keep in (('a', lambda i: i < 18), ('b', lambda i: i >= 18)):
   check "append" "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/a.ivf" --append --quiet
   check "search appended" "$mda" search --index "$toy/a.ivf" --codebook "$toy/centroids.npy" --features "$toy/q" --out "$toy/ap" --quiet
   check "appended = single build" cmp "$toy/ap/ranks.npy" "$toy/out/ranks.npy"
+  # Appends to one index at once take turns (a lock beside the file): none is lost.
+  cp "$toy/a.ivf" "$toy/both.ivf"
+  "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/both.ivf" --append --quiet &
+  "$mda" build-index --codebook "$toy/centroids.npy" --features "$toy/b" --out "$toy/both.ivf" --append --quiet &
+  wait
+  check "two concurrent appends both land" "$python" -c "
+import json, sys; n = json.load(open('$toy/both.ivf.stats.json'))['images']; print('images', n); sys.exit(0 if n == 72 else 1)"
   # The index holds its codebook and the images' names: --codebook is optional, and checked.
   check "search without --codebook" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/nocb" --quiet
   check "same ranking without --codebook" cmp "$toy/nocb/ranks.npy" "$toy/out/ranks.npy"

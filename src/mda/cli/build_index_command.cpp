@@ -7,6 +7,7 @@
 #include "mda/features/feature_folder.h"
 #include "mda/index.h"
 #include "mda/io/json.h"
+#include "mda/util/file_lock.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
@@ -86,6 +87,7 @@ int run_build_index(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = feature_folder_files(features_path);
   inputs.push_back(codebook_path);
   refuse_output_over_input(out, inputs);
+  const FileLock lock(out);
   const Codebook codebook = Codebook::load(codebook_path);
   const FeatureSet features = read_feature_folder(features_path);
   check_dimension(features, features_path, codebook, codebook_path);
@@ -116,6 +118,8 @@ void build_index_stage(const Config& config, const std::string& codebook_path,
   std::vector<std::string> inputs = feature_folder_files(features_path);
   inputs.push_back(codebook_path);
   refuse_output_over_input(out, inputs);
+  // One writer of the index at a time: an append reads, changes and rewrites the whole file.
+  const FileLock lock(out);
   const Codebook codebook = Codebook::load(codebook_path);
   const FeatureSet features = read_feature_folder(features_path);
   check_dimension(features, features_path, codebook, codebook_path);
