@@ -141,6 +141,9 @@ if [ -n "$python" ]; then
     --json "$toy/metrics.json" --quiet
   check "toy retrieval works" "$python" -c "
 import json, sys; m = json.load(open('$toy/metrics.json'))['protocols']['medium']['map']; print('toy mAP', m); sys.exit(0 if m > 0.9 else 1)"
+  check "search --topk 5" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/top5" --topk 5 --quiet
+  check "evaluate a top-k ranking" "$mda" evaluate --data-root "$toy/data" --dataset toy --ranks "$toy/top5/ranks.npy" \
+    --json "$toy/top5.json" --quiet
   for kernel in "1 3.0 0.0 1 1" "0 3.0 -0.2 5 1"; do
     set -- $kernel
     binary=true; [ "$1" = 0 ] && binary=false

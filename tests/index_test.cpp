@@ -278,7 +278,13 @@ TEST(EvaluateApi, GivesTheProtocolNumbersOfTheRankingPerQuery) {
   EXPECT_NEAR(scores.protocols[1].map,
               (average_precision({0, 2}, 2) + average_precision({1, 2}, 2)) / 2, 1e-12);
   test::expect_error([&] { evaluate(path, {{0, 1, 2, 3}}); }, {"2 queries", "rankings for 1"});
-  test::expect_error([&] { evaluate(path, {{0, 1, 2}, {0, 1, 2, 3}}); }, {"query 0", "3 images"});
+  test::expect_error([&] { evaluate(path, {{0, 1, 2}, {0, 1, 2, 3}}); }, {"query 1", "4 images"});
+  // A top-2 ranking: q0 retrieves b (a positive) first and leaves d out; q1 retrieves only junk
+  // and a negative. Left-out positives add nothing to AP.
+  const RetrievalScores top2 = evaluate(path, {{1, 0}, {1, 3}}, {1, 2});
+  EXPECT_NEAR(top2.protocols[1].map, (average_precision({0}, 2) + 0.0) / 2, 1e-12);
+  EXPECT_NEAR(top2.protocols[1].map, 0.25, 1e-12);
+  EXPECT_NEAR(top2.protocols[1].mp_at_k[0], 0.5, 1e-12);  // q0 1/1, q1 0
 }
 
 }  // namespace

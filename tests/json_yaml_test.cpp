@@ -9,6 +9,19 @@
 namespace mda {
 namespace {
 
+TEST(Yaml, DeepNestingIsAnErrorNotAStackOverflow) {
+  test::expect_error(
+      [] { parse_yaml("key: " + std::string(100000, '[') + std::string(100000, ']'), "flow.yml"); },
+      {"flow.yml", "nesting deeper than 256 levels"});
+  std::string block;
+  for (int level = 0; level < 300; ++level) block += std::string(2 * level, ' ') + "k:\n";
+  test::expect_error([&] { parse_yaml(block, "block.yml"); },
+                     {"block.yml", "nesting deeper than 256 levels"});
+  std::string fine;
+  for (int level = 0; level < 100; ++level) fine += std::string(2 * level, ' ') + "k:\n";
+  EXPECT_TRUE(parse_yaml(fine, "fine.yml").is_dict());
+}
+
 TEST(Json, ParsesAndWritesBack) {
   const Value v =
       parse_json(R"({"a": [1, -2.5, true, null, "x\"y\u00e9"], "b": {}, "c": 1e3})", "t.json");

@@ -66,6 +66,16 @@ TEST_F(PickleFromPython, TruncatedPickleIsAClearError) {
   }
 }
 
+TEST(Pickle, DeepNestingIsAnErrorNotAStackOverflow) {
+  // A million nested lists: EMPTY_LIST a million times, then APPEND into each outer one.
+  const size_t levels = 1000000;
+  std::vector<uint8_t> bytes = {0x80, 0x02};
+  bytes.insert(bytes.end(), levels, ']');
+  bytes.insert(bytes.end(), levels - 1, 'a');
+  bytes.push_back('.');
+  test::expect_error([&] { parse_pickle(bytes, "deep.pkl"); }, {"deep.pkl", "nesting too deep"});
+}
+
 TEST(Pickle, RejectsNonPickles) {
   const std::string text = "{\"imlist\": []}";
   test::expect_error(

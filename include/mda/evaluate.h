@@ -21,8 +21,9 @@ struct RetrievalScores {
   std::vector<ProtocolScores> protocols;  // easy, medium, hard
 };
 
-// `ground_truth` is a revisitop gnd_<dataset>.pkl (or .json) file; ranks[q] lists every database
-// index for query q, best first (a permutation of 0..database images - 1).
+// `ground_truth` is a revisitop gnd_<dataset>.pkl (or .json) file; ranks[q] lists database indices
+// for query q, best first: all of them (a permutation of 0..database images - 1), or the top k of
+// every query (then the images left out count as never retrieved: AP is the truncated list's).
 RetrievalScores evaluate(const std::string& ground_truth,
                          const std::vector<std::vector<int64_t>>& ranks,
                          const std::vector<int64_t>& kappas = {1, 5, 10});

@@ -22,17 +22,19 @@ RetrievalScores evaluate(const std::string& ground_truth,
   const int64_t n_q = static_cast<int64_t>(dataset.queries.size());
   if (static_cast<int64_t>(ranks.size()) != n_q)
     fail(ground_truth, ": ", n_q, " queries, but rankings for ", ranks.size());
-  std::vector<int64_t> flat(static_cast<size_t>(n_db * n_q));
+  const int64_t depth = n_q > 0 ? static_cast<int64_t>(ranks[0].size()) : n_db;
+  std::vector<int64_t> flat(static_cast<size_t>(depth * n_q));
   for (int64_t q = 0; q < n_q; ++q) {
     const std::vector<int64_t>& list = ranks[static_cast<size_t>(q)];
-    if (static_cast<int64_t>(list.size()) != n_db) {
-      fail(ground_truth, ": query ", q, " ranks ", list.size(), " images, the database has ", n_db);
+    if (static_cast<int64_t>(list.size()) != depth) {
+      fail(ground_truth, ": query ", q, " ranks ", list.size(), " images, query 0 ranks ", depth,
+           " (every query ranks the same number: all ", n_db, " database images, or a top k)");
     }
-    for (int64_t r = 0; r < n_db; ++r)
+    for (int64_t r = 0; r < depth; ++r)
       flat[static_cast<size_t>(r * n_q + q)] = list[static_cast<size_t>(r)];
   }
   const Ranking ranking =
-      ranking_from_array(NdArray::from_vector(flat, {n_db, n_q}), n_db, n_q, "ranks");
+      ranking_from_array(NdArray::from_vector(flat, {depth, n_q}), n_db, n_q, "ranks");
   const Evaluation evaluation = evaluate_revisited(ranking, dataset.gnd, kappas);
   RetrievalScores scores;
   scores.kappas = evaluation.kappas;

@@ -14,17 +14,19 @@ Ranking ranking_from_array(const NdArray& array, int64_t n_db, int64_t n_queries
       array.dtype != DType::kUInt16) {
     fail(source, ": ranks must be integers, found ", dtype_name(array.dtype));
   }
-  if (array.shape.size() != 2 || array.shape[0] != n_db || array.shape[1] != n_queries) {
+  if (array.shape.size() != 2 || array.shape[0] < 1 || array.shape[0] > n_db ||
+      array.shape[1] != n_queries) {
     fail(source, ": ranks have shape ", array.shape_string(), ", expected (", n_db, ", ", n_queries,
-         ") = (database images, queries)");
+         ") = (database images, queries), or fewer rows for a top-k ranking");
   }
   Ranking ranking;
   ranking.n_db = n_db;
   ranking.n_queries = n_queries;
+  ranking.depth = array.shape[0];
   ranking.ranks = array.to_int64();
   std::vector<int64_t> seen_in(static_cast<size_t>(n_db), -1);
   for (int64_t q = 0; q < n_queries; ++q) {
-    for (int64_t r = 0; r < n_db; ++r) {
+    for (int64_t r = 0; r < ranking.depth; ++r) {
       const int64_t index = ranking.at(r, q);
       if (index < 0 || index >= n_db) {
         fail(source, ": query ", q, " ranks database index ", index, " at position ", r,
@@ -37,7 +39,7 @@ Ranking ranking_from_array(const NdArray& array, int64_t n_db, int64_t n_queries
       seen_in[static_cast<size_t>(index)] = q;
     }
   }
-  // n_db distinct in-range indices per column means none is missing.
+  // n_db distinct in-range indices per column means none is missing from a full ranking.
   return ranking;
 }
 
@@ -102,17 +104,26 @@ ProtocolResult evaluate_protocol(const Ranking& ranking, const std::vector<Query
         break;
     }
     if (positives.empty()) continue;  // revisitop skips queries without positives
-    for (int64_t r = 0; r < ranking.n_db; ++r) {
+    std::fill(position_of.begin(), position_of.end(), -1);  // -1: not in a top-k ranking
+    for (int64_t r = 0; r < ranking.ranked(); ++r) {
       position_of[static_cast<size_t>(ranking.at(r, static_cast<int64_t>(q)))] = r;
     }
     const auto sorted_positions = [&](const std::vector<int64_t>& indices) {
       std::vector<int64_t> positions;
-      for (int64_t index : indices) positions.push_back(position_of[static_cast<size_t>(index)]);
+      for (int64_t index : indices) {
+        const int64_t position = position_of[static_cast<size_t>(index)];
+        if (position >= 0) positions.push_back(position);
+      }
       std::sort(positions.begin(), positions.end());
       positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
       return positions;
     };
     std::vector<int64_t> pos = sorted_positions(positives);
+    // A top-k ranking may leave positives out: they count as never retrieved (AP adds nothing
+    // for them), and for mP@k they lie beyond every k.
+    bool positives_left_out = false;
+    for (int64_t index : positives)
+      positives_left_out |= position_of[static_cast<size_t>(index)] < 0;
     const std::vector<int64_t> junk_pos = sorted_positions(junk);
     // Each positive moves up by the number of junk images ranked before it.
     size_t ij = 0;
@@ -128,7 +139,9 @@ ProtocolResult evaluate_protocol(const Ranking& ranking, const std::vector<Query
     result.ap[q] = ap;
     map_sum += ap;
     ++result.evaluated_queries;
-    const int64_t last = pos.back() + 1;  // 1-based position of the last positive
+    if (pos.empty()) continue;  // a top-k ranking that retrieved none: AP and precisions 0
+    // 1-based position of the last positive
+    const int64_t last = positives_left_out ? std::numeric_limits<int64_t>::max() : pos.back() + 1;
     for (size_t k = 0; k < kappas.size(); ++k) {
       const int64_t kq = std::min(last, kappas[k]);
       int64_t hits = 0;

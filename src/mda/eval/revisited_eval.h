@@ -11,19 +11,24 @@
 
 namespace mda {
 
-// A full ranking in revisitop's orientation: n_db rows x n_queries columns; column q lists the
-// database indices for query q, best first.
+// A ranking in revisitop's orientation: ranked() rows x n_queries columns; column q lists the
+// database indices for query q, best first. A full ranking has n_db rows; a top-k one (mda search
+// --topk) fewer, and the database images it leaves out count as never retrieved.
 struct Ranking {
   int64_t n_db = 0;
   int64_t n_queries = 0;
+  int64_t depth = -1;          // rows held; -1 = n_db (a full ranking)
   std::vector<int64_t> ranks;  // row-major: ranks[r * n_queries + q]
+
+  int64_t ranked() const { return depth < 0 ? n_db : depth; }
 
   int64_t at(int64_t rank, int64_t query) const {
     return ranks[static_cast<size_t>(rank * n_queries + query)];
   }
 };
 
-// Checks the shape and that every column is a permutation of 0..n_db-1; `source` names the file.
+// Checks the shape (1..n_db rows, n_queries columns) and that every column holds distinct indices
+// of 0..n_db-1 (all of them when it has n_db rows); `source` names the file.
 Ranking ranking_from_array(const NdArray& array, int64_t n_db, int64_t n_queries,
                            const std::string& source);
 

@@ -42,6 +42,30 @@ struct Object {
   std::vector<std::pair<ObjectPtr, ObjectPtr>> pairs;  // dict
   NdArray array;                                       // ndarray (filled by BUILD or _frombuffer)
   char byte_order = '<';                               // dtype
+
+  Object() = default;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+  // Children are released with a work list, not by recursion: a crafted pickle nested a million
+  // levels deep must not overflow the stack when it is thrown away.
+  ~Object() {
+    std::vector<ObjectPtr> pending;
+    const auto take = [&pending](Object& o) {
+      for (ObjectPtr& child : o.items) pending.push_back(std::move(child));
+      for (auto& [key, value] : o.pairs) {
+        pending.push_back(std::move(key));
+        pending.push_back(std::move(value));
+      }
+      o.items.clear();
+      o.pairs.clear();
+    };
+    take(*this);
+    while (!pending.empty()) {
+      ObjectPtr o = std::move(pending.back());
+      pending.pop_back();
+      if (o && o.use_count() == 1) take(*o);
+    }
+  }
 };
 
 ObjectPtr make(Object::Kind kind) {

@@ -55,6 +55,25 @@ size_t find_key_colon(const std::string& text) {
 
 bool is_sequence_item(const std::string& text) { return text == "-" || starts_with(text, "- "); }
 
+// Counts nesting on the way down and back up; past 256 levels `too_deep` throws, so that hostile
+// input cannot overflow the stack of the recursive parsers.
+class DepthGuard {
+ public:
+  template <typename OnTooDeep>
+  DepthGuard(int& depth, OnTooDeep too_deep) : depth_(depth) {
+    if (++depth_ > 256) {
+      --depth_;
+      too_deep();
+    }
+  }
+  ~DepthGuard() { --depth_; }
+  DepthGuard(const DepthGuard&) = delete;
+  DepthGuard& operator=(const DepthGuard&) = delete;
+
+ private:
+  int& depth_;
+};
+
 class FlowParser {
  public:
   FlowParser(const std::string& text, const std::string& where) : text_(text), where_(where) {}
@@ -134,6 +153,7 @@ class FlowParser {
   }
 
   Value parse_list() {
+    const DepthGuard guard(depth_, [this] { bad("nesting deeper than 256 levels"); });
     ++pos_;
     Value::List list;
     skip_space();
@@ -157,6 +177,7 @@ class FlowParser {
   }
 
   Value parse_map() {
+    const DepthGuard guard(depth_, [this] { bad("nesting deeper than 256 levels"); });
     ++pos_;
     Value dict = Value::empty_dict();
     skip_space();
@@ -208,6 +229,7 @@ class FlowParser {
   const std::string& text_;
   const std::string& where_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 class BlockParser {
@@ -229,6 +251,7 @@ class BlockParser {
   std::string where(const Line& line) const { return cat(source_, ":", line.number); }
 
   Value parse_block(int indent) {
+    const DepthGuard guard(depth_, [&] { bad(lines_[index_], "nesting deeper than 256 levels"); });
     if (is_sequence_item(lines_[index_].text)) return parse_sequence(indent);
     return parse_mapping(indent);
   }
@@ -293,6 +316,7 @@ class BlockParser {
   std::vector<Line> lines_;
   const std::string& source_;
   size_t index_ = 0;
+  int depth_ = 0;
 };
 
 bool needs_quotes(const std::string& s) {

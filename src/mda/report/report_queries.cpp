@@ -53,7 +53,7 @@ std::vector<ReportQuery> report_queries(const RevisitedDataset& dataset, const R
     row.thumbnail = thumbnail(query, height);
     const double ap = medium.ap.empty() ? NAN : medium.ap[static_cast<size_t>(q)];
     row.average_precision = std::isnan(ap) ? -1 : ap;
-    for (int64_t r = 0; r < std::min(topk, ranking.n_db); ++r) {
+    for (int64_t r = 0; r < std::min(topk, ranking.ranked()); ++r) {
       const int64_t index = ranking.at(r, q);
       ReportResult result;
       result.name = dataset.database[static_cast<size_t>(index)];
