@@ -264,6 +264,21 @@ if grep -q import-weights "$work/help.txt"; then
     check "rerun resumes" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' --dataset synthetic \
       --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' --set evaluation.features_num=40 \
       --part-size 16 2>&1 | grep -q 'already extracted'"
+    # Hostile image lists: degenerate sizes are extracted, non-files are errors (a FIFO used to hang).
+    "$python" -c "
+import numpy as np, zlib, struct, sys
+def png(path, w, h):
+    raw = b''.join(b'\\x00' + bytes([100, 150, 200] * w) for _ in range(h))
+    chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    open(path, 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+                           + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+png(sys.argv[1], 1, 1); png(sys.argv[2], 5000, 3)" "$work/one.png" "$work/thin.png"
+    printf '%s\n' "$work/one.png" "$work/thin.png" > "$work/odd.txt"
+    check "1x1 and 5000x3 images are extracted" "$mda" extract --model "$work/tiny.mdam" --images "$work/odd.txt" \
+      --out "$work/fx/odd" "${ex[@]}"
+    mkfifo "$work/fifo.png" && echo "$work/fifo.png" > "$work/fifo.txt"
+    expect_error "a FIFO in an image list" 1 "not a regular file" \
+      timeout 60 "$mda" extract --model "$work/tiny.mdam" --images "$work/fifo.txt" --out "$work/fx/fifo" "${ex[@]}"
     # A folder remembers what it was extracted from: other images, settings or models are refused.
     expect_error "extract other images into a used folder" 1 "was extracted from other images" \
       "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
@@ -127,7 +128,20 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source)
 #endif
 }
 
-Image read_image(const std::string& path) { return decode_image(read_file_bytes(path), path); }
+Image read_image(const std::string& path) {
+  // A folder, a FIFO or a device in an image list is an error, not a hang or a 2 GB read.
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (error) fail("cannot read image '", path, "': ", error.message());
+  if (!std::filesystem::is_regular_file(status))
+    fail("cannot read image '", path, "': not a regular file (a folder, a device or a FIFO)");
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  constexpr uintmax_t kLargest = uintmax_t{1} << 30;
+  if (!error && size > kLargest)
+    fail("cannot read image '", path, "': ", size,
+         " bytes, more than an image file may have (1 GiB)");
+  return decode_image(read_file_bytes(path), path);
+}
 
 std::vector<uint8_t> encode_image(const Image& image, const std::string& format, int jpeg_quality) {
   if (image.empty()) fail("cannot encode an empty image");

@@ -103,8 +103,14 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
   if (scales.empty()) fail("extract_local needs at least one scale");
   torch::InferenceMode no_autograd;
   std::vector<torch::Tensor> maps_of_scales, descriptors, xs, ys, scale_of;
+  const int64_t height = image.size(2), width = image.size(3);
   for (double s : scales) {
     if (!(s > 0)) fail("extraction scale must be positive, found ", s);
+    // A scale that shrinks a side below one pixel has nothing to look at (a thin image, e.g.
+    // 5000 x 3): it is left out, and an image no scale can see is an error.
+    if (std::floor(static_cast<double>(height) * s) < 1 ||
+        std::floor(static_cast<double>(width) * s) < 1)
+      continue;
     torch::Tensor x = image;
     if (s != 1.0) {
       x = F::interpolate(image, F::InterpolateFuncOptions()
@@ -123,6 +129,10 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
     ys.push_back((grid / w).to(torch::kInt32));
     scale_of.push_back(
         torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
+  }
+  if (maps_of_scales.empty()) {
+    fail("an image of ", width, " x ", height,
+         " pixels is too small for every extraction scale (each gives a side under one pixel)");
   }
   const torch::Tensor attention = torch::cat(maps_of_scales, 1);  // N x P
   const int64_t keep = std::min<int64_t>(count, attention.size(1));
