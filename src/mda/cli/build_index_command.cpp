@@ -43,6 +43,35 @@ void check_dimension(const FeatureSet& features, const std::string& features_pat
   }
 }
 
+// What both ways of building read: the codebook, the features (of its dimension) and the build
+// options.
+struct BuildInputs {
+  Codebook codebook;
+  FeatureSet features;
+  IndexOptions options;
+  int threads = 1;
+};
+
+// The index must not be written over the codebook or a file of the features.
+void refuse_index_over_inputs(const std::string& codebook_path, const std::string& features_path,
+                              const std::string& out) {
+  std::vector<std::string> inputs = feature_folder_files(features_path);
+  inputs.push_back(codebook_path);
+  refuse_output_over_input(out, inputs);
+}
+
+BuildInputs load_build_inputs(const Config& config, const std::string& codebook_path,
+                              const std::string& features_path) {
+  BuildInputs in;
+  in.codebook = Codebook::load(codebook_path);
+  in.features = read_feature_folder(features_path);
+  check_dimension(in.features, features_path, in.codebook, codebook_path);
+  log_matrix_kernel();
+  in.options = index_options_from_config(config);
+  in.threads = resolve_threads(config);
+  return in;
+}
+
 // Statistics of the file just written, as any reader of it will see them.
 void write_stats(const std::string& path) {
   const IndexStatistics s = Index::open(path).statistics();
@@ -84,15 +113,13 @@ int run_build_index(const std::vector<std::string>& args) {
   const int64_t offset = parser.get_int("--id-offset");
   if (offset < 0)
     throw UsageError(cat("mda build-index: --id-offset must be >= 0, found ", offset));
-  std::vector<std::string> inputs = feature_folder_files(features_path);
-  inputs.push_back(codebook_path);
-  refuse_output_over_input(out, inputs);
+  refuse_index_over_inputs(codebook_path, features_path, out);
   const FileLock lock(out);
-  const Codebook codebook = Codebook::load(codebook_path);
-  const FeatureSet features = read_feature_folder(features_path);
-  check_dimension(features, features_path, codebook, codebook_path);
-  const IndexOptions options = index_options_from_config(config);
-  const int threads = resolve_threads(config);
+  const BuildInputs in = load_build_inputs(config, codebook_path, features_path);
+  const Codebook& codebook = in.codebook;
+  const FeatureSet& features = in.features;
+  const IndexOptions& options = in.options;
+  const int threads = in.threads;
   InvertedFile ivf(codebook.k, codebook.dim, options.binary, codebook.fingerprint);
   ivf.set_centroids(codebook.centroids);
   ivf.set_multiple_assignment(options.multiple_assignment);
@@ -115,17 +142,14 @@ int run_build_index(const std::vector<std::string>& args) {
 
 void build_index_stage(const Config& config, const std::string& codebook_path,
                        const std::string& features_path, const std::string& out, bool append) {
-  std::vector<std::string> inputs = feature_folder_files(features_path);
-  inputs.push_back(codebook_path);
-  refuse_output_over_input(out, inputs);
   // One writer of the index at a time: an append reads, changes and rewrites the whole file.
+  refuse_index_over_inputs(codebook_path, features_path, out);
   const FileLock lock(out);
-  const Codebook codebook = Codebook::load(codebook_path);
-  const FeatureSet features = read_feature_folder(features_path);
-  check_dimension(features, features_path, codebook, codebook_path);
-  log_matrix_kernel();
-  const IndexOptions options = index_options_from_config(config);
-  const int threads = resolve_threads(config);
+  const BuildInputs in = load_build_inputs(config, codebook_path, features_path);
+  const Codebook& codebook = in.codebook;
+  const FeatureSet& features = in.features;
+  const IndexOptions& options = in.options;
+  const int threads = in.threads;
   Index index = append ? Index::open(out) : Index(codebook, options);
   if (index.codebook().fingerprint != codebook.fingerprint)
     fail(out, ": was built with another codebook than ", codebook_path);
