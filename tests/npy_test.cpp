@@ -72,6 +72,25 @@ NdArray make_array(DType dtype) {
   return a;
 }
 
+TEST(Npy, AbsurdShapesAreErrorsNotCrashes) {
+  const auto npy_with_shape = [](const std::string& shape) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+    header.resize(118, ' ');
+    header += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(header.size() & 0xff) +
+                        char(header.size() >> 8) + header + std::string(16, '\0');
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  };
+  // The product of these dimensions overflows 64 bits; it used to wrap to a small size.
+  test::expect_error([&] { parse_npy(npy_with_shape("(4294967296, 4294967296)"), "big.npy"); },
+                     {"big.npy", "2^64"});
+  test::expect_error([&] { parse_npy(npy_with_shape("(99999999999999999999, 1)"), "digits.npy"); },
+                     {"digits.npy", "18 digits"});
+  test::expect_error([&] { parse_npy(npy_with_shape("(5, 1)"), "five.npy"); },
+                     {"five.npy", "truncated", "20 bytes"});
+  EXPECT_EQ(parse_npy(npy_with_shape("(2, 2)"), "fits.npy").size(), 4);
+}
+
 TEST(Npy, RoundTripsEveryDtype) {
   test::TempDir dir;
   for (DType dtype : kDTypes) {

@@ -1,6 +1,7 @@
 #include "mda/io/npy.h"
 
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 
 #include "mda/util/error.h"
@@ -92,6 +93,7 @@ class HeaderParser {
       size_t start = pos_;
       while (std::isdigit(static_cast<unsigned char>(peek()))) ++pos_;
       if (start == pos_) bad("expected a dimension");
+      if (pos_ - start > 18) bad("a dimension of more than 18 digits");
       dims.push_back(std::stoll(text_.substr(start, pos_ - start)));
       skip_space();
       if (peek() == 'L') ++pos_;  // Python 2 long suffix
@@ -144,8 +146,18 @@ NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) 
         (order == '>' && single_byte))) {
     fail(source, ": unsupported byte order in dtype '", descr, "' (only little endian)");
   }
-  const size_t expected = static_cast<size_t>(array.size()) * dtype_size(array.dtype);
   const size_t available = bytes.size() - data_start;
+  // The byte count is multiplied out with an overflow check: a crafted shape whose product
+  // overflows must not pass as a small array.
+  size_t expected = dtype_size(array.dtype);
+  for (int64_t d : array.shape) {
+    const size_t dim = static_cast<size_t>(d);
+    if (dim != 0 && expected > SIZE_MAX / dim) {
+      fail(source, ": truncated .npy data: shape ", array.shape_string(), " of ",
+           dtype_name(array.dtype), " needs more than 2^64 bytes, the file has ", available);
+    }
+    expected *= dim;
+  }
   if (available < expected) {
     fail(source, ": truncated .npy data: shape ", array.shape_string(), " of ",
          dtype_name(array.dtype), " needs ", expected, " bytes, the file has ", available);
