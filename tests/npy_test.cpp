@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "mda/io/tensor_archive.h"
+#include "mda/util/checksum.h"
 #include "mda/util/fs.h"
 #include "test_helpers.h"
 
@@ -89,6 +91,34 @@ TEST(Npy, AbsurdShapesAreErrorsNotCrashes) {
   test::expect_error([&] { parse_npy(npy_with_shape("(5, 1)"), "five.npy"); },
                      {"five.npy", "truncated", "20 bytes"});
   EXPECT_EQ(parse_npy(npy_with_shape("(2, 2)"), "fits.npy").size(), 4);
+}
+
+TEST(TensorArchive, AShapeWhoseByteCountOverflowsIsRefused) {
+  test::TempDir dir;
+  TensorArchive archive;
+  archive.kind = "test";
+  NdArray empty;
+  empty.dtype = DType::kFloat32;
+  empty.shape = {0};
+  archive.tensors.emplace_back("t", empty);
+  write_tensor_archive(dir.path("ok.mdaf"), archive);
+  EXPECT_EQ(read_tensor_archive(dir.path("ok.mdaf"), "test").tensors.size(), 1u);
+  // The same file claiming 2^62 x 4 float32 values: 2^66 bytes, which wraps to the 0 stored.
+  const std::vector<uint8_t> bytes = read_file_bytes(dir.path("ok.mdaf"));
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | bytes[12 + static_cast<size_t>(i)];
+  std::string json(bytes.begin() + 20, bytes.begin() + 20 + static_cast<std::ptrdiff_t>(length));
+  const size_t at = json.find("[0]");
+  ASSERT_NE(at, std::string::npos) << json;
+  json.replace(at, 3, "[4611686018427387904, 4]");
+  std::vector<uint8_t> crafted(bytes.begin(), bytes.begin() + 12);
+  for (int i = 0; i < 8; ++i) crafted.push_back(static_cast<uint8_t>(json.size() >> (8 * i)));
+  crafted.insert(crafted.end(), json.begin(), json.end());
+  const uint64_t sum = fnv1a64(crafted.data(), crafted.size());
+  for (int i = 0; i < 8; ++i) crafted.push_back(static_cast<uint8_t>(sum >> (8 * i)));
+  write_file_atomic(dir.path("crafted.mdaf"), std::string(crafted.begin(), crafted.end()));
+  test::expect_error([&] { read_tensor_archive(dir.path("crafted.mdaf"), "test"); },
+                     {"crafted.mdaf", "does not fit the file"});
 }
 
 TEST(Npy, RoundTripsEveryDtype) {

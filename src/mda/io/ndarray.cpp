@@ -129,6 +129,18 @@ uint16_t float_to_half(float value) {
   return static_cast<uint16_t>(sign | half_bits);
 }
 
+bool checked_byte_count(const std::vector<int64_t>& shape, DType dtype, uint64_t& bytes) {
+  uint64_t count = dtype_size(dtype);
+  for (int64_t dim : shape) {
+    if (dim < 0) return false;
+    const uint64_t d = static_cast<uint64_t>(dim);
+    if (d != 0 && count > UINT64_MAX / d) return false;
+    count *= d;
+  }
+  bytes = count;
+  return true;
+}
+
 int64_t NdArray::size() const {
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;

@@ -11,6 +11,9 @@ namespace mda {
 enum class DType { kFloat32, kFloat64, kFloat16, kInt32, kInt64, kUInt8, kUInt16 };
 
 size_t dtype_size(DType dtype);
+// The bytes an array of `shape` and `dtype` holds, or false when a dimension is negative or the
+// product overflows 64 bits: what a reader checks a file's shape with before trusting it.
+bool checked_byte_count(const std::vector<int64_t>& shape, DType dtype, uint64_t& bytes);
 // "float32", "int64", ...
 std::string dtype_name(DType dtype);
 // numpy type string without byte order: "f4", "i8", "u1", ...

@@ -53,7 +53,9 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
       ranges.emplace_back(offsets[0], offsets[1]);
       if (code == "BF16") {
         array.dtype = DType::kFloat32;
-        if (bytes != static_cast<size_t>(array.size()) * 2) fail("size does not match the shape");
+        uint64_t shape_bytes = 0;
+        if (!checked_byte_count(array.shape, DType::kFloat16, shape_bytes) || bytes != shape_bytes)
+          fail("size does not match the shape");
         array.bytes.resize(bytes * 2);
         for (size_t i = 0; i < bytes / 2; ++i) {
           const uint32_t bits = (static_cast<uint32_t>(b[begin + 2 * i]) |
@@ -70,7 +72,8 @@ std::vector<std::pair<std::string, NdArray>> read_safetensors(const std::string&
           }
         }
         if (!known) fail("unsupported dtype '", code, "'");
-        if (bytes != static_cast<size_t>(array.size()) * dtype_size(array.dtype))
+        uint64_t shape_bytes = 0;
+        if (!checked_byte_count(array.shape, array.dtype, shape_bytes) || bytes != shape_bytes)
           fail("size does not match the shape");
         array.bytes.assign(b.begin() + static_cast<std::ptrdiff_t>(begin),
                            b.begin() + static_cast<std::ptrdiff_t>(begin + bytes));

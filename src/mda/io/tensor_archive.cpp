@@ -88,7 +88,7 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
   if (fnv1a64(b.data(), b.size() - 8) != stored)
     fail(path, ": checksum mismatch (truncated or corrupt file)");
   const uint64_t header_length = get_le(b.data() + 12, 8);
-  if (20 + header_length > b.size() - 8) fail(path, ": truncated header");
+  if (header_length > b.size() - 28) fail(path, ": truncated header");
   const Value header =
       parse_json(std::string(reinterpret_cast<const char*>(b.data()) + 20, header_length), path);
   TensorArchive archive;
@@ -119,8 +119,9 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ex
       array.shape = field(entry, "shape").to_int_vector();
       const uint64_t offset = static_cast<uint64_t>(field(entry, "offset").as_int());
       const uint64_t bytes = static_cast<uint64_t>(field(entry, "bytes").as_int());
-      if (bytes != static_cast<uint64_t>(array.size()) * dtype_size(array.dtype) ||
-          offset + bytes > data_size) {
+      uint64_t shape_bytes = 0;
+      if (!checked_byte_count(array.shape, array.dtype, shape_bytes) || bytes != shape_bytes ||
+          bytes > data_size || offset > data_size - bytes) {
         fail("tensor '", field(entry, "name").as_string(), "' does not fit the file");
       }
       array.bytes.assign(b.begin() + static_cast<std::ptrdiff_t>(data_start + offset),
