@@ -14,37 +14,13 @@
 #include "mda/index.h"
 #include "mda/io/json.h"
 #include "mda/util/fs.h"
-#include "mda/util/random.h"
+#include "object_features.h"
 #include "test_helpers.h"
 
 namespace mda {
 namespace {
 
 constexpr int kDim = 16;
-
-// Images of objects made of six parts each (a part is a fixed random vector, seen with noise):
-// images of one object share their parts, so the object's other images rank first.
-std::vector<LocalFeatures> object_images(const std::vector<int>& objects, uint64_t seed) {
-  SplitMix64 noise(seed);
-  std::vector<LocalFeatures> out;
-  for (int o : objects) {
-    SplitMix64 parts(1000 + static_cast<uint64_t>(o));
-    LocalFeatures f;
-    f.dim = kDim;
-    for (int part = 0; part < 6; ++part) {
-      for (int k = 0; k < kDim; ++k)
-        f.descriptors.push_back(
-            static_cast<float>(parts.uniform(-1, 1) + noise.uniform(-0.05, 0.05)));
-      f.strengths.push_back(1);
-      f.heads.push_back(0);
-      f.xs.push_back(part);
-      f.ys.push_back(0);
-      f.scales.push_back(1);
-    }
-    out.push_back(std::move(f));
-  }
-  return out;
-}
 
 std::vector<std::string> names_of(const std::string& prefix, size_t n) {
   std::vector<std::string> names;
@@ -55,8 +31,8 @@ std::vector<std::string> names_of(const std::string& prefix, size_t n) {
 class IndexApi : public ::testing::Test {
  protected:
   void SetUp() override {
-    database_ = object_images({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, 1);
-    queries_ = object_images({2, 5, 0}, 2);
+    database_ = test::object_images({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, kDim, 1);
+    queries_ = test::object_images({2, 5, 0}, kDim, 2);
     std::vector<float> training;
     for (const LocalFeatures& f : database_)
       training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <set>
 
 #include "mda/asmk/asmk_ranking.h"
@@ -12,6 +11,7 @@
 #include "mda/train/augmentation.h"
 #include "mda/train/training_options.h"
 #include "mda/train/tuple_mining.h"
+#include "object_features.h"
 #include "test_helpers.h"
 
 namespace mda {
@@ -119,37 +119,6 @@ TEST(TrainingOptions, DefaultsAreHowsAndBadValuesNameTheKey) {
   test::expect_error([&] { TrainingOptions::from_config(orphan); }, {"data_root"});
 }
 
-// Features of `objects` well-separated "objects": every image of object o holds noisy copies of
-// the object's own parts, so ASMK must rank the object's other images first.
-std::vector<LocalFeatures> object_images(const std::vector<int>& object_of, int dim,
-                                         uint64_t seed) {
-  SplitMix64 parts_rng(99);
-  std::map<int, std::vector<float>> parts;
-  SplitMix64 rng(seed);
-  std::vector<LocalFeatures> out;
-  for (int o : object_of) {
-    if (!parts.count(o)) {
-      SplitMix64 object_rng(1000 + static_cast<uint64_t>(o));
-      std::vector<float>& p = parts[o];
-      for (int k = 0; k < 6 * dim; ++k) p.push_back(static_cast<float>(object_rng.uniform(-1, 1)));
-    }
-    LocalFeatures f;
-    f.dim = dim;
-    for (int part = 0; part < 6; ++part) {
-      for (int k = 0; k < dim; ++k)
-        f.descriptors.push_back(parts[o][static_cast<size_t>(part * dim + k)] +
-                                static_cast<float>(rng.uniform(-0.05, 0.05)));
-      f.strengths.push_back(1);
-      f.heads.push_back(0);
-      f.xs.push_back(part);
-      f.ys.push_back(0);
-      f.scales.push_back(1);
-    }
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
 TEST(AsmkFullRanking, RanksTheSameObjectFirst) {
   const std::vector<int> db_objects = {0, 1, 2, 3, 0, 1, 2, 3, 4, 5};
   const std::vector<int> query_objects = {2, 0, 5};
@@ -157,8 +126,8 @@ TEST(AsmkFullRanking, RanksTheSameObjectFirst) {
   // Coarse words (about three parts each), so that residuals tell the parts apart.
   options.codebook.k = 12;
   options.search.multiple_assignment = 1;
-  const Ranking ranking = asmk_full_ranking(object_images(db_objects, 16, 1),
-                                            object_images(query_objects, 16, 2), options);
+  const Ranking ranking = asmk_full_ranking(test::object_images(db_objects, 16, 1),
+                                            test::object_images(query_objects, 16, 2), options);
   ASSERT_EQ(ranking.n_db, 10);
   ASSERT_EQ(ranking.n_queries, 3);
   EXPECT_EQ(std::set<int64_t>({ranking.at(0, 0), ranking.at(1, 0)}), (std::set<int64_t>{2, 6}));

@@ -1,7 +1,6 @@
 #include "mda/asmk/codebook.h"
 
 #include <chrono>
-#include <cmath>
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"

@@ -1,13 +1,10 @@
 // mda search: ASMK* scores of query features against an inverted file, as rankings.
-#include <chrono>
-
 #include <optional>
 
 #include "mda/asmk/matrix.h"
 #include "mda/cli/command_context.h"
 #include "mda/cli/stages.h"
 #include "mda/codebook.h"
-#include "mda/data/revisited_dataset.h"
 #include "mda/extractor.h"
 #include "mda/features/feature_folder.h"
 #include "mda/index.h"
@@ -18,41 +15,12 @@
 #include "mda/util/progress.h"
 #include "mda/util/strings.h"
 
+#ifdef MDA_HAVE_TORCH
+#include "mda/net/feature_extraction.h"
+#endif
+
 namespace mda {
 namespace {
-
-// The query images of a selection: a list of paths, or a Revisited dataset's split (queries cropped
-// to their boxes).
-void query_images(const ImageSelection& selection, std::vector<std::string>& paths,
-                  std::vector<std::string>& names, std::vector<std::optional<BoundingBox>>& boxes) {
-  if (!selection.images_list.empty()) {
-    for (const std::string& path : read_image_list(selection.images_list)) {
-      paths.push_back(path);
-      names.push_back(path);
-      boxes.emplace_back();
-    }
-    return;
-  }
-  if (selection.data_root.empty() || selection.dataset.empty())
-    throw UsageError("mda search: give --images FILE, or --data-root DIR and --dataset NAME");
-  if (selection.split != "db" && selection.split != "queries") {
-    throw UsageError(
-        cat("mda search: --split must be db or queries, found '", selection.split, "'"));
-  }
-  const RevisitedDataset dataset = load_revisited_dataset(selection.data_root, selection.dataset);
-  const bool queries = selection.split == "queries";
-  const size_t n = queries ? dataset.queries.size() : dataset.database.size();
-  for (size_t i = 0; i < n; ++i) {
-    paths.push_back(queries ? dataset.query_path(i) : dataset.database_path(i));
-    names.push_back(queries ? dataset.queries[i] : dataset.database[i]);
-    if (queries && dataset.gnd[i].has_bbx) {
-      const auto& b = dataset.gnd[i].bbx;
-      boxes.push_back(BoundingBox{b[0], b[1], b[2], b[3]});
-    } else {
-      boxes.emplace_back();
-    }
-  }
-}
 
 void search_features(const Config& config, const SearchStage& stage, const FeatureSet& queries,
                      const std::string& features_path);
@@ -123,18 +91,20 @@ int run_search(const std::vector<std::string>& args) {
     return 0;
   }
 #ifdef MDA_HAVE_TORCH
-  // Queries from images: extracted here, searched from memory.
-  const ImageSelection selection = image_selection(parser);
-  std::vector<std::string> paths, names;
-  std::vector<std::optional<BoundingBox>> boxes;
-  query_images(selection, paths, names, boxes);
+  // Queries from images: extracted here, searched from memory. The list (a dataset's queries
+  // cropped to their boxes, or an image list) is the network library's, as for mda extract.
+  const std::vector<ExtractionItem> items = selected_items(image_selection(parser), "search");
   ExtractionOptions extraction = extraction_options_from_config(config);
   extraction.threads = resolve_threads(config);
   const Extractor extractor(parser.get("--model"), extraction, parser.get("--device"));
   std::vector<LocalFeatures> features;
-  Progress progress("extract queries", static_cast<int64_t>(paths.size()), "img");
-  for (size_t i = 0; i < paths.size(); ++i) {
-    features.push_back(extractor.extract(paths[i], boxes[i]));
+  std::vector<std::string> names;
+  Progress progress("extract queries", static_cast<int64_t>(items.size()), "img");
+  for (const ExtractionItem& item : items) {
+    std::optional<BoundingBox> box;
+    if (item.crop) box = BoundingBox{item.box[0], item.box[1], item.box[2], item.box[3]};
+    features.push_back(extractor.extract(item.path, box));
+    names.push_back(item.name);
     progress.advance();
   }
   progress.finish();
