@@ -8,6 +8,7 @@
 #include <random>
 
 #include "mda/asmk/aggregate.h"
+#include "mda/asmk/asmk_ranking.h"
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/asmk/kmeans.h"
@@ -56,18 +57,76 @@ AggregatedImage aggregate_with(const std::vector<float>& x, int64_t n, const std
 }
 
 TEST(NearestCentroids, MatchesBruteForceWithTies) {
-  std::mt19937 rng(1);
-  const int64_t n = 300, k = 40, d = 8;
-  std::vector<float> c = integer_matrix(k, d, rng);
-  std::copy_n(c.begin(), d, c.begin() + 5 * d);  // centroid 5 duplicates centroid 0
-  const std::vector<float> x = integer_matrix(n, d, rng);
-  for (int ma : {1, 5}) {
-    std::vector<int32_t> idx(static_cast<size_t>(n * ma));
-    std::vector<float> dist(static_cast<size_t>(n * ma));
-    nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
-                      dist.data(), 2);
-    EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "ma " << ma;
+  // Codebooks smaller than one vector step, with a partial last step, and larger than one column
+  // tile (8,192 words); duplicated centroids tie, also across tiles.
+  for (const int64_t k : {5, 40, 1003, 8200}) {
+    std::mt19937 rng(static_cast<unsigned>(1 + k));
+    const int64_t n = 300, d = 8;
+    std::vector<float> c = integer_matrix(k, d, rng);
+    std::copy_n(c.begin(), d, c.begin() + (k - 1) * d);  // the last centroid duplicates the first
+    if (k > 8192) std::copy_n(c.begin() + 3 * d, d, c.begin() + 8195 * d);
+    const std::vector<float> x = integer_matrix(n, d, rng);
+    for (int ma : {1, 2, 5}) {
+      if (ma > k) continue;
+      std::vector<int32_t> idx(static_cast<size_t>(n * ma));
+      std::vector<float> dist(static_cast<size_t>(n * ma));
+      nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
+                        dist.data(), 2);
+      EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "k " << k << " ma " << ma;
+    }
   }
+}
+
+TEST(EncodeImages, GivesEachImageWhatEncodingItAloneGives) {
+  // 70 images of 250-330 descriptors: more rows than one quantization block (16,384), so images
+  // fall on both sides of a block boundary; once in one array, once scattered.
+  std::mt19937 rng(3);
+  const int64_t k = 64, d = 16;
+  const Codebook codebook = Codebook::from_centroids(integer_matrix(k, d, rng), k, d);
+  std::vector<std::vector<float>> images;
+  std::vector<float> together;
+  for (int i = 0; i < 70; ++i) {
+    images.push_back(integer_matrix(250 + (i * 37) % 81, d, rng));
+    together.insert(together.end(), images.back().begin(), images.back().end());
+  }
+  std::vector<DescriptorRange> contiguous, scattered;
+  int64_t row = 0;
+  for (const std::vector<float>& x : images) {
+    const int64_t n = static_cast<int64_t>(x.size()) / d;
+    contiguous.push_back({together.data() + row * d, n});
+    scattered.push_back({x.data(), n});
+    row += n;
+  }
+  const auto name = [](size_t i) { return "image " + std::to_string(i); };
+  for (const int ma : {1, 3}) {
+    for (const bool binary : {true, false}) {
+      int64_t reported = 0;
+      const std::vector<AggregatedImage> a = encode_images(codebook, contiguous, ma, binary, 2,
+                                                           name, [&](int64_t done, int64_t total) {
+                                                             EXPECT_GT(done, reported);
+                                                             EXPECT_EQ(total, 70);
+                                                             reported = done;
+                                                           });
+      EXPECT_EQ(reported, 70);
+      const std::vector<AggregatedImage> b =
+          encode_images(codebook, scattered, ma, binary, 1, name);
+      ASSERT_EQ(a.size(), images.size());
+      ASSERT_EQ(b.size(), images.size());
+      for (size_t i = 0; i < images.size(); ++i) {
+        const AggregatedImage alone =
+            encode_features(codebook, images[i].data(), scattered[i].count, d, ma, binary, 1, "x");
+        EXPECT_EQ(a[i].words, alone.words) << i;
+        EXPECT_EQ(a[i].codes, alone.codes) << i;
+        EXPECT_EQ(a[i].vectors, alone.vectors) << i;
+        EXPECT_EQ(b[i].words, alone.words) << i;
+        EXPECT_EQ(b[i].codes, alone.codes) << i;
+        EXPECT_EQ(b[i].vectors, alone.vectors) << i;
+      }
+    }
+  }
+  scattered[41].count = 0;
+  test::expect_error([&] { encode_images(codebook, scattered, 1, true, 2, name); },
+                     {"image 41", "no local features"});
 }
 
 TEST(DescriptorValues, NanInfAndHugeValuesAreErrorsNamingRowAndColumn) {
@@ -262,6 +321,49 @@ INSTANTIATE_TEST_SUITE_P(Kernels, InvertedFileEquivalence,
                          ::testing::Combine(::testing::Bool(), ::testing::Values(1, 5),
                                             ::testing::Bool(),
                                             ::testing::Values<int64_t>(16, 128)));
+
+TEST(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
+  // tau = -1 and alpha 3 give negative scores beside the zero scores of images sharing no word with
+  // the query and the positive ones: the ranking must be the full sort for any topk.
+  std::mt19937 rng(5);
+  const int64_t k = 24, d = 16, images = 40;
+  const std::vector<float> c = integer_matrix(k, d, rng);
+  InvertedFile ivf(k, d, true, 42);
+  for (int64_t i = 0; i < images; ++i)
+    ivf.add(i, aggregate_with(integer_matrix(1 + i % 3, d, rng), 1 + i % 3, c, k, d, 1, true));
+  ivf.add(images, aggregate_with(integer_matrix(2, d, rng), 2, c, k, d, 1, true));
+  ivf.finalize();
+  SearchOptions params;
+  params.similarity_threshold = -1;
+  std::vector<AggregatedImage> queries;
+  for (int q = 0; q < 5; ++q)
+    queries.push_back(aggregate_with(integer_matrix(3, d, rng), 3, c, k, d, 2, true));
+  const SearchContext context = ivf.context(params);
+  bool saw_negative = false, saw_zero = false;
+  for (const int64_t topk : {int64_t{1}, int64_t{7}, images + 1}) {
+    const RankedLists lists = rank_queries(ivf, queries, params, topk, 2);
+    for (int64_t q = 0; q < 5; ++q) {
+      const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
+      std::vector<int64_t> order(s.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)];
+      });
+      for (float v : s) {
+        saw_negative |= v < 0;
+        saw_zero |= v == 0;
+      }
+      for (int64_t r = 0; r < topk; ++r) {
+        EXPECT_EQ(lists.ranks[static_cast<size_t>(r * 5 + q)], order[static_cast<size_t>(r)])
+            << "topk " << topk << " query " << q << " rank " << r;
+        EXPECT_EQ(lists.scores[static_cast<size_t>(r * 5 + q)],
+                  s[static_cast<size_t>(order[static_cast<size_t>(r)])]);
+      }
+    }
+  }
+  EXPECT_TRUE(saw_negative);
+  EXPECT_TRUE(saw_zero);
+}
 
 class IndexFiles : public ::testing::Test {
  protected:

@@ -61,8 +61,9 @@ class Index {
   ~Index();
 
   // Adds images after the ones already held; names must be new, distinct and not empty. Each image
-  // needs at least one descriptor of the codebook's dimension. `threads` quantize in parallel;
-  // `progress` is called per image.
+  // needs at least one descriptor of the codebook's dimension. The images' descriptors are
+  // quantized together in blocks (on `threads` threads); `progress` receives (images done, images)
+  // after each block.
   void add(const std::vector<LocalFeatures>& images, const std::vector<std::string>& names,
            int threads = 1, ProgressCallback progress = nullptr);
   void add(const DescriptorBatch& images, const std::vector<std::string>& names, int threads = 1,

@@ -141,15 +141,18 @@ void Index::add_views(const std::vector<View>& images, const std::vector<std::st
       if (state_->positions.count(name)) fail("Index::add: image '", name, "' is already indexed");
   }
   // Quantize outside the lock: searches go on meanwhile.
-  std::vector<AggregatedImage> encoded;
-  encoded.reserve(images.size());
+  std::vector<DescriptorRange> ranges;
+  ranges.reserve(images.size());
   for (size_t i = 0; i < images.size(); ++i) {
-    encoded.push_back(encode_features(state_->codebook, images[i].descriptors, images[i].count,
-                                      images[i].dim, state_->options.multiple_assignment,
-                                      state_->options.binary, std::max(1, threads),
-                                      "image '" + names[i] + "'"));
-    if (progress) progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(images.size()));
+    if (images[i].dim != state_->codebook.dim) {
+      fail("image '", names[i], "': descriptors are ", images[i].dim,
+           "-d, the codebook's words are ", state_->codebook.dim, "-d");
+    }
+    ranges.push_back({images[i].descriptors, images[i].count});
   }
+  const std::vector<AggregatedImage> encoded = encode_images(
+      state_->codebook, ranges, state_->options.multiple_assignment, state_->options.binary,
+      std::max(1, threads), [&](size_t i) { return "image '" + names[i] + "'"; }, progress);
   const std::unique_lock<std::shared_mutex> lock(state_->mutex);
   for (const std::string& name : names)  // another add may have taken a name meanwhile
     if (state_->positions.count(name)) fail("Index::add: image '", name, "' is already indexed");

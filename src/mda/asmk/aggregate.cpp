@@ -39,9 +39,11 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
     if (binary) {
       const size_t base = out.codes.size();
       out.codes.resize(base + static_cast<size_t>(out.code_bytes()), 0);
+      // Branch-free: the signs of residuals are coin flips, and a branch per bit mispredicted half
+      // the time (it was most of the aggregation's time).
       for (int64_t t = 0; t < dim; ++t) {
-        if (residual[static_cast<size_t>(t)] > 0)
-          out.codes[base + static_cast<size_t>(t / 8)] |= static_cast<uint8_t>(1u << (t % 8));
+        out.codes[base + static_cast<size_t>(t / 8)] |= static_cast<uint8_t>(
+            static_cast<unsigned>(residual[static_cast<size_t>(t)] > 0) << (t % 8));
       }
     } else {
       double norm = 0;

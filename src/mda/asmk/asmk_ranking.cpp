@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <numeric>
 #include <thread>
 
 #include "mda/asmk/codebook.h"
@@ -12,6 +11,45 @@
 #include "mda/util/log.h"
 
 namespace mda {
+
+namespace {
+
+// The `topk` best images of one query's scores, best first, ties to the lower index, into
+// `order`. Only the images the scan reached have a non-zero score (a few percent of a large
+// index), so those are sorted and the zero-score rest follows in index order, before any
+// negative score (tau < 0 with an odd alpha): the same order as sorting every image.
+void best_images(const std::vector<float>& s, int64_t topk, std::vector<int64_t>& order,
+                 std::vector<int64_t>& positive, std::vector<int64_t>& negative) {
+  const auto better = [&](int64_t a, int64_t b) {
+    return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
+           (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
+  };
+  const auto sort_best = [&](std::vector<int64_t>& ids, int64_t keep) {
+    if (static_cast<int64_t>(ids.size()) > keep) {
+      std::nth_element(ids.begin(), ids.begin() + keep, ids.end(), better);
+      ids.resize(static_cast<size_t>(keep));
+    }
+    std::sort(ids.begin(), ids.end(), better);
+  };
+  const int64_t n = static_cast<int64_t>(s.size());
+  positive.clear();
+  negative.clear();
+  for (int64_t id = 0; id < n; ++id) {
+    const float v = s[static_cast<size_t>(id)];
+    if (v > 0) positive.push_back(id);
+    if (v < 0) negative.push_back(id);
+  }
+  sort_best(positive, topk);
+  order.assign(positive.begin(), positive.end());
+  for (int64_t id = 0; id < n && static_cast<int64_t>(order.size()) < topk; ++id)
+    if (s[static_cast<size_t>(id)] == 0) order.push_back(id);
+  if (static_cast<int64_t>(order.size()) < topk) {
+    sort_best(negative, topk - static_cast<int64_t>(order.size()));
+    order.insert(order.end(), negative.begin(), negative.end());
+  }
+}
+
+}  // namespace
 
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
                          const SearchOptions& params, int64_t topk, int threads,
@@ -28,15 +66,10 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   std::mutex progress_mutex;
   int64_t done = 0;
   const auto work = [&] {
-    std::vector<int64_t> order(static_cast<size_t>(n_db));
+    std::vector<int64_t> order, positive, negative;
     for (int64_t q = next++; q < n_q; q = next++) {
       const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
-      std::iota(order.begin(), order.end(), 0);
-      const auto better = [&](int64_t a, int64_t b) {
-        return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
-               (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
-      };
-      std::partial_sort(order.begin(), order.begin() + out.topk, order.end(), better);
+      best_images(s, out.topk, order, positive, negative);
       for (int64_t r = 0; r < out.topk; ++r) {
         const int64_t image = order[static_cast<size_t>(r)];
         out.ranks[static_cast<size_t>(r * n_q + q)] = image;
@@ -77,12 +110,17 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
   const bool binary = options.index.binary;
   const int threads = options.search.threads;
   InvertedFile ivf(codebook.k, dim, binary, codebook.fingerprint);
-  for (size_t i = 0; i < database.size(); ++i) {
-    ivf.add(static_cast<int64_t>(i),
-            encode_features(codebook, database[i].descriptors.data(), database[i].count(),
-                            database[i].dim, options.index.multiple_assignment, binary, threads,
-                            "database image " + std::to_string(i)));
+  std::vector<DescriptorRange> ranges;
+  for (const LocalFeatures& f : database) {
+    if (f.dim != dim)
+      fail("ASMK evaluation: database descriptors of dimension ", f.dim, " and ", dim);
+    ranges.push_back({f.descriptors.data(), f.count()});
   }
+  const std::vector<AggregatedImage> encoded_database =
+      encode_images(codebook, ranges, options.index.multiple_assignment, binary, threads,
+                    [](size_t i) { return "database image " + std::to_string(i); });
+  for (size_t i = 0; i < encoded_database.size(); ++i)
+    ivf.add(static_cast<int64_t>(i), encoded_database[i]);
   ivf.finalize();
   std::vector<AggregatedImage> encoded;
   for (size_t q = 0; q < queries.size(); ++q) {

@@ -1,6 +1,10 @@
 #include "mda/asmk/codebook.h"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
@@ -70,6 +74,90 @@ AggregatedImage encode_features(const Codebook& codebook, const float* descripto
         std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
   }
   return image;
+}
+
+std::vector<AggregatedImage> encode_images(const Codebook& codebook,
+                                           const std::vector<DescriptorRange>& images, int ma,
+                                           bool binary, int threads,
+                                           const std::function<std::string(size_t)>& what,
+                                           const ProgressCallback& progress,
+                                           EncodeTimings* timings) {
+  constexpr int64_t kBlockRows = 16384;
+  const int64_t k = codebook.k, dim = codebook.dim;
+  if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (images[i].count < 1) fail(what(i), ": no local features");
+    check_descriptor_values(images[i].descriptors, images[i].count, dim, what(i));
+  }
+  std::vector<AggregatedImage> out(images.size());
+  std::vector<float> copied, distances;
+  std::vector<int32_t> words;
+  std::vector<int64_t> first_row;
+  for (size_t first = 0; first < images.size();) {
+    // The block: whole images, at least one, up to kBlockRows rows.
+    size_t end = first;
+    int64_t rows = 0;
+    bool contiguous = true;
+    do {
+      if (end > first &&
+          images[end].descriptors != images[end - 1].descriptors + images[end - 1].count * dim)
+        contiguous = false;
+      rows += images[end].count;
+      ++end;
+    } while (end < images.size() && rows + images[end].count <= kBlockRows);
+    const float* x = images[first].descriptors;
+    first_row.assign(1, 0);
+    for (size_t i = first; i < end; ++i) first_row.push_back(first_row.back() + images[i].count);
+    if (!contiguous) {
+      copied.resize(static_cast<size_t>(rows * dim));
+      for (size_t i = first; i < end; ++i) {
+        std::copy(images[i].descriptors, images[i].descriptors + images[i].count * dim,
+                  copied.begin() + first_row[i - first] * dim);
+      }
+      x = copied.data();
+    }
+    words.resize(static_cast<size_t>(rows * ma));
+    distances.resize(static_cast<size_t>(rows * ma));
+    const auto start = std::chrono::steady_clock::now();
+    nearest_centroids(x, rows, codebook.centroids.data(), codebook.norms, k, dim, ma, words.data(),
+                      distances.data(), threads);
+    const auto quantized = std::chrono::steady_clock::now();
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    const auto aggregate_range = [&](size_t from, size_t to) {
+      try {
+        for (size_t i = from; i < to; ++i) {
+          const int64_t row = first_row[i - first];
+          out[i] =
+              aggregate(x + row * dim, images[i].count, dim, &words[static_cast<size_t>(row * ma)],
+                        ma, codebook.centroids.data(), k, binary);
+        }
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    };
+    const size_t count = end - first;
+    const size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, threads)), count);
+    if (workers <= 1) {
+      aggregate_range(first, end);
+    } else {
+      std::vector<std::thread> pool;
+      for (size_t w = 0; w < workers; ++w)
+        pool.emplace_back(aggregate_range, first + count * w / workers,
+                          first + count * (w + 1) / workers);
+      for (auto& t : pool) t.join();
+    }
+    if (error) std::rethrow_exception(error);
+    if (timings) {
+      timings->quantize += std::chrono::duration<double>(quantized - start).count();
+      timings->aggregate +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
+    }
+    if (progress) progress(static_cast<int64_t>(end), static_cast<int64_t>(images.size()));
+    first = end;
+  }
+  return out;
 }
 
 }  // namespace mda

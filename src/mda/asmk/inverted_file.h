@@ -106,7 +106,7 @@ class InvertedFile {
   std::vector<std::string> names_;     // per image id
   std::vector<float> centroids_;
   int multiple_assignment_ = 0;
-  std::shared_ptr<void> mapping_;
+  std::shared_ptr<const void> mapping_;  // the MappedFile the views point into
   const uint64_t* offsets_view_ = nullptr;
   const uint32_t* ids_view_ = nullptr;
   const uint8_t* codes_view_ = nullptr;

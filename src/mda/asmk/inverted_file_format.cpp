@@ -1,8 +1,4 @@
 // The inverted file's file format (inverted_file.h) and its memory map.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
 
@@ -11,6 +7,7 @@
 #include "mda/util/checksum.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
+#include "mda/util/mapped_file.h"
 
 namespace mda {
 namespace {
@@ -88,24 +85,10 @@ void InvertedFile::save(const std::string& path) const {
 }
 
 InvertedFile InvertedFile::load(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) fail("cannot open index '", path, "': ", std::strerror(errno));
-  struct stat st {};
-  ::fstat(fd, &st);
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path, ": not an mda index (not a regular file)");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size < kHeaderBytes + 8) {
-    ::close(fd);
-    fail(path, ": not an mda index (too short: ", size, " bytes)");
-  }
-  void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (address == MAP_FAILED) fail("cannot map index '", path, "': ", std::strerror(errno));
-  std::shared_ptr<void> mapping(address, [size](void* p) { ::munmap(p, size); });
-  const uint8_t* b = static_cast<const uint8_t*>(address);
+  const std::shared_ptr<const MappedFile> mapping = MappedFile::open(path);
+  const size_t size = mapping->size();
+  if (size < kHeaderBytes + 8) fail(path, ": not an mda index (too short: ", size, " bytes)");
+  const uint8_t* b = mapping->data();
   if (std::memcmp(b, kMagicVersion1, 8) == 0) {
     fail(path,
          ": index format 1, written by an older mda (no codebook or image names inside); "

@@ -207,6 +207,40 @@ void nearest_in_tile(const float* row, const float* norms, int64_t c, int64_t co
   for (; j < c; ++j) offer(norms[j] - 2 * row[j], static_cast<int32_t>(col0 + j));
 }
 
+bool any_lane(Ints8 mask) {
+  uint64_t words[4];
+  std::memcpy(words, &mask, sizeof words);
+  return (words[0] | words[1] | words[2] | words[3]) != 0;
+}
+
+// The running `count` nearest words of one row over one column tile, as a max-heap of (value,
+// index) whose top is the worst kept. Eight columns at a time are compared with that worst one;
+// only the few that beat it (a handful per row once the heap has settled) go through the heap.
+// Columns arrive in increasing index, so "strictly better than the worst" keeps ties to the lower
+// index.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void nearest_k_in_tile(const float* row, const float* norms, int64_t c, int64_t col0,
+                       std::pair<float, int32_t>* heap, int count) {
+  const auto offer = [&](float value, int64_t at) {
+    if (value >= heap[0].first) return;
+    std::pop_heap(heap, heap + count);
+    heap[count - 1] = {value, static_cast<int32_t>(at)};
+    std::push_heap(heap, heap + count);
+  };
+  int64_t j = 0;
+  for (; j + 8 <= c; j += 8) {
+    Floats8 x, n;
+    std::memcpy(&x, row + j, sizeof x);
+    std::memcpy(&n, norms + j, sizeof n);
+    const Floats8 v = n - 2 * x;
+    if (!any_lane(v < Floats8{} + heap[0].first)) continue;
+    for (int l = 0; l < 8; ++l) offer(v[l], col0 + j + l);
+  }
+  for (; j < c; ++j) offer(norms[j] - 2 * row[j], col0 + j);
+}
+
 }  // namespace
 
 void nearest_centroids(const float* x, int64_t n, const float* centroids,
@@ -221,8 +255,17 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // and adds ||x||^2 at the end.
   constexpr int64_t kRows = 256, kColumns = 8192;
   const std::vector<float> x_norms = row_norms(x, n, d);
-  std::vector<float> tile(static_cast<size_t>(kRows * kColumns));
-  std::vector<std::pair<float, int32_t>> heaps(static_cast<size_t>(kRows * count));
+  // The buffers are kept per calling thread and never shrink: a query's quantization is a small
+  // product, and allocating (and page-faulting) a fresh tile for each one cost as much as the
+  // product. The selection workers reach them through these pointers.
+  thread_local std::vector<float> tile_storage;
+  thread_local std::vector<std::pair<float, int32_t>> heap_storage;
+  const size_t tile_size = static_cast<size_t>(std::min(kRows, n) * std::min(kColumns, k));
+  if (tile_storage.size() < tile_size) tile_storage.resize(tile_size);
+  if (heap_storage.size() < static_cast<size_t>(kRows * count))
+    heap_storage.resize(static_cast<size_t>(kRows * count));
+  float* const tile = tile_storage.data();
+  std::pair<float, int32_t>* const heaps = heap_storage.data();
   const int workers = std::max(1, threads);
   for (int64_t row0 = 0; row0 < n; row0 += kRows) {
     const int64_t m = std::min(kRows, n - row0);
@@ -231,7 +274,7 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
     for (int64_t col0 = 0; col0 < k; col0 += kColumns) {
       const int64_t c = std::min(kColumns, k - col0);
       matmul_transposed(m, c, d, x + row0 * d, centroids + col0 * d,
-                        tile.data());  // BLAS threads itself
+                        tile);  // BLAS threads itself
       const auto select = [&](int64_t from, int64_t to) {
         for (int64_t i = from; i < to; ++i) {
           const float* row = &tile[static_cast<size_t>(i * c)];
@@ -241,14 +284,7 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
             nearest_in_tile(row, norms, c, col0, heap[0].first, heap[0].second);
             continue;
           }
-          for (int64_t j = 0; j < c; ++j) {
-            const float v = norms[j] - 2 * row[j];
-            if (v >= heap[0].first)
-              continue;  // not better than the worst kept (ties: lower index kept)
-            std::pop_heap(heap, heap + count);
-            heap[count - 1] = {v, static_cast<int32_t>(col0 + j)};
-            std::push_heap(heap, heap + count);
-          }
+          nearest_k_in_tile(row, norms, c, col0, heap, count);
         }
       };
       if (workers == 1 || m < 64) {

@@ -123,16 +123,25 @@ int run_build_index(const std::vector<std::string>& args) {
   InvertedFile ivf(codebook.k, codebook.dim, options.binary, codebook.fingerprint);
   ivf.set_centroids(codebook.centroids);
   ivf.set_multiple_assignment(options.multiple_assignment);
-  Progress progress("index", features.images, "img");
-  for (int64_t i = 0; i < features.images; ++i) {
-    ivf.add(offset + i,
-            encode_features(codebook, features.image_descriptors(i), features.count(i),
-                            features.dim, options.multiple_assignment, options.binary, threads,
-                            features_path + " image " + features.image_name(i)),
-            features.names.empty() ? std::to_string(offset + i) : features.image_name(i));
-    progress.advance();
+  std::vector<DescriptorRange> ranges;
+  for (int64_t i = 0; i < features.images; ++i)
+    ranges.push_back({features.image_descriptors(i), features.count(i)});
+  std::vector<AggregatedImage> encoded;
+  {
+    Progress progress("index", features.images, "img");
+    int64_t reported = 0;
+    encoded = encode_images(
+        codebook, ranges, options.multiple_assignment, options.binary, threads,
+        [&](size_t i) { return features_path + " image " + features.image_name(i); },
+        [&](int64_t done, int64_t) {
+          progress.advance(done - reported);
+          reported = done;
+        });
   }
-  progress.finish();
+  for (int64_t i = 0; i < features.images; ++i) {
+    ivf.add(offset + i, encoded[static_cast<size_t>(i)],
+            features.names.empty() ? std::to_string(offset + i) : features.image_name(i));
+  }
   ivf.finalize();
   ivf.save(out);
   write_stats(out);
@@ -175,7 +184,11 @@ void build_index_stage(const Config& config, const std::string& codebook_path,
   batch.dim = features.dim;
   {
     Progress progress("index", features.images, "img");
-    index.add(batch, names, threads, [&](int64_t, int64_t) { progress.advance(); });
+    int64_t reported = 0;
+    index.add(batch, names, threads, [&](int64_t done, int64_t) {
+      progress.advance(done - reported);
+      reported = done;
+    });
   }
   index.save(out);
   const IndexStatistics s = index.statistics();

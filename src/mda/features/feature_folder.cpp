@@ -1,6 +1,7 @@
 #include "mda/features/feature_folder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <numeric>
 
@@ -32,20 +33,22 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
   const std::string imids_path = join_path(folder, "imids.npy");
   if (!file_exists(vecs_path)) fail("feature folder '", folder, "' has no vecs.npy");
   if (!file_exists(imids_path)) fail("feature folder '", folder, "' has no imids.npy");
-  const NdArray vecs = read_npy(vecs_path);
-  if (vecs.shape.size() != 2)
-    fail(vecs_path, ": descriptors must be 2-D (n x d), found shape ", vecs.shape_string());
-  if (vecs.dtype != DType::kFloat32 && vecs.dtype != DType::kFloat16) {
-    fail(vecs_path, ": descriptors must be float32 or float16, found ", dtype_name(vecs.dtype));
+  const MappedNpy vecs = map_npy(vecs_path);
+  if (vecs.header.shape.size() != 2) {
+    fail(vecs_path, ": descriptors must be 2-D (n x d), found shape ", vecs.header.shape_string());
+  }
+  if (vecs.header.dtype != DType::kFloat32 && vecs.header.dtype != DType::kFloat16) {
+    fail(vecs_path, ": descriptors must be float32 or float16, found ",
+         dtype_name(vecs.header.dtype));
   }
   const NdArray imids_array = read_npy(imids_path);
   const std::vector<int64_t> imids = imids_array.to_int64();
-  const int64_t n = vecs.shape[0];
+  const int64_t n = vecs.header.shape[0];
   if (static_cast<int64_t>(imids.size()) != n) {
     fail(imids_path, ": ", imids.size(), " image ids for ", n, " descriptors in ", vecs_path);
   }
   FeatureSet set;
-  set.dim = vecs.shape[1];
+  set.dim = vecs.header.shape[1];
   const std::string names_path = join_path(folder, "images.txt");
   if (file_exists(names_path)) {
     for (const std::string& line : split(read_file_text(names_path), '\n')) {
@@ -61,23 +64,41 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
            ", outside 0..", set.images - 1);
     }
   }
-  // Group descriptors by image, keeping their order inside each image.
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return imids[static_cast<size_t>(a)] < imids[static_cast<size_t>(b)];
-  });
-  const std::vector<float> values = vecs.to_float();
-  check_descriptor_values(values.data(), n, set.dim, vecs_path);
-  set.descriptors.resize(values.size());
   set.offsets.assign(static_cast<size_t>(set.images + 1), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t from = order[static_cast<size_t>(i)];
-    std::copy_n(values.begin() + from * set.dim, set.dim, set.descriptors.begin() + i * set.dim);
-    ++set.offsets[static_cast<size_t>(imids[static_cast<size_t>(from)] + 1)];
-  }
+  for (int64_t i = 0; i < n; ++i)
+    ++set.offsets[static_cast<size_t>(imids[static_cast<size_t>(i)] + 1)];
   for (int64_t i = 0; i < set.images; ++i)
     set.offsets[static_cast<size_t>(i + 1)] += set.offsets[static_cast<size_t>(i)];
+  // Group descriptors by image, keeping their order inside each image; `order[i]` is the file row
+  // of grouped row i (none when the file is grouped already, the usual case).
+  const bool grouped = std::is_sorted(imids.begin(), imids.end());
+  std::vector<int64_t> order;
+  if (!grouped) {
+    order.resize(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return imids[static_cast<size_t>(a)] < imids[static_cast<size_t>(b)];
+    });
+  }
+  const auto file_row = [&](int64_t i) { return grouped ? i : order[static_cast<size_t>(i)]; };
+  const size_t values = static_cast<size_t>(n * set.dim);
+  if (grouped && vecs.header.dtype == DType::kFloat32 &&
+      reinterpret_cast<uintptr_t>(vecs.data()) % alignof(float) == 0) {
+    set.descriptors = SharedFloats(vecs.file, reinterpret_cast<const float*>(vecs.data()), values);
+  } else {
+    NdArray array;
+    array.dtype = vecs.header.dtype;
+    array.shape = vecs.header.shape;
+    array.bytes.assign(vecs.data(), vecs.data() + values * dtype_size(vecs.header.dtype));
+    const std::vector<float> converted = array.to_float();
+    std::vector<float> descriptors(values);
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(converted.begin() + file_row(i) * set.dim, set.dim,
+                  descriptors.begin() + i * set.dim);
+    }
+    set.descriptors = SharedFloats(std::move(descriptors));
+  }
+  check_descriptor_values(set.descriptors.data(), n, set.dim, vecs_path);
   if (!allow_empty_images) {
     for (int64_t i = 0; i < set.images; ++i) {
       if (set.count(i) == 0)
@@ -97,28 +118,25 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
   optional("strengths.npy", [&](const NdArray& a) {
     const std::vector<float> v = a.to_float();
     for (int64_t i = 0; i < n; ++i)
-      set.extras.strengths.push_back(v[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+      set.extras.strengths.push_back(v[static_cast<size_t>(file_row(i))]);
   });
   optional("scales.npy", [&](const NdArray& a) {
     const std::vector<float> v = a.to_float();
     for (int64_t i = 0; i < n; ++i)
-      set.extras.scales.push_back(v[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+      set.extras.scales.push_back(v[static_cast<size_t>(file_row(i))]);
   });
   optional("heads.npy", [&](const NdArray& a) {
     const std::vector<int64_t> v = a.to_int64();
     for (int64_t i = 0; i < n; ++i)
-      set.extras.heads.push_back(
-          static_cast<int32_t>(v[static_cast<size_t>(order[static_cast<size_t>(i)])]));
+      set.extras.heads.push_back(static_cast<int32_t>(v[static_cast<size_t>(file_row(i))]));
   });
   optional("locs.npy", [&](const NdArray& a) {
     if (a.shape.size() != 2 || a.shape[1] != 2)
       fail(join_path(folder, "locs.npy"), ": must be n x 2");
     const std::vector<int64_t> v = a.to_int64();
     for (int64_t i = 0; i < n; ++i) {
-      set.extras.xs.push_back(
-          static_cast<int32_t>(v[static_cast<size_t>(2 * order[static_cast<size_t>(i)])]));
-      set.extras.ys.push_back(
-          static_cast<int32_t>(v[static_cast<size_t>(2 * order[static_cast<size_t>(i)] + 1)]));
+      set.extras.xs.push_back(static_cast<int32_t>(v[static_cast<size_t>(2 * file_row(i))]));
+      set.extras.ys.push_back(static_cast<int32_t>(v[static_cast<size_t>(2 * file_row(i) + 1)]));
     }
   });
   return set;
@@ -135,6 +153,7 @@ FeatureSet make_feature_set(std::vector<std::string> names,
   set.dim = features.empty() ? 0 : features[0].dim;
   set.extras.dim = set.dim;
   set.offsets.push_back(0);
+  std::vector<float> descriptors;
   for (size_t i = 0; i < features.size(); ++i) {
     const LocalFeatures& f = features[i];
     if (f.count() == 0) fail("image ", i, " ('", set.names[i], "') has no local features");
@@ -142,7 +161,7 @@ FeatureSet make_feature_set(std::vector<std::string> names,
       fail("image ", i, " ('", set.names[i], "') has ", f.dim, "-d descriptors, the others ",
            set.dim, "-d");
     }
-    set.descriptors.insert(set.descriptors.end(), f.descriptors.begin(), f.descriptors.end());
+    descriptors.insert(descriptors.end(), f.descriptors.begin(), f.descriptors.end());
     LocalFeatures& e = set.extras;
     e.strengths.insert(e.strengths.end(), f.strengths.begin(), f.strengths.end());
     e.scales.insert(e.scales.end(), f.scales.begin(), f.scales.end());
@@ -151,6 +170,7 @@ FeatureSet make_feature_set(std::vector<std::string> names,
     e.ys.insert(e.ys.end(), f.ys.begin(), f.ys.end());
     set.offsets.push_back(set.offsets.back() + f.count());
   }
+  set.descriptors = SharedFloats(std::move(descriptors));
   return set;
 }
 

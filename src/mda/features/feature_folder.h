@@ -13,6 +13,7 @@
 
 #include "mda/io/ndarray.h"
 #include "mda/local_features.h"
+#include "mda/util/shared_floats.h"
 
 namespace mda {
 
@@ -20,9 +21,12 @@ struct FeatureSet {
   int64_t dim = 0;
   int64_t images = 0;              // images.txt line count, or max image id + 1
   std::vector<std::string> names;  // empty without images.txt
-  std::vector<float> descriptors;  // grouped by image: image i owns rows offsets[i]..offsets[i+1]
-  std::vector<int64_t> offsets;    // images + 1
-  LocalFeatures extras;            // strengths, heads, locations, scales when present (same order)
+  // Grouped by image: image i owns rows offsets[i]..offsets[i+1]. Read in place from a mapped
+  // vecs.npy when that file is float32 with its images' rows already together (as mda and HOW write
+  // it), else a copy.
+  SharedFloats descriptors;
+  std::vector<int64_t> offsets;  // images + 1
+  LocalFeatures extras;          // strengths, heads, locations, scales when present (same order)
 
   int64_t count(int64_t image) const {
     return offsets[static_cast<size_t>(image + 1)] - offsets[static_cast<size_t>(image)];

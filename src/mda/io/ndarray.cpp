@@ -147,7 +147,9 @@ int64_t NdArray::size() const {
   return count;
 }
 
-std::string NdArray::shape_string() const {
+std::string NdArray::shape_string() const { return mda::shape_string(shape); }
+
+std::string shape_string(const std::vector<int64_t>& shape) {
   std::string text = "(";
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) text += ", ";

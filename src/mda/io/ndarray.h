@@ -51,6 +51,9 @@ constexpr DType dtype_of<uint16_t>() {
 float half_to_float(uint16_t half);
 uint16_t float_to_half(float value);  // round to nearest even, overflow to infinity
 
+// "(3, 4)", "(5,)": a shape as numpy prints it.
+std::string shape_string(const std::vector<int64_t>& shape);
+
 struct NdArray {
   DType dtype = DType::kFloat32;
   std::vector<int64_t> shape;

@@ -6,6 +6,7 @@
 
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
+#include "mda/util/mapped_file.h"
 
 namespace mda {
 namespace {
@@ -115,8 +116,8 @@ uint32_t read_le(const uint8_t* p, int bytes) {
 
 }  // namespace
 
-NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) {
-  if (bytes.size() < kMagicSize + 4 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {
+NpyHeader parse_npy_header(const uint8_t* bytes, size_t size, const std::string& source) {
+  if (size < kMagicSize + 4 || std::memcmp(bytes, kMagic, kMagicSize) != 0) {
     fail(source, ": not a .npy file (bad magic string)");
   }
   const int major = bytes[6];
@@ -125,16 +126,15 @@ NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) 
     fail(source, ": unsupported .npy version ", major, ".", minor, " (supported: 1.0, 2.0, 3.0)");
   }
   const int length_bytes = major == 1 ? 2 : 4;
-  if (bytes.size() < 8 + static_cast<size_t>(length_bytes)) fail(source, ": truncated .npy header");
-  const size_t header_length = read_le(bytes.data() + 8, length_bytes);
+  if (size < 8 + static_cast<size_t>(length_bytes)) fail(source, ": truncated .npy header");
+  const size_t header_length = read_le(bytes + 8, length_bytes);
   const size_t data_start = 8 + length_bytes + header_length;
-  if (bytes.size() < data_start) fail(source, ": truncated .npy header");
-  const std::string header(reinterpret_cast<const char*>(bytes.data()) + 8 + length_bytes,
-                           header_length);
+  if (size < data_start) fail(source, ": truncated .npy header");
+  const std::string header(reinterpret_cast<const char*>(bytes) + 8 + length_bytes, header_length);
 
   std::string descr;
   bool fortran_order = false;
-  NdArray array;
+  NpyHeader array;
   HeaderParser(header, source).parse(descr, fortran_order, array.shape);
   if (fortran_order) fail(source, ": Fortran-ordered .npy arrays are not supported");
   if (descr.size() < 2) fail(source, ": unsupported dtype '", descr, "'");
@@ -146,7 +146,7 @@ NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) 
         (order == '>' && single_byte))) {
     fail(source, ": unsupported byte order in dtype '", descr, "' (only little endian)");
   }
-  const size_t available = bytes.size() - data_start;
+  const size_t available = size - data_start;
   // The byte count is multiplied out with an overflow check: a crafted shape whose product
   // overflows must not pass as a small array.
   size_t expected = dtype_size(array.dtype);
@@ -165,11 +165,36 @@ NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) 
   if (available > expected) {
     fail(source, ": .npy file has ", available - expected, " unexpected trailing bytes");
   }
-  array.bytes.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+  array.data_start = data_start;
   return array;
 }
 
-NdArray read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
+NdArray parse_npy(const std::vector<uint8_t>& bytes, const std::string& source) {
+  const NpyHeader header = parse_npy_header(bytes.data(), bytes.size(), source);
+  NdArray array;
+  array.dtype = header.dtype;
+  array.shape = header.shape;
+  array.bytes.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header.data_start), bytes.end());
+  return array;
+}
+
+std::string NpyHeader::shape_string() const { return mda::shape_string(shape); }
+
+MappedNpy map_npy(const std::string& path) {
+  MappedNpy out;
+  out.file = MappedFile::open(path);
+  out.header = parse_npy_header(out.file->data(), out.file->size(), path);
+  return out;
+}
+
+NdArray read_npy(const std::string& path) {
+  const MappedNpy mapped = map_npy(path);
+  NdArray array;
+  array.dtype = mapped.header.dtype;
+  array.shape = mapped.header.shape;
+  array.bytes.assign(mapped.data(), mapped.file->data() + mapped.file->size());
+  return array;
+}
 
 std::vector<uint8_t> encode_npy(const NdArray& array) {
   const size_t element = dtype_size(array.dtype);

@@ -16,7 +16,20 @@ namespace mda {
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot open '", path, "': ", std::strerror(errno));
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  const auto size = std::filesystem::is_regular_file(path, ec)
+                        ? std::filesystem::file_size(path, ec)
+                        : static_cast<uintmax_t>(-1);
+  if (ec || size == static_cast<uintmax_t>(-1)) {  // a pipe or device: read what comes
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in),
+                                std::istreambuf_iterator<char>());
+  }
+  // One read of the known size (an iterator copy ran a byte at a time).
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (static_cast<size_t>(in.gcount()) != bytes.size())
+    fail("cannot read '", path, "': ", bytes.size(), " bytes expected, ", in.gcount(), " read");
+  return bytes;
 }
 
 std::string read_file_text(const std::string& path) {
