@@ -1,14 +1,20 @@
 #include "mda/asmk/matrix.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <thread>
 
 #include "mda/util/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #ifdef MDA_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -23,9 +29,27 @@
 #ifdef MDA_HAVE_BLAS
 extern "C" char* openblas_get_corename(void);
 extern "C" char* openblas_get_config(void);
+extern "C" void openblas_set_num_threads(int);
+#endif
+#ifdef MDA_HAVE_DNNL
+// libdnnl's OpenMP runtime (it links libgomp); declared here so the build needs no -fopenmp.
+extern "C" void omp_set_num_threads(int);
 #endif
 
 namespace mda {
+
+namespace {
+
+// oneDNN's products run on OpenMP threads, whose number is a setting of the calling thread.
+void set_this_thread_matrix_threads(int threads) {
+#ifdef MDA_HAVE_DNNL
+  omp_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
+}  // namespace
 
 bool blas_available() {
 #if defined(MDA_HAVE_BLAS) || defined(MDA_HAVE_DNNL)
@@ -103,6 +127,14 @@ std::string matrix_kernel_description() {
                  : "");
 #else
   return "no BLAS: a blocked loop";
+#endif
+}
+
+void set_matrix_threads(int threads) {
+  threads = std::max(1, threads);
+  set_this_thread_matrix_threads(threads);
+#ifdef MDA_HAVE_BLAS
+  openblas_set_num_threads(threads);
 #endif
 }
 
@@ -207,38 +239,54 @@ void nearest_in_tile(const float* row, const float* norms, int64_t c, int64_t co
   for (; j < c; ++j) offer(norms[j] - 2 * row[j], static_cast<int32_t>(col0 + j));
 }
 
-bool any_lane(Ints8 mask) {
-  uint64_t words[4];
-  std::memcpy(words, &mask, sizeof words);
-  return (words[0] | words[1] | words[2] | words[3]) != 0;
+// Offers column `at` with value `value` to a row's max-heap of its `count` best (value, index),
+// whose top is the worst kept. Columns arrive in increasing index, so "strictly better than the
+// worst" keeps ties to the lower index.
+inline void offer_to_heap(std::pair<float, int32_t>* heap, int count, float value, int64_t at) {
+  if (value >= heap[0].first) return;
+  std::pop_heap(heap, heap + count);
+  heap[count - 1] = {value, static_cast<int32_t>(at)};
+  std::push_heap(heap, heap + count);
 }
 
-// The running `count` nearest words of one row over one column tile, as a max-heap of (value,
-// index) whose top is the worst kept. Eight columns at a time are compared with that worst one;
-// only the few that beat it (a handful per row once the heap has settled) go through the heap.
-// Columns arrive in increasing index, so "strictly better than the worst" keeps ties to the lower
-// index.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void nearest_k_in_tile(const float* row, const float* norms, int64_t c, int64_t col0,
-                       std::pair<float, int32_t>* heap, int count) {
-  const auto offer = [&](float value, int64_t at) {
-    if (value >= heap[0].first) return;
-    std::pop_heap(heap, heap + count);
-    heap[count - 1] = {value, static_cast<int32_t>(at)};
-    std::push_heap(heap, heap + count);
-  };
+// The running `count` nearest words of one row over one column tile. Once the heap has settled
+// only a handful of a row's columns beat its worst, so the AVX2 version compares eight columns at
+// a time with that worst and offers only the lanes that beat it.
+void nearest_k_in_tile_portable(const float* row, const float* norms, int64_t c, int64_t col0,
+                                std::pair<float, int32_t>* heap, int count) {
+  for (int64_t j = 0; j < c; ++j) offer_to_heap(heap, count, norms[j] - 2 * row[j], col0 + j);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) void nearest_k_in_tile_avx2(const float* row, const float* norms,
+                                                            int64_t c, int64_t col0,
+                                                            std::pair<float, int32_t>* heap,
+                                                            int count) {
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    Floats8 x, n;
-    std::memcpy(&x, row + j, sizeof x);
-    std::memcpy(&n, norms + j, sizeof n);
-    const Floats8 v = n - 2 * x;
-    if (!any_lane(v < Floats8{} + heap[0].first)) continue;
-    for (int l = 0; l < 8; ++l) offer(v[l], col0 + j + l);
+    const __m256 x = _mm256_loadu_ps(row + j);
+    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(norms + j), _mm256_add_ps(x, x));
+    unsigned better = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(heap[0].first), _CMP_LT_OQ)));
+    if (!better) continue;
+    alignas(32) float values[8];
+    _mm256_store_ps(values, v);
+    for (; better; better &= better - 1) {
+      const int lane = __builtin_ctz(better);
+      offer_to_heap(heap, count, values[lane], col0 + j + lane);
+    }
   }
-  for (; j < c; ++j) offer(norms[j] - 2 * row[j], col0 + j);
+  for (; j < c; ++j) offer_to_heap(heap, count, norms[j] - 2 * row[j], col0 + j);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
+void nearest_k_in_tile(const float* row, const float* norms, int64_t c, int64_t col0,
+                       std::pair<float, int32_t>* heap, int count) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHaveAvx2) return nearest_k_in_tile_avx2(row, norms, c, col0, heap, count);
+#endif
+  nearest_k_in_tile_portable(row, norms, c, col0, heap, count);
 }
 
 }  // namespace
@@ -255,45 +303,26 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // and adds ||x||^2 at the end.
   constexpr int64_t kRows = 256, kColumns = 8192;
   const std::vector<float> x_norms = row_norms(x, n, d);
-  // The buffers are kept per calling thread and never shrink: a query's quantization is a small
-  // product, and allocating (and page-faulting) a fresh tile for each one cost as much as the
-  // product. The selection workers reach them through these pointers.
-  thread_local std::vector<float> tile_storage;
-  thread_local std::vector<std::pair<float, int32_t>> heap_storage;
-  const size_t tile_size = static_cast<size_t>(std::min(kRows, n) * std::min(kColumns, k));
-  if (tile_storage.size() < tile_size) tile_storage.resize(tile_size);
-  if (heap_storage.size() < static_cast<size_t>(kRows * count))
-    heap_storage.resize(static_cast<size_t>(kRows * count));
-  float* const tile = tile_storage.data();
-  std::pair<float, int32_t>* const heaps = heap_storage.data();
-  const int workers = std::max(1, threads);
-  for (int64_t row0 = 0; row0 < n; row0 += kRows) {
+  // One row tile: its products, column tile by column tile, and its selection.
+  const auto row_tile = [&](int64_t row0, std::vector<float>& tile,
+                            std::vector<std::pair<float, int32_t>>& heaps) {
     const int64_t m = std::min(kRows, n - row0);
-    for (int64_t i = 0; i < m * count; ++i)
-      heaps[static_cast<size_t>(i)] = {std::numeric_limits<float>::infinity(), INT32_MAX};
+    const size_t tile_size = static_cast<size_t>(m * std::min(kColumns, k));
+    if (tile.size() < tile_size) tile.resize(tile_size);
+    heaps.assign(static_cast<size_t>(m * count),
+                 {std::numeric_limits<float>::infinity(), INT32_MAX});
     for (int64_t col0 = 0; col0 < k; col0 += kColumns) {
       const int64_t c = std::min(kColumns, k - col0);
-      matmul_transposed(m, c, d, x + row0 * d, centroids + col0 * d,
-                        tile);  // BLAS threads itself
-      const auto select = [&](int64_t from, int64_t to) {
-        for (int64_t i = from; i < to; ++i) {
-          const float* row = &tile[static_cast<size_t>(i * c)];
-          const float* norms = &centroid_norms[static_cast<size_t>(col0)];
-          std::pair<float, int32_t>* heap = &heaps[static_cast<size_t>(i * count)];
-          if (count == 1) {
-            nearest_in_tile(row, norms, c, col0, heap[0].first, heap[0].second);
-            continue;
-          }
+      matmul_transposed(m, c, d, x + row0 * d, centroids + col0 * d, tile.data());
+      const float* norms = &centroid_norms[static_cast<size_t>(col0)];
+      for (int64_t i = 0; i < m; ++i) {
+        const float* row = &tile[static_cast<size_t>(i * c)];
+        std::pair<float, int32_t>* heap = &heaps[static_cast<size_t>(i * count)];
+        if (count == 1) {
+          nearest_in_tile(row, norms, c, col0, heap[0].first, heap[0].second);
+        } else {
           nearest_k_in_tile(row, norms, c, col0, heap, count);
         }
-      };
-      if (workers == 1 || m < 64) {
-        select(0, m);
-      } else {
-        std::vector<std::thread> pool;
-        for (int w = 0; w < workers; ++w)
-          pool.emplace_back(select, m * w / workers, m * (w + 1) / workers);
-        for (auto& t : pool) t.join();
       }
     }
     for (int64_t i = 0; i < m; ++i) {
@@ -305,7 +334,39 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
             std::max(0.0f, heap[a].first + x_norms[static_cast<size_t>(row0 + i)]);
       }
     }
+  };
+  const int64_t tiles = (n + kRows - 1) / kRows;
+  const int workers = static_cast<int>(std::min<int64_t>(std::max(1, threads), tiles));
+  if (workers <= 1) {
+    // A query's few hundred rows: the caller's thread, the product on the library's own threads.
+    // The buffers are kept per thread: allocating (and page-faulting) a fresh tile for each query
+    // cost as much as its product.
+    thread_local std::vector<float> tile;
+    thread_local std::vector<std::pair<float, int32_t>> heaps;
+    for (int64_t row0 = 0; row0 < n; row0 += kRows) row_tile(row0, tile, heaps);
+    return;
   }
+  // Many rows (a database block, k-means): `workers` threads take whole row tiles, each running a
+  // single-threaded product and its own selection. One pool, no OpenMP workers spinning beside it
+  // (they took the cores the selection threads needed: two threads ran slower than one).
+  std::atomic<int64_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  const auto work = [&] {
+    try {
+      set_this_thread_matrix_threads(1);
+      std::vector<float> tile;
+      std::vector<std::pair<float, int32_t>> heaps;
+      for (int64_t t = next++; t < tiles; t = next++) row_tile(t * kRows, tile, heaps);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace mda

@@ -21,6 +21,10 @@ bool openblas_kernel_is_generic();
 // they are OpenBLAS's generic ones on a CPU with AVX2.
 void log_matrix_kernel();
 
+// The threads of the matrix products: oneDNN's OpenMP threads (for calls from this thread, as
+// OpenMP scopes the setting) and OpenBLAS's pool, so that runtime.threads governs them too.
+void set_matrix_threads(int threads);
+
 // Descriptors must be finite and of magnitude at most 1e16 (their squared distances must fit a
 // float): otherwise an error naming `what`, the row and the column.
 void check_descriptor_values(const float* x, int64_t n, int64_t d, const std::string& what);

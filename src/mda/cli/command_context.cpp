@@ -1,5 +1,7 @@
 #include "mda/cli/command_context.h"
 
+#include "mda/asmk/matrix.h"
+
 #include "mda/util/log.h"
 
 namespace mda {
@@ -29,6 +31,7 @@ Config setup_command(const ArgParser& parser) {
   Config config;
   if (parser.has("--config")) config.merge_file(parser.get("--config"));
   for (const std::string& assignment : parser.all("--set")) config.set_override(assignment);
+  set_matrix_threads(resolve_threads(config));
   return config;
 }
 
