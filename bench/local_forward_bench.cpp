@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
   const int images = std::stoi(argv[4]);
   at::set_num_threads(std::stoi(argv[5]));
   const int64_t features = std::stoll(argv[6]);
-  mda::MdaNet net = mda::load_model(argv[1]);
-  net->eval();
+  mda::MdaNet net = mda::load_model_for_inference(argv[1], torch::kCPU);
   const std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
   torch::manual_seed(0);
   const torch::Tensor image = torch::rand({1, 3, height, width});

@@ -375,6 +375,44 @@ TEST(ModelFile, RoundTripAndClearErrors) {
                      {"m.mdam", "mda-resnet18-s2-n2-d8-conv1x1"});
 }
 
+TEST(ModelFile, InferenceLoadingRunsChannelsLastWithTheSameFeatures) {
+  test::TempDir dir;
+  torch::manual_seed(8);
+  MdaNet net(tiny(3, 16));
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  MdaNet plain = load_model(path);
+  plain->eval();
+  MdaNet fast = load_model_for_inference(path, torch::kCPU);
+  int64_t convolutions = 0;
+  for (const torch::Tensor& p : fast->parameters()) {
+    if (p.dim() != 4) continue;
+    ++convolutions;
+    EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  EXPECT_GT(convolutions, 10);
+  torch::InferenceMode inference;
+  const torch::Tensor image = torch::rand({1, 3, 90, 130});
+  const LocalFeatures a = plain->extract_local(image, {1.0, 0.707, 0.5}, 200);
+  const LocalFeatures b = fast->extract_local(image, {1.0, 0.707, 0.5}, 200);
+  ASSERT_EQ(a.count(), b.count());
+  // The same features; rows whose strengths tie within rounding may swap places.
+  for (int64_t i = 0; i < a.count(); ++i) {
+    EXPECT_NEAR(a.strengths[static_cast<size_t>(i)], b.strengths[static_cast<size_t>(i)], 1e-5);
+    double nearest = 1e30;
+    for (int64_t j = std::max<int64_t>(0, i - 3); j < std::min(b.count(), i + 4); ++j) {
+      double distance = 0;
+      for (int64_t t = 0; t < a.dim; ++t) {
+        distance = std::max<double>(distance,
+                                    std::fabs(a.descriptors[static_cast<size_t>(i * a.dim + t)] -
+                                              b.descriptors[static_cast<size_t>(j * b.dim + t)]));
+      }
+      nearest = std::min(nearest, distance);
+    }
+    EXPECT_LT(nearest, 1e-4) << "feature " << i;
+  }
+}
+
 class TorchvisionReference : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
 
 TEST_P(TorchvisionReference, ForwardMatchesTorchvision) {

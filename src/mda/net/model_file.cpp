@@ -61,6 +61,16 @@ MdaNet load_model_for_inference(const std::string& path, const torch::Device& de
   MdaNet net = load_model(path);
   net->eval();
   net->to(device);
+  if (device.is_cpu()) {
+    // Convolution weights in channels-last layout: oneDNN then runs every convolution in NHWC
+    // without reordering activations and weights on each call (1.7x the NCHW extraction of
+    // MobileNetV1 at 1024 px, 7 scales; the same features within 1e-4, bench/README.md).
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : net->parameters()) {
+      if (parameter.dim() == 4)
+        parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
   return net;
 }
 
