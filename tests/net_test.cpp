@@ -379,6 +379,23 @@ TEST(ModelFile, InferenceLoadingRunsChannelsLastWithTheSameFeatures) {
   test::TempDir dir;
   torch::manual_seed(8);
   MdaNet net(tiny(3, 16));
+  {
+    // BatchNorm statistics and affine parameters far from the identity, so folding them into the
+    // convolutions is exercised.
+    torch::NoGradGuard no_grad;
+    for (auto& item : net->named_buffers()) {
+      if (item.key().find("running_mean") != std::string::npos) item.value().normal_(0, 0.2);
+      if (item.key().find("running_var") != std::string::npos) item.value().uniform_(0.3, 2.0);
+    }
+    for (auto& item : net->named_parameters()) {
+      const bool batch_norm = item.key().find(".bn") != std::string::npos ||
+                              item.key().rfind("bn", 0) == 0 ||
+                              item.key().find("downsample.1") != std::string::npos;
+      if (batch_norm && item.key().find("weight") != std::string::npos)
+        item.value().uniform_(0.5, 1.5);
+      if (batch_norm && item.key().find("bias") != std::string::npos) item.value().normal_(0, 0.2);
+    }
+  }
   const std::string path = dir.path("m.mdam");
   save_model(path, *net);
   MdaNet plain = load_model(path);

@@ -17,6 +17,11 @@ class BackboneImpl : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
   virtual int64_t out_channels() const = 0;
   virtual int64_t stride() const = 0;
+  // For inference only: folds each BatchNorm (its running statistics) into the convolution before
+  // it, which then runs with a bias and the BatchNorm pass is skipped. The same outputs in eval
+  // mode within float rounding; the module can no longer be trained or saved. No-op for backbones
+  // without BatchNorm.
+  virtual void fold_batch_norm() {}
 };
 
 // torchvision's ResNet with the same module names, so that a torchvision state_dict loads by name;

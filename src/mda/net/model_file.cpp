@@ -60,6 +60,7 @@ MdaNet load_model(const std::string& path) {
 MdaNet load_model_for_inference(const std::string& path, const torch::Device& device) {
   MdaNet net = load_model(path);
   net->eval();
+  net->backbone()->fold_batch_norm();
   net->to(device);
   if (device.is_cpu()) {
     // Convolution weights in channels-last layout: oneDNN then runs every convolution in NHWC

@@ -17,8 +17,9 @@ MdaArchitecture read_model_architecture(const std::string& path);
 // Builds the network the file describes and loads its weights; a tensor missing, unexpected or of
 // another shape is an error naming the file.
 MdaNet load_model(const std::string& path);
-// The same, in eval mode on `device`: ready for extraction (on the CPU with its convolution weights
-// in channels-last layout, which oneDNN runs fastest).
+// The same, in eval mode on `device`, ready for extraction and for nothing else: BatchNorm folded
+// into the convolutions and, on the CPU, convolution weights in channels-last layout (which oneDNN
+// runs fastest).
 MdaNet load_model_for_inference(const std::string& path, const torch::Device& device);
 // Whether the file starts like an mda archive (as opposed to .pth/.safetensors/.tflite weights).
 bool is_model_file(const std::string& path);

@@ -13,6 +13,21 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padd
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(false));
 }
 
+// conv then bn in eval mode = conv with weights scaled per output channel by
+// gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps). The bias is set on the
+// convolution outside its parameters, so state dicts do not change.
+void fold_into(nn::Conv2d& c, const nn::BatchNorm2d& bn) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+  c->weight.mul_(scale.view({-1, 1, 1, 1}));
+  c->bias = bn->bias - bn->running_mean * scale;
+}
+
+// bn(conv(x)), or the folded convolution alone.
+torch::Tensor conv_bn(nn::Conv2d& c, nn::BatchNorm2d& bn, bool folded, const torch::Tensor& x) {
+  return folded ? c(x) : bn(c(x));
+}
+
 class BlockImpl : public nn::Module {
  public:
   BlockImpl(int64_t in, int64_t planes, int64_t stride, bool bottleneck) : bottleneck_(bottleneck) {
@@ -41,19 +56,38 @@ class BlockImpl : public nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     // In-place ReLU and residual addition, as torchvision: large feature maps make memory
     // traffic, not arithmetic, the cost of these steps.
-    torch::Tensor out = bn1_(conv1_(x)).relu_();
+    torch::Tensor out = conv_bn(conv1_, bn1_, folded_, x).relu_();
     if (bottleneck_) {
-      out = bn2_(conv2_(out)).relu_();
-      out = bn3_(conv3_(out));
+      out = conv_bn(conv2_, bn2_, folded_, out).relu_();
+      out = conv_bn(conv3_, bn3_, folded_, out);
     } else {
-      out = bn2_(conv2_(out));
+      out = conv_bn(conv2_, bn2_, folded_, out);
     }
-    out += downsample_.is_empty() ? x : downsample_->forward(x);
+    if (downsample_.is_empty()) {
+      out += x;
+    } else if (folded_) {
+      out += std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample_->ptr(0))->forward(x);
+    } else {
+      out += downsample_->forward(x);
+    }
     return out.relu_();
+  }
+
+  void fold_batch_norm() {
+    fold_into(conv1_, bn1_);
+    fold_into(conv2_, bn2_);
+    if (bottleneck_) fold_into(conv3_, bn3_);
+    if (!downsample_.is_empty()) {
+      nn::Conv2d c(std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample_->ptr(0)));
+      fold_into(
+          c, nn::BatchNorm2d(std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(downsample_->ptr(1))));
+    }
+    folded_ = true;
   }
 
  private:
   bool bottleneck_;
+  bool folded_ = false;
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   nn::Sequential downsample_{nullptr};
@@ -86,10 +120,19 @@ class ResNetImpl : public BackboneImpl {
 
   torch::Tensor forward(torch::Tensor x) override {
     x = (x - mean_.to(x.options())) / std_.to(x.options());
-    x = bn1_(conv1_(x)).relu_();
+    x = conv_bn(conv1_, bn1_, folded_, x).relu_();
     x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& layer : layers_) x = layer->forward(x);
     return x;
+  }
+  void fold_batch_norm() override {
+    if (folded_) return;
+    fold_into(conv1_, bn1_);
+    for (auto& layer : layers_) {
+      for (size_t b = 0; b < layer->size(); ++b)
+        std::dynamic_pointer_cast<BlockImpl>(layer->ptr(b))->fold_batch_norm();
+    }
+    folded_ = true;
   }
   int64_t out_channels() const override { return out_channels_; }
   int64_t stride() const override { return stride_; }
@@ -97,6 +140,7 @@ class ResNetImpl : public BackboneImpl {
  private:
   nn::Conv2d conv1_{nullptr};
   nn::BatchNorm2d bn1_{nullptr};
+  bool folded_ = false;
   std::vector<nn::Sequential> layers_;
   torch::Tensor mean_, std_;
   int64_t out_channels_ = 0;
