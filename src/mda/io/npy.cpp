@@ -187,14 +187,9 @@ MappedNpy map_npy(const std::string& path) {
   return out;
 }
 
-NdArray read_npy(const std::string& path) {
-  const MappedNpy mapped = map_npy(path);
-  NdArray array;
-  array.dtype = mapped.header.dtype;
-  array.shape = mapped.header.shape;
-  array.bytes.assign(mapped.data(), mapped.file->data() + mapped.file->size());
-  return array;
-}
+// A plain read, not a mapping: the array is copied anyway, and a file truncated by another program
+// while it is read then gives an error instead of SIGBUS.
+NdArray read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
 
 std::vector<uint8_t> encode_npy(const NdArray& array) {
   const size_t element = dtype_size(array.dtype);
