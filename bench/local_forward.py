@@ -144,9 +144,10 @@ class MdaModel(torch.nn.Module):
         return score[order], torch.cat(descriptors)[order]
 
 
-def cpp_extract(build, model, width, height, images, threads, count, dump):
+def cpp_extract(build, model, width, height, images, threads, count, dump, scales):
     out = subprocess.run([os.path.join(build, "bench", "mda_bench_local_forward"), model, str(width), str(height),
-                          str(images), str(threads), str(count), dump], check=True, capture_output=True, text=True)
+                          str(images), str(threads), str(count), dump, ",".join(str(s) for s in scales)],
+                         check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
@@ -159,8 +160,11 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--features", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--scales", default=",".join(str(s) for s in SCALES),
+                        help="comma-separated extraction scales (default: HOW's seven)")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     args = parser.parse_args()
+    scales = [float(s) for s in args.scales.split(",")]
     torch.set_num_threads(args.threads)
     mda = os.path.join(args.build, "mda")
     work = tempfile.mkdtemp()
@@ -187,13 +191,13 @@ def main():
         python_rate, cpp_rate = 0.0, 0.0
         for _ in range(args.repeats):
             with torch.inference_mode():
-                strengths, descriptors = model.extract_local(image, SCALES, args.features)  # warm-up
+                strengths, descriptors = model.extract_local(image, scales, args.features)  # warm-up
                 start = time.perf_counter()
                 for _ in range(args.images):
-                    model.extract_local(image, SCALES, args.features)
+                    model.extract_local(image, scales, args.features)
                 python_rate = max(python_rate, args.images / (time.perf_counter() - start))
             cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                              args.features, dump)
+                              args.features, dump, scales)
             cpp_rate = max(cpp_rate, cpp["images_per_second"])
         # Same input (both seed torch's CPU generator with 0), same weights: same features.
         cpp_strengths = np.load(dump + "strengths.npy")
@@ -213,13 +217,13 @@ def main():
         channels_last_rate = 0.0
         for _ in range(args.repeats):
             with torch.inference_mode():
-                model.extract_local(image, SCALES, args.features)
+                model.extract_local(image, scales, args.features)
                 start = time.perf_counter()
                 for _ in range(args.images):
-                    model.extract_local(image, SCALES, args.features)
+                    model.extract_local(image, scales, args.features)
                 channels_last_rate = max(channels_last_rate, args.images / (time.perf_counter() - start))
         rows.append((backbone, cpp_rate, python_rate, channels_last_rate))
-    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, CPU" % (len(SCALES), args.width, args.height,
+    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, CPU" % (len(scales), args.width, args.height,
                                                                           args.features, args.threads))
     print("%-14s %10s %14s %8s %26s %8s" % ("backbone", "C++ img/s", "PyTorch img/s", "ratio",
                                             "PyTorch channels-last img/s", "ratio"))

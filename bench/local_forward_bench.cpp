@@ -1,6 +1,7 @@
 // Times MdaNet::extract_local (multi-scale local features, top-n) on a random image, after a
 // warm-up. Prints one JSON line; bench/local_forward.py compares it with PyTorch in Python.
-//   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX]
+//   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES]]
+// SCALES: comma-separated, HOW's seven (2.0 ... 0.25) by default.
 // With DUMP_PREFIX, the warm-up's features are written to DUMP_PREFIX{strengths,descriptors}.npy
 // so that the Python side can check it computes the same thing.
 #include <ATen/Parallel.h>
@@ -8,14 +9,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <sstream>
 #include <string>
 
 #include "mda/io/npy.h"
 #include "mda/net/model_file.h"
 
 int main(int argc, char** argv) {
-  if (argc != 7 && argc != 8) {
-    std::fprintf(stderr, "usage: %s MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX]\n",
+  if (argc < 7 || argc > 9) {
+    std::fprintf(stderr,
+                 "usage: %s MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES]]\n",
                  argv[0]);
     return 2;
   }
@@ -24,11 +27,16 @@ int main(int argc, char** argv) {
   at::set_num_threads(std::stoi(argv[5]));
   const int64_t features = std::stoll(argv[6]);
   mda::MdaNet net = mda::load_model_for_inference(argv[1], torch::kCPU);
-  const std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
+  std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
+  if (argc == 9) {
+    scales.clear();
+    std::stringstream list(argv[8]);
+    for (std::string item; std::getline(list, item, ',');) scales.push_back(std::stod(item));
+  }
   torch::manual_seed(0);
   const torch::Tensor image = torch::rand({1, 3, height, width});
   const mda::LocalFeatures first = net->extract_local(image, scales, features);  // warm-up
-  if (argc == 8) {
+  if (argc >= 8 && argv[7][0] != 0) {
     mda::write_npy(std::string(argv[7]) + "strengths.npy",
                    mda::NdArray::from_vector(first.strengths, {first.count()}));
     mda::write_npy(std::string(argv[7]) + "descriptors.npy",
