@@ -1,4 +1,5 @@
 #include "mda/io/npy.h"
+#include "mda/io/tflite.h"
 
 #include <gtest/gtest.h>
 
@@ -119,6 +120,14 @@ TEST(TensorArchive, AShapeWhoseByteCountOverflowsIsRefused) {
   write_file_atomic(dir.path("crafted.mdaf"), std::string(crafted.begin(), crafted.end()));
   test::expect_error([&] { read_tensor_archive(dir.path("crafted.mdaf"), "test"); },
                      {"crafted.mdaf", "does not fit the file"});
+}
+
+TEST(Tflite, AVectorLongerThanTheFileIsAnErrorNotAnAllocation) {
+  // Found by fuzz/ (mda_fuzz_tflite): a vector length of ~2^31 became an 8 GB allocation.
+  const std::string path =
+      std::string(MDA_SOURCE_DIR) + "/fuzz/regressions/tflite_vector_length_past_end.tflite";
+  test::expect_error([&] { parse_tflite(read_file_bytes(path), "input"); },
+                     {"input", "runs past the end"});
 }
 
 TEST(Npy, RoundTripsEveryDtype) {

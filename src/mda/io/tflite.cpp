@@ -43,8 +43,15 @@ class FlatBuffer {
     const size_t at = field(table, k);
     return at ? at + read<uint32_t>(at) : 0;
   }
-  // A vector: its length and the position of its first element.
-  size_t vector_length(size_t vec) const { return vec ? read<uint32_t>(vec) : 0; }
+  // A vector of elements of `element_size` bytes: its length, checked to fit the file (a crafted
+  // length must not become a huge allocation), and the position of its first element.
+  size_t vector_length(size_t vec, size_t element_size = 4) const {
+    if (!vec) return 0;
+    const size_t length = read<uint32_t>(vec);
+    if (vec + 4 > b_.size() || length > (b_.size() - vec - 4) / element_size)
+      bad("a vector of ", length, " elements runs past the end of the file");
+    return length;
+  }
   size_t vector_data(size_t vec) const { return vec + 4; }
   size_t table_in_vector(size_t vec, size_t i) const {
     const size_t at = vector_data(vec) + 4 * i;
@@ -58,7 +65,7 @@ class FlatBuffer {
   }
   template <typename T>
   std::vector<T> vector_of(size_t vec) const {
-    std::vector<T> out(vector_length(vec));
+    std::vector<T> out(vector_length(vec, sizeof(T)));
     for (size_t i = 0; i < out.size(); ++i) out[i] = read<T>(vector_data(vec) + sizeof(T) * i);
     return out;
   }
@@ -140,7 +147,7 @@ TfliteModel parse_tflite(const std::vector<uint8_t>& bytes, const std::string& s
     if (buffer_index >= buffers.size())
       fb.bad("tensor '", tensor_info.name, "' names buffer ", buffer_index);
     const size_t data = fb.indirect(buffers[buffer_index], buffer::kData);
-    const size_t n = fb.vector_length(data);
+    const size_t n = fb.vector_length(data, 1);
     if (n) {
       const size_t start = fb.vector_data(data);
       if (start + n > bytes.size()) fb.bad("buffer ", buffer_index, " past the end");
