@@ -68,7 +68,7 @@ struct Object {
   }
 };
 
-ObjectPtr make(Object::Kind kind) {
+ObjectPtr new_object(Object::Kind kind) {
   auto o = std::make_shared<Object>();
   o->kind = kind;
   return o;
@@ -84,6 +84,17 @@ class Unpickler {
   Unpickler(const std::vector<uint8_t>& bytes, const std::string& source,
             const StorageLoader& loader)
       : data_(bytes), source_(source), loader_(loader) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // A crafted pickle can make objects hold each other through the memo (a list appended to
+  // itself); shared ownership alone would then never free them (found by fuzz/). Every object made
+  // here is let go of its children first, which breaks every cycle.
+  ~Unpickler() {
+    for (const ObjectPtr& o : created_) {
+      o->items.clear();
+      o->pairs.clear();
+    }
+  }
 
   Value run() {
     while (true) {
@@ -100,6 +111,12 @@ class Unpickler {
   [[noreturn]] void bad(Parts&&... parts) const {
     fail(source_, ": unsupported or corrupt pickle at byte ", pos_, ": ",
          cat(std::forward<Parts>(parts)...));
+  }
+
+  ObjectPtr make(Object::Kind kind) {
+    ObjectPtr o = new_object(kind);
+    created_.push_back(o);
+    return o;
   }
 
   uint8_t read_u8() {
@@ -684,6 +701,7 @@ class Unpickler {
   size_t pos_ = 0;
   std::vector<ObjectPtr> stack_;
   std::unordered_map<uint64_t, ObjectPtr> memo_;
+  std::vector<ObjectPtr> created_;
 };
 
 }  // namespace
