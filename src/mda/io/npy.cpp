@@ -149,14 +149,10 @@ NpyHeader parse_npy_header(const uint8_t* bytes, size_t size, const std::string&
   const size_t available = size - data_start;
   // The byte count is multiplied out with an overflow check: a crafted shape whose product
   // overflows must not pass as a small array.
-  size_t expected = dtype_size(array.dtype);
-  for (int64_t d : array.shape) {
-    const size_t dim = static_cast<size_t>(d);
-    if (dim != 0 && expected > SIZE_MAX / dim) {
-      fail(source, ": truncated .npy data: shape ", array.shape_string(), " of ",
-           dtype_name(array.dtype), " needs more than 2^64 bytes, the file has ", available);
-    }
-    expected *= dim;
+  uint64_t expected = 0;
+  if (!checked_byte_count(array.shape, array.dtype, expected)) {
+    fail(source, ": truncated .npy data: shape ", array.shape_string(), " of ",
+         dtype_name(array.dtype), " needs more than 2^64 bytes, the file has ", available);
   }
   if (available < expected) {
     fail(source, ": truncated .npy data: shape ", array.shape_string(), " of ",
