@@ -93,8 +93,8 @@ TEST(EncodeImages, GivesEachImageWhatEncodingItAloneGives) {
   int64_t row = 0;
   for (const std::vector<float>& x : images) {
     const int64_t n = static_cast<int64_t>(x.size()) / d;
-    contiguous.push_back({together.data() + row * d, n});
-    scattered.push_back({x.data(), n});
+    contiguous.push_back({together.data() + row * d, n, d});
+    scattered.push_back({x.data(), n, d});
     row += n;
   }
   const auto name = [](size_t i) { return "image " + std::to_string(i); };

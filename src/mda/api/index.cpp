@@ -143,13 +143,7 @@ void Index::add_views(const std::vector<View>& images, const std::vector<std::st
   // Quantize outside the lock: searches go on meanwhile.
   std::vector<DescriptorRange> ranges;
   ranges.reserve(images.size());
-  for (size_t i = 0; i < images.size(); ++i) {
-    if (images[i].dim != state_->codebook.dim) {
-      fail("image '", names[i], "': descriptors are ", images[i].dim,
-           "-d, the codebook's words are ", state_->codebook.dim, "-d");
-    }
-    ranges.push_back({images[i].descriptors, images[i].count});
-  }
+  for (const View& image : images) ranges.push_back({image.descriptors, image.count, image.dim});
   const std::vector<AggregatedImage> encoded = encode_images(
       state_->codebook, ranges, state_->options.multiple_assignment, state_->options.binary,
       std::max(1, threads), [&](size_t i) { return "image '" + names[i] + "'"; }, progress);

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <thread>
 
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/kmeans.h"
 #include "mda/util/error.h"
 #include "mda/util/log.h"
+#include "mda/util/run_on_threads.h"
 
 namespace mda {
 
@@ -65,7 +65,7 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   std::atomic<int64_t> next{0};
   std::mutex progress_mutex;
   int64_t done = 0;
-  const auto work = [&] {
+  run_on_threads(std::max(1, threads), [&](int) {
     std::vector<int64_t> order, positive, negative;
     for (int64_t q = next++; q < n_q; q = next++) {
       const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
@@ -80,10 +80,7 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
         progress(++done, n_q);
       }
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
+  });
   return out;
 }
 
@@ -111,11 +108,8 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
   const int threads = options.search.threads;
   InvertedFile ivf(codebook.k, dim, binary, codebook.fingerprint);
   std::vector<DescriptorRange> ranges;
-  for (const LocalFeatures& f : database) {
-    if (f.dim != dim)
-      fail("ASMK evaluation: database descriptors of dimension ", f.dim, " and ", dim);
-    ranges.push_back({f.descriptors.data(), f.count()});
-  }
+  for (const LocalFeatures& f : database)
+    ranges.push_back({f.descriptors.data(), f.count(), f.dim});
   const std::vector<AggregatedImage> encoded_database =
       encode_images(codebook, ranges, options.index.multiple_assignment, binary, threads,
                     [](size_t i) { return "database image " + std::to_string(i); });

@@ -2,15 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
 #include "mda/io/npy.h"
 #include "mda/util/checksum.h"
 #include "mda/util/error.h"
+#include "mda/util/run_on_threads.h"
 
 namespace mda {
 
@@ -54,26 +52,10 @@ void Codebook::save(const std::string& path) const {
 AggregatedImage encode_features(const Codebook& codebook, const float* descriptors, int64_t n,
                                 int64_t descriptor_dim, int ma, bool binary, int threads,
                                 const std::string& what, EncodeTimings* timings) {
-  const int64_t k = codebook.k, dim = codebook.dim;
-  if (descriptor_dim != dim)
-    fail(what, ": descriptors are ", descriptor_dim, "-d, the codebook's words are ", dim, "-d");
-  if (n == 0) fail(what, ": no local features");
-  check_descriptor_values(descriptors, n, dim, what);
-  if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
-  std::vector<int32_t> words(static_cast<size_t>(n * ma));
-  std::vector<float> distances(static_cast<size_t>(n * ma));
-  const auto start = std::chrono::steady_clock::now();
-  nearest_centroids(descriptors, n, codebook.centroids.data(), codebook.norms, k, dim, ma,
-                    words.data(), distances.data(), threads);
-  const auto quantized = std::chrono::steady_clock::now();
-  AggregatedImage image =
-      aggregate(descriptors, n, dim, words.data(), ma, codebook.centroids.data(), k, binary);
-  if (timings) {
-    timings->quantize += std::chrono::duration<double>(quantized - start).count();
-    timings->aggregate +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - quantized).count();
-  }
-  return image;
+  std::vector<AggregatedImage> encoded = encode_images(
+      codebook, {DescriptorRange{descriptors, n, descriptor_dim}}, ma, binary, threads,
+      [&](size_t) { return what; }, nullptr, timings);
+  return std::move(encoded.front());
 }
 
 std::vector<AggregatedImage> encode_images(const Codebook& codebook,
@@ -84,11 +66,15 @@ std::vector<AggregatedImage> encode_images(const Codebook& codebook,
                                            EncodeTimings* timings) {
   constexpr int64_t kBlockRows = 16384;
   const int64_t k = codebook.k, dim = codebook.dim;
-  if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
   for (size_t i = 0; i < images.size(); ++i) {
+    if (images[i].dim != dim) {
+      fail(what(i), ": descriptors are ", images[i].dim, "-d, the codebook's words are ", dim,
+           "-d");
+    }
     if (images[i].count < 1) fail(what(i), ": no local features");
     check_descriptor_values(images[i].descriptors, images[i].count, dim, what(i));
   }
+  if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
   std::vector<AggregatedImage> out(images.size());
   std::vector<float> copied, distances;
   std::vector<int32_t> words;
@@ -122,33 +108,19 @@ std::vector<AggregatedImage> encode_images(const Codebook& codebook,
     nearest_centroids(x, rows, codebook.centroids.data(), codebook.norms, k, dim, ma, words.data(),
                       distances.data(), threads);
     const auto quantized = std::chrono::steady_clock::now();
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    const auto aggregate_range = [&](size_t from, size_t to) {
-      try {
-        for (size_t i = from; i < to; ++i) {
-          const int64_t row = first_row[i - first];
-          out[i] =
-              aggregate(x + row * dim, images[i].count, dim, &words[static_cast<size_t>(row * ma)],
-                        ma, codebook.centroids.data(), k, binary);
-        }
-      } catch (...) {
-        const std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
-    };
     const size_t count = end - first;
-    const size_t workers = std::min<size_t>(static_cast<size_t>(std::max(1, threads)), count);
-    if (workers <= 1) {
-      aggregate_range(first, end);
-    } else {
-      std::vector<std::thread> pool;
-      for (size_t w = 0; w < workers; ++w)
-        pool.emplace_back(aggregate_range, first + count * w / workers,
-                          first + count * (w + 1) / workers);
-      for (auto& t : pool) t.join();
-    }
-    if (error) std::rethrow_exception(error);
+    const int workers =
+        static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(1, threads)), count));
+    run_on_threads(workers, [&](int w) {
+      const size_t from = first + count * static_cast<size_t>(w) / static_cast<size_t>(workers);
+      const size_t to = first + count * static_cast<size_t>(w + 1) / static_cast<size_t>(workers);
+      for (size_t i = from; i < to; ++i) {
+        const int64_t row = first_row[i - first];
+        out[i] =
+            aggregate(x + row * dim, images[i].count, dim, &words[static_cast<size_t>(row * ma)],
+                      ma, codebook.centroids.data(), k, binary);
+      }
+    });
     if (timings) {
       timings->quantize += std::chrono::duration<double>(quantized - start).count();
       timings->aggregate +=

@@ -25,10 +25,12 @@ AggregatedImage encode_features(const Codebook& codebook, const float* descripto
                                 int64_t descriptor_dim, int ma, bool binary, int threads,
                                 const std::string& what, EncodeTimings* timings = nullptr);
 
-// One image's descriptors among many: `count` rows of the codebook's dimension.
+// One image's descriptors among many: `count` rows of `dim` values (the codebook's dimension, or
+// encode_images fails naming the image).
 struct DescriptorRange {
   const float* descriptors = nullptr;
   int64_t count = 0;
+  int64_t dim = 0;
 };
 
 // encode_features for many images (a database): their descriptors are quantized together in

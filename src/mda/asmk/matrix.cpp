@@ -5,12 +5,11 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <limits>
 #include <mutex>
-#include <thread>
 
 #include "mda/util/error.h"
+#include "mda/util/run_on_threads.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -276,7 +275,7 @@ __attribute__((target("avx2"))) void nearest_k_in_tile_avx2(const float* row, co
       offer_to_heap(heap, count, values[lane], col0 + j + lane);
     }
   }
-  for (; j < c; ++j) offer_to_heap(heap, count, norms[j] - 2 * row[j], col0 + j);
+  nearest_k_in_tile_portable(row + j, norms + j, c - j, col0 + j, heap, count);
 }
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
@@ -350,23 +349,12 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // single-threaded product and its own selection. One pool, no OpenMP workers spinning beside it
   // (they took the cores the selection threads needed: two threads ran slower than one).
   std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  const auto work = [&] {
-    try {
-      set_this_thread_matrix_threads(1);
-      std::vector<float> tile;
-      std::vector<std::pair<float, int32_t>> heaps;
-      for (int64_t t = next++; t < tiles; t = next++) row_tile(t * kRows, tile, heaps);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int w = 0; w < workers; ++w) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  run_on_threads(workers, [&](int) {
+    set_this_thread_matrix_threads(1);
+    std::vector<float> tile;
+    std::vector<std::pair<float, int32_t>> heaps;
+    for (int64_t t = next++; t < tiles; t = next++) row_tile(t * kRows, tile, heaps);
+  });
 }
 
 }  // namespace mda

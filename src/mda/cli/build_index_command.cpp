@@ -125,7 +125,7 @@ int run_build_index(const std::vector<std::string>& args) {
   ivf.set_multiple_assignment(options.multiple_assignment);
   std::vector<DescriptorRange> ranges;
   for (int64_t i = 0; i < features.images; ++i)
-    ranges.push_back({features.image_descriptors(i), features.count(i)});
+    ranges.push_back({features.image_descriptors(i), features.count(i), features.dim});
   std::vector<AggregatedImage> encoded;
   {
     Progress progress("index", features.images, "img");
