@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cpu_model.h"
 #include "mda/asmk/matrix.h"
 
 #ifdef MDA_HAVE_DNNL
@@ -26,19 +26,6 @@
 #endif
 
 namespace {
-
-std::string cpu_model() {
-  std::ifstream info("/proc/cpuinfo");
-  std::string line, model, flags;
-  while (std::getline(info, line)) {
-    if (model.empty() && line.rfind("model name", 0) == 0) model = line.substr(line.find(':') + 2);
-    if (flags.empty() && line.rfind("flags", 0) == 0) flags = line;
-  }
-  std::string simd;
-  for (const char* f : {"avx2", "avx512f", "avx512_bf16", "amx_tile"})
-    if (flags.find(std::string(" ") + f) != std::string::npos) simd += std::string(" ") + f;
-  return model + " (" + (simd.empty() ? " no avx2" : simd) + " )";
-}
 
 double gflops(const std::function<void()>& product, double flops, double seconds) {
   product();

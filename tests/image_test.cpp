@@ -84,16 +84,96 @@ TEST_F(Codec, DecodesBmpAndGreyPng) {
   const Image bmp = decode_image(make_bmp(image), "hand.bmp");
   EXPECT_EQ(bmp.pixels, image.pixels);
 
-  if (!test::numpy_python().empty()) {
-    ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_grey_png.py",
-                               dir_.path("grey.png")),
+}
+
+// The PNG variants a user's files come in, written by tests/make_test_images.py with known pixels:
+// the conversions to 8-bit RGB are those of stb and PIL (grey copied, 16 bits to the high byte,
+// palettes expanded, alpha dropped rather than composited).
+TEST_F(Codec, PngVariantsDecodeToTheirKnownPixels) {
+  MDA_SKIP_WITHOUT_NUMPY();
+  const auto make = [&](const std::string& kind) {
+    const std::string path = dir_.path(kind + ".png");
+    EXPECT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_test_images.py",
+                               kind + " " + path),
               0);
-    const Image grey = read_image(dir_.path("grey.png"));
-    EXPECT_EQ(grey.width, 16);
-    EXPECT_EQ(grey.height, 8);
-    EXPECT_EQ(grey.at(3, 2, 0), 48);  // grey expanded to three equal channels
-    EXPECT_EQ(grey.at(3, 2, 1), 48);
-    EXPECT_EQ(grey.at(3, 2, 2), 48);
+    return read_image(path);
+  };
+  const Image grey = make("grey");
+  EXPECT_EQ(grey.width, 16);
+  EXPECT_EQ(grey.height, 8);
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(grey.at(3, 2, c), 48);
+
+  const Image rgb16 = make("rgb16");
+  ASSERT_EQ(rgb16.width, 4);
+  ASSERT_EQ(rgb16.height, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 4; ++x)
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(rgb16.at(x, y, c), 40 * x + 10 * y + c);
+
+  const Image grey_alpha = make("grey_alpha");
+  for (int x = 0; x < 4; ++x)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(grey_alpha.at(x, 1, c), 50 * x);
+
+  const Image palette = make("palette");
+  const std::vector<uint8_t> expected = {255, 0, 0, 0, 255, 0, 0, 0, 255,
+                                         0, 0, 255, 0, 255, 0, 255, 0, 0};
+  EXPECT_EQ(palette.pixels, expected);
+}
+
+// A few bytes announcing 30000 x 30000 pixels (2.7 GB of RGB) are refused from the header; the
+// same holds for a JPEG whose frame header is edited, and for any limit the caller sets.
+TEST_F(Codec, DecompressionBombsAreRefusedBeforeDecoding) {
+  MDA_SKIP_WITHOUT_NUMPY();
+  const std::string bomb = dir_.path("bomb.png");
+  ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_test_images.py",
+                             "bomb " + bomb),
+            0);
+  EXPECT_LT(read_file_bytes(bomb).size(), 200u);
+  test::expect_error([&] { read_image(bomb); },
+                     {"bomb.png", "30000x30000", "refused before decoding"});
+
+  std::vector<uint8_t> jpeg = encode_image(gradient(16, 8), "jpg");
+  bool edited = false;
+  for (size_t i = 2; i + 9 < jpeg.size() && !edited; ++i) {
+    if (jpeg[i] == 0xff && jpeg[i + 1] == 0xc0) {  // baseline start-of-frame: height, width
+      jpeg[i + 5] = jpeg[i + 7] = 0x75;             // 0x7530 = 30000
+      jpeg[i + 6] = jpeg[i + 8] = 0x30;
+      edited = true;
+    }
+  }
+  ASSERT_TRUE(edited);
+  test::expect_error([&] { decode_image(jpeg, "bomb.jpg"); },
+                     {"bomb.jpg", "30000x30000", "refused before decoding"});
+
+  const std::vector<uint8_t> png = encode_image(gradient(100, 100), "png");
+  EXPECT_EQ(decode_image(png, "ok.png", DecodeLimits{10000}).width, 100);
+  test::expect_error([&] { decode_image(png, "big.png", DecodeLimits{9999}); },
+                     {"big.png", "100x100", "9999"});
+}
+
+// Decoded by libjpeg-turbo, a JPEG gives exactly the pixels PIL gives (the Python stacks decode
+// with the same library); an Adobe CMYK JPEG comes out in its colours.
+TEST_F(Codec, JpegMatchesPilExactlyAndCmykIsConverted) {
+  MDA_SKIP_WITHOUT_NUMPY();
+  if (image_decoders().find("libjpeg-turbo") == std::string::npos)
+    GTEST_SKIP() << "SKIPPED: built without libjpeg-turbo (" << image_decoders() << ")";
+  const std::string script = std::string(MDA_SOURCE_DIR) + "/tests/make_test_images.py";
+  const std::string cmyk = dir_.path("cmyk.jpg");
+  if (test::run_python(script, "cmyk " + cmyk) != 0) GTEST_SKIP() << "SKIPPED: no PIL";
+  const Image decoded = read_image(cmyk);
+  ASSERT_EQ(decoded.width, 16);
+  EXPECT_NEAR(decoded.at(2, 2, 0), 255, 2);  // red
+  EXPECT_NEAR(decoded.at(2, 2, 1), 0, 2);
+  EXPECT_NEAR(decoded.at(2, 2, 2), 0, 2);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(decoded.at(13, 5, c), 0, 2);  // black
+
+  for (const int quality : {95, 60}) {  // 4:2:0 chroma, upsampled as PIL does
+    write_image(dir_.path("photo.jpg"), gradient(61, 37), quality);
+    ASSERT_EQ(test::run_python(script, "pil_rgb " + dir_.path("photo.jpg") + " " +
+                                           dir_.path("photo.rgb")),
+              0);
+    EXPECT_EQ(read_image(dir_.path("photo.jpg")).pixels, read_file_bytes(dir_.path("photo.rgb")))
+        << "quality " << quality;
   }
 }
 
@@ -120,6 +200,26 @@ TEST_F(Codec, CorruptTruncatedAndUnsupportedFilesNameTheFile) {
   std::vector<uint8_t> bytes = read_file_bytes(dir_.path("a.jpg"));
   for (size_t i = 0; i < 40 && i < bytes.size(); ++i) bytes[i + 2] = 0x00;
   test::expect_error([&] { decode_image(bytes, "garbage.jpg"); }, {"garbage.jpg"});
+}
+
+// Inputs found by fuzz/: two that made stb's JPEG decoder write out of bounds, and a PNG whose
+// announced width times height overflowed 64 bits. An error or a picture, never a crash (the fuzz
+// build replays them under AddressSanitizer and UBSan).
+TEST_F(Codec, FuzzFoundImagesAreErrorsOrPictures) {
+  test::expect_error(
+      [&] {
+        read_image(std::string(MDA_SOURCE_DIR) + "/fuzz/regressions/png_size_product_overflow.png");
+      },
+      {"png_size_product_overflow.png", "3722304989x3722304989", "refused before decoding"});
+  for (const char* name : {"stb_jpeg_huffman_overflow.jpg", "stb_jpeg_huffman_overflow_2.jpg"}) {
+    const std::string path = std::string(MDA_SOURCE_DIR) + "/fuzz/regressions/" + name;
+    try {
+      const Image image = read_image(path);
+      EXPECT_FALSE(image.empty()) << name;
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find(name), std::string::npos) << error.what();
+    }
+  }
 }
 
 TEST_F(Codec, DecodesTheSharedCatBmp) {

@@ -10,6 +10,7 @@
 #ifdef MDA_HAVE_TORCH
 #include "mda/net/torch_point_assigner.h"
 #endif
+#include "mda/image/codec.h"
 #include "mda/util/log.h"
 #include "mda/version.h"
 
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") {
-    std::cout << "mda " << MDA_VERSION_STRING << "\n";
+    std::cout << "mda " << MDA_VERSION_STRING << "\nimage decoders: " << mda::image_decoders()
+              << "\n";
     return 0;
   }
 #ifdef MDA_HAVE_TORCH

@@ -11,11 +11,22 @@ namespace mda {
 
 // True when this build can decode and write images (stb was found at configure time).
 bool image_codecs_available();
+// Which library decodes each format in this build, e.g. "JPEG libjpeg-turbo, PNG libpng, BMP stb".
+std::string image_decoders();
 
-// Throws mda::Error naming the file for a missing, corrupt, truncated or unsupported file.
-Image read_image(const std::string& path);
+struct DecodeLimits {
+  // Files announcing more pixels are refused from their header, before any pixel is allocated.
+  // The default (2^28, about 16000 x 16000) admits any photograph and refuses decompression bombs.
+  int64_t max_pixels = int64_t{1} << 28;
+};
+
+// Throws mda::Error naming the file for a missing, corrupt, truncated, oversized or unsupported
+// file. JPEG is decoded by libjpeg-turbo and PNG by libpng where the build has them (stb
+// otherwise), BMP by stb.
+Image read_image(const std::string& path, const DecodeLimits& limits = {});
 // `source` names the data in error messages.
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source);
+Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source,
+                   const DecodeLimits& limits = {});
 
 // Encodes to "png" or "jpg" (quality 1-100) in memory.
 std::vector<uint8_t> encode_image(const Image& image, const std::string& format,
