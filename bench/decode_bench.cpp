@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         return int64_t{width} * height;
       },
       seconds);
-  std::printf("mda  %8.1f Mpixel/s\nstb  %8.1f Mpixel/s\nratio mda/stb %.2fx\n", mda_rate,
-              stb_rate, mda_rate / stb_rate);
+  std::printf("mda  %8.1f Mpixel/s\nstb  %8.1f Mpixel/s\nratio mda/stb %.2fx\n", mda_rate, stb_rate,
+              mda_rate / stb_rate);
   return 0;
 }

@@ -83,7 +83,6 @@ TEST_F(Codec, DecodesBmpAndGreyPng) {
   const Image image = gradient(5, 3);  // odd width exercises row padding
   const Image bmp = decode_image(make_bmp(image), "hand.bmp");
   EXPECT_EQ(bmp.pixels, image.pixels);
-
 }
 
 // The PNG variants a user's files come in, written by tests/make_test_images.py with known pixels:
@@ -115,8 +114,8 @@ TEST_F(Codec, PngVariantsDecodeToTheirKnownPixels) {
     for (int c = 0; c < 3; ++c) EXPECT_EQ(grey_alpha.at(x, 1, c), 50 * x);
 
   const Image palette = make("palette");
-  const std::vector<uint8_t> expected = {255, 0, 0, 0, 255, 0, 0, 0, 255,
-                                         0, 0, 255, 0, 255, 0, 255, 0, 0};
+  const std::vector<uint8_t> expected = {255, 0, 0,   0, 255, 0, 0,   0, 255,
+                                         0,   0, 255, 0, 255, 0, 255, 0, 0};
   EXPECT_EQ(palette.pixels, expected);
 }
 
@@ -125,9 +124,9 @@ TEST_F(Codec, PngVariantsDecodeToTheirKnownPixels) {
 TEST_F(Codec, DecompressionBombsAreRefusedBeforeDecoding) {
   MDA_SKIP_WITHOUT_NUMPY();
   const std::string bomb = dir_.path("bomb.png");
-  ASSERT_EQ(test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_test_images.py",
-                             "bomb " + bomb),
-            0);
+  ASSERT_EQ(
+      test::run_python(std::string(MDA_SOURCE_DIR) + "/tests/make_test_images.py", "bomb " + bomb),
+      0);
   EXPECT_LT(read_file_bytes(bomb).size(), 200u);
   test::expect_error([&] { read_image(bomb); },
                      {"bomb.png", "30000x30000", "refused before decoding"});
@@ -136,7 +135,7 @@ TEST_F(Codec, DecompressionBombsAreRefusedBeforeDecoding) {
   bool edited = false;
   for (size_t i = 2; i + 9 < jpeg.size() && !edited; ++i) {
     if (jpeg[i] == 0xff && jpeg[i + 1] == 0xc0) {  // baseline start-of-frame: height, width
-      jpeg[i + 5] = jpeg[i + 7] = 0x75;             // 0x7530 = 30000
+      jpeg[i + 5] = jpeg[i + 7] = 0x75;            // 0x7530 = 30000
       jpeg[i + 6] = jpeg[i + 8] = 0x30;
       edited = true;
     }
@@ -169,8 +168,8 @@ TEST_F(Codec, JpegMatchesPilExactlyAndCmykIsConverted) {
 
   for (const int quality : {95, 60}) {  // 4:2:0 chroma, upsampled as PIL does
     write_image(dir_.path("photo.jpg"), gradient(61, 37), quality);
-    ASSERT_EQ(test::run_python(script, "pil_rgb " + dir_.path("photo.jpg") + " " +
-                                           dir_.path("photo.rgb")),
+    ASSERT_EQ(test::run_python(script,
+                               "pil_rgb " + dir_.path("photo.jpg") + " " + dir_.path("photo.rgb")),
               0);
     EXPECT_EQ(read_image(dir_.path("photo.jpg")).pixels, read_file_bytes(dir_.path("photo.rgb")))
         << "quality " << quality;

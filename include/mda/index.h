@@ -97,6 +97,7 @@ class Index {
                                 const SearchOptions& options = {}) const;
 
   int64_t size() const;
+  bool contains(const std::string& name) const;
   std::vector<std::string> names() const;
   const Codebook& codebook() const;
   IndexOptions options() const;

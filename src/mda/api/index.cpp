@@ -266,6 +266,11 @@ int64_t Index::size() const {
   return state_->ivf.images();
 }
 
+bool Index::contains(const std::string& name) const {
+  const std::shared_lock<std::shared_mutex> lock(state_->mutex);
+  return state_->positions.count(name) > 0;
+}
+
 std::vector<std::string> Index::names() const {
   const std::shared_lock<std::shared_mutex> lock(state_->mutex);
   return state_->ivf.names();

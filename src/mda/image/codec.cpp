@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
 #include "mda/util/error.h"
@@ -143,8 +143,8 @@ ImageSize announced_size(const std::vector<uint8_t>& b, Format format, const std
           at += 2;
           continue;
         }
-        const bool start_of_frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 &&
-                                    marker != 0xc8 && marker != 0xcc;
+        const bool start_of_frame =
+            marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
         if (start_of_frame) {
           if (at + 9 > b.size()) break;
           return {be16(b, at + 7), be16(b, at + 5)};
@@ -163,8 +163,8 @@ void check_size(const ImageSize& size, const DecodeLimits& limits, const std::st
   if (size.width <= 0 || size.height <= 0)
     fail(source, ": the image announces a size of ", size.width, "x", size.height);
   if (size.width > limits.max_pixels / size.height)  // width * height could overflow
-    fail(source, ": the image announces ", size.width, "x", size.height,
-         " pixels, more than the ", limits.max_pixels, " allowed (refused before decoding)");
+    fail(source, ": the image announces ", size.width, "x", size.height, " pixels, more than the ",
+         limits.max_pixels, " allowed (refused before decoding)");
 }
 
 #ifdef MDA_HAVE_TURBOJPEG
@@ -173,8 +173,8 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& source) 
   if (!handle) fail(source, ": cannot start the JPEG decoder");
   const auto error = [&] { return std::string(tjGetErrorStr2(handle.get())); };
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), bytes.data(), bytes.size(), &width, &height,
-                          &subsampling, &colorspace) != 0)
+  if (tjDecompressHeader3(handle.get(), bytes.data(), bytes.size(), &width, &height, &subsampling,
+                          &colorspace) != 0)
     fail(source, ": cannot decode JPEG: ", error());
   // A progressive file with thousands of scans costs minutes; libjpeg-turbo stops at 500.
   const int flags = TJFLAG_LIMITSCANS;
@@ -193,8 +193,8 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& source) 
     }
     return image;
   }
-  if (tjDecompress2(handle.get(), bytes.data(), bytes.size(), image.pixels.data(), width, 0,
-                    height, TJPF_RGB, flags) != 0)
+  if (tjDecompress2(handle.get(), bytes.data(), bytes.size(), image.pixels.data(), width, 0, height,
+                    TJPF_RGB, flags) != 0)
     fail(source, ": cannot decode JPEG: ", error());
   return image;
 }
@@ -224,9 +224,10 @@ void png_on_error(png_structp png, png_const_charp message) {
 void png_on_warning(png_structp, png_const_charp) {}
 
 // libpng reports errors by longjmp, so this frame holds nothing with a destructor: the pixels and
-// row pointers are owned by the caller. Returns false with input->error set on failure. The conversions are
-// those of stb and PIL: palette and low bit depths expanded, 16-bit to its high byte, alpha
-// dropped (not composited), grey copied to the three channels; gamma chunks are ignored.
+// row pointers are owned by the caller. Returns false with input->error set on failure. The
+// conversions are those of stb and PIL: palette and low bit depths expanded, 16-bit to its high
+// byte, alpha dropped (not composited), grey copied to the three channels; gamma chunks are
+// ignored.
 bool decode_png_rows(PngInput* input, Image* image, const DecodeLimits* limits) {
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, input, png_on_error, png_on_warning);
