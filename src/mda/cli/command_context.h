@@ -37,5 +37,6 @@ int run_run(const std::vector<std::string>& args);             // needs libtorch
 int run_train(const std::vector<std::string>& args);           // needs libtorch
 int run_demo(const std::vector<std::string>& args);            // needs libtorch
 int run_report(const std::vector<std::string>& args);          // needs libtorch
+int run_serve(const std::vector<std::string>& args);           // needs cpp-httplib
 
 }  // namespace mda

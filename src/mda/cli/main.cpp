@@ -47,6 +47,9 @@ const Command kCommands[] = {
      "ASMK* inverted file of database features (append, shards)"},
     {"merge-index", mda::run_merge_index, "merge inverted files built from disjoint shards"},
     {"search", mda::run_search, "rank the database for query features (ranks.npy, scores, pairs)"},
+#ifdef MDA_HAVE_HTTPLIB
+    {"serve", mda::run_serve, "HTTP search service with live additions and a web page"},
+#endif
     {"synthetic", mda::run_synthetic,
      "write the built-in procedural dataset and a training manifest of it"},
     {"config", mda::run_config,
