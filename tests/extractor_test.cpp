@@ -105,6 +105,28 @@ TEST_F(ExtractorApi, CropsKeepTheScaleOfTheFullImageAsRevisitopQueries) {
                        want[0], "cropped query");
 }
 
+// The report's attention picture through the public API (what mda serve's page shows): the
+// image at its extraction size, one heat map per head, and per head the number of kept features,
+// which together are the features extract() keeps.
+TEST_F(ExtractorApi, AttentionMapsCoverEveryHeadAndTheKeptFeatures) {
+  const Extractor extractor(model_, options_);
+  const Image image = read_image(dataset_.database_path(0));
+  const AttentionPicture picture =
+      extractor.attention_maps(image.pixels.data(), image.width, image.height);
+  const LocalFeatures features = extractor.extract(dataset_.database_path(0));
+  ASSERT_EQ(picture.heads.size(), 2u);
+  EXPECT_EQ(picture.image.width, 96);  // longest side resized to image_size
+  for (const RgbImage& head : picture.heads) {
+    EXPECT_EQ(head.width, picture.image.width);
+    EXPECT_EQ(head.pixels.size(), picture.image.pixels.size());
+    EXPECT_NE(head.pixels, picture.image.pixels);  // the heat map is blended in
+  }
+  int64_t kept = 0;
+  for (const int64_t n : picture.features_per_head) kept += n;
+  EXPECT_EQ(kept, features.count());
+  test::expect_error([&] { extractor.attention_maps(nullptr, 0, 0); }, {"empty image"});
+}
+
 TEST_F(ExtractorApi, AnIndexSearchesQueryImagesThroughTheExtractor) {
   const Extractor extractor(model_, options_);
   std::vector<std::string> paths;

@@ -23,6 +23,22 @@ struct BoundingBox {
   double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
 };
 
+// 8-bit RGB, row-major, height x width x 3.
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+};
+
+// What the network attends to in one image, at the size it is extracted at (scale 1): each head's
+// attention map blended over the image as a heat map, and the kept local features of all scales
+// drawn in the colour of the head that selected them (as in the HTML report).
+struct AttentionPicture {
+  RgbImage image;
+  std::vector<RgbImage> heads;
+  RgbImage features;
+  std::vector<int64_t> features_per_head;
+};
+
 class Extractor {
  public:
   // `model_path` is a model file of `mda import-weights` or `mda train`; device "cpu" or "cuda".
@@ -42,6 +58,9 @@ class Extractor {
   // A decoded height x width x 3 RGB image, row-major.
   LocalFeatures extract_rgb(const uint8_t* rgb, int width, int height,
                             const std::optional<BoundingBox>& box = std::nullopt) const;
+  // The attention maps of a decoded RGB image (optionally cropped). CPU models only.
+  AttentionPicture attention_maps(const uint8_t* rgb, int width, int height,
+                                  const std::optional<BoundingBox>& box = std::nullopt) const;
   // Every image of a list, decoded ahead on options.decode_threads threads, in list order. An
   // unreadable image is an error naming it. `progress` defaults to a progress bar on stderr.
   std::vector<LocalFeatures> extract_many(const std::vector<std::string>& image_paths,

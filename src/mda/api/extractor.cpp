@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "mda/image/codec.h"
+#include "mda/net/attention_panel.h"
 #include "mda/net/feature_extraction.h"
 #include "mda/net/model_file.h"
 #include "mda/util/error.h"
@@ -81,6 +82,35 @@ LocalFeatures Extractor::extract_rgb(const uint8_t* rgb, int width, int height,
   Image image(width, height);
   std::copy(rgb, rgb + image.pixels.size(), image.pixels.begin());
   return state_->extract_image(std::move(image), box, "RGB image");
+}
+
+AttentionPicture Extractor::attention_maps(const uint8_t* rgb, int width, int height,
+                                           const std::optional<BoundingBox>& box) const {
+  if (!rgb || width < 1 || height < 1)
+    fail("Extractor::attention_maps: an empty image (", width, " x ", height, ")");
+  if (state_->settings.device != torch::kCPU)
+    fail("Extractor::attention_maps: needs a model on the cpu device");
+  Image image(width, height);
+  std::copy(rgb, rgb + image.pixels.size(), image.pixels.begin());
+  ExtractionItem item{"RGB image", "RGB image", box.has_value(), {}};
+  if (box) item.box = {box->x1, box->y1, box->x2, box->y2};
+  const Image prepared =
+      prepare_extraction_image(item, std::move(image), state_->settings.image_size);
+  AttentionPanel panel;
+  {
+    const std::lock_guard<std::mutex> lock(state_->mutex);
+    panel = attention_panel(*state_->net, "RGB image", prepared, state_->settings.scales,
+                            state_->settings.features_num, state_->settings.selection);
+  }
+  const auto rgb_image = [](Image&& from) {
+    return RgbImage{from.width, from.height, std::move(from.pixels)};
+  };
+  AttentionPicture maps;
+  maps.image = rgb_image(std::move(panel.image));
+  for (Image& head : panel.head_overlays) maps.heads.push_back(rgb_image(std::move(head)));
+  maps.features = rgb_image(std::move(panel.features));
+  maps.features_per_head = std::move(panel.features_per_head);
+  return maps;
 }
 
 std::vector<LocalFeatures> Extractor::extract_many(const std::vector<std::string>& image_paths,

@@ -25,6 +25,10 @@ LocalFeatures Extractor::extract_rgb(const uint8_t*, int, int,
                                      const std::optional<BoundingBox>&) const {
   return {};
 }
+AttentionPicture Extractor::attention_maps(const uint8_t*, int, int,
+                                           const std::optional<BoundingBox>&) const {
+  return {};
+}
 std::vector<LocalFeatures> Extractor::extract_many(const std::vector<std::string>&,
                                                    ProgressCallback) const {
   return {};

@@ -8,26 +8,10 @@
 
 #include "mda/image/codec.h"
 #include "mda/io/json.h"
+#include "mda/util/strings.h"
 
 namespace mda {
 namespace {
-
-std::string base64(const std::vector<uint8_t>& bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t a = bytes[i];
-    const uint32_t b = i + 1 < bytes.size() ? bytes[i + 1] : 0;
-    const uint32_t c = i + 2 < bytes.size() ? bytes[i + 2] : 0;
-    const uint32_t triple = (a << 16) | (b << 8) | c;
-    out += alphabet[(triple >> 18) & 63];
-    out += alphabet[(triple >> 12) & 63];
-    out += i + 1 < bytes.size() ? alphabet[(triple >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? alphabet[triple & 63] : '=';
-  }
-  return out;
-}
 
 std::string escape(const std::string& text) {
   std::string out;

@@ -213,6 +213,7 @@ std::string endpoint_of(const httplib::Request& req) {
   const std::string& p = req.path;
   if (p == "/search") return "search";
   if (p == "/search/features") return "search_features";
+  if (p == "/attention") return "attention";
   if (p == "/admin/compact") return "compact";
   if (p == "/healthz") return "healthz";
   if (p == "/metrics") return "metrics";
@@ -271,7 +272,8 @@ class Service {
         });
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;  // a handler's own answer
-      std::string message = "no such route: " + req.method + " " + req.path;
+      std::string message = cat("bad request (HTTP ", res.status, ")");
+      if (res.status == 404) message = "no such route: " + req.method + " " + req.path;
       if (res.status == 413) message = "the request body is larger than allowed";
       send_json(res, Value::Dict{{"error", message}}, res.status);
     });
@@ -294,6 +296,10 @@ class Service {
                                   const httplib::ContentReader& read) {
       search_image(req, read_upload(req, read), res);
     });
+    server.Post("/attention", [this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& read) {
+      attention(req, read_upload(req, read), res);
+    });
     server.Post("/search/features", [this](const httplib::Request& req, httplib::Response& res,
                                            const httplib::ContentReader& read) {
       search_features(req, read_upload(req, read), res);
@@ -311,7 +317,10 @@ class Service {
     server.Get(R"(/images/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
       get_image(req, req.matches[1], res);
     });
-    server.Post("/admin/compact", [this](const httplib::Request&, httplib::Response& res) {
+    // A content-reader route: the library answers 400 to a plain route's POST without a
+    // Content-Length (curl -X POST sends none), and compaction needs no body.
+    server.Post("/admin/compact", [this](const httplib::Request&, httplib::Response& res,
+                                         const httplib::ContentReader&) {
       const Admission::Ticket ticket = enter();
       live_.compact();
       send_json(res, status_json());
@@ -373,6 +382,29 @@ class Service {
                                                        {"quantize", timings.quantize},
                                                        {"aggregate", timings.aggregate},
                                                        {"scan", timings.scan}}}});
+  }
+
+  // Each head's attention map over the query and the kept features, as JPEG data URIs.
+  void attention(const httplib::Request& req, const std::string& bytes, httplib::Response& res) {
+    const Extractor& net = extractor();
+    const std::optional<BoundingBox> box = bbox_parameter(req);
+    const Admission::Ticket ticket = enter();
+    const Image image = decode_upload(bytes, "the uploaded image", options_.max_pixels);
+    if (box && (box->x2 > image.width || box->y2 > image.height))
+      refuse(400, cat("bbox reaches past the image (", image.width, "x", image.height, ")"));
+    const AttentionPicture maps =
+        net.attention_maps(image.pixels.data(), image.width, image.height, box);
+    const auto uri = [](const RgbImage& picture) {
+      Image copy(picture.width, picture.height);
+      copy.pixels = picture.pixels;
+      return "data:image/jpeg;base64," + base64(encode_image(copy, "jpg", 85));
+    };
+    Value::List heads, counts;
+    for (const RgbImage& head : maps.heads) heads.push_back(uri(head));
+    for (const int64_t count : maps.features_per_head) counts.push_back(count);
+    send_json(res, Value::Dict{{"heads", std::move(heads)},
+                               {"features", uri(maps.features)},
+                               {"features_per_head", std::move(counts)}});
   }
 
   // A float32 .npy of shape (descriptors, dim): one query's local descriptors.

@@ -1,6 +1,7 @@
 // Small string helpers used across the project.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,5 +18,7 @@ std::string format_duration(double seconds);
 // Parses a whole string as a number; false when anything but the number is present.
 bool parse_int(std::string_view text, long long& value);
 bool parse_double(std::string_view text, double& value);
+// Standard base64 with padding (RFC 4648), for data URIs.
+std::string base64(const std::vector<uint8_t>& bytes);
 
 }  // namespace mda
