@@ -201,15 +201,22 @@ TEST_F(Codec, CorruptTruncatedAndUnsupportedFilesNameTheFile) {
   test::expect_error([&] { decode_image(bytes, "garbage.jpg"); }, {"garbage.jpg"});
 }
 
-// Inputs found by fuzz/: two that made stb's JPEG decoder write out of bounds, and a PNG whose
-// announced width times height overflowed 64 bits. An error or a picture, never a crash (the fuzz
-// build replays them under AddressSanitizer and UBSan).
+// Inputs found by fuzz/: two that made stb's JPEG decoder write out of bounds, a PNG whose
+// announced width times height overflowed 64 bits, and a 57-byte BMP with an unknown compression
+// announcing 1.5M rows, which stb allocated and looped over. An error or a picture, never a crash
+// (the fuzz build replays them under AddressSanitizer and UBSan).
 TEST_F(Codec, FuzzFoundImagesAreErrorsOrPictures) {
   test::expect_error(
       [&] {
         read_image(std::string(MDA_SOURCE_DIR) + "/fuzz/regressions/png_size_product_overflow.png");
       },
       {"png_size_product_overflow.png", "3722304989x3722304989", "refused before decoding"});
+  test::expect_error(
+      [&] {
+        read_image(std::string(MDA_SOURCE_DIR) +
+                   "/fuzz/regressions/bmp_unknown_compression_huge_height.bmp");
+      },
+      {"bmp_unknown_compression_huge_height.bmp", "unsupported BMP compression"});
   for (const char* name : {"stb_jpeg_huffman_overflow.jpg", "stb_jpeg_huffman_overflow_2.jpg"}) {
     const std::string path = std::string(MDA_SOURCE_DIR) + "/fuzz/regressions/" + name;
     try {
