@@ -10,6 +10,18 @@ trap 'rm -rf "$work"' EXIT
 cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
 test -f "$work/prefix/include/mda/mda.h"
 test -x "$work/prefix/bin/mda"
+# The Python package, where the build has it: importable from the prefix's site/dist-packages.
+package=$(find "$work/prefix" -path "*-packages/mda/__init__.py" | head -1)
+if [ -n "$package" ]; then
+  PYTHONPATH="$(dirname "$(dirname "$package")")" /usr/bin/python3 -c "
+import mda, numpy as np
+c = mda.Codebook.from_centroids(np.eye(4, dtype=np.float32))
+i = mda.Index(c); i.add(np.eye(4, dtype=np.float32), np.arange(4))
+assert i.search(np.eye(4, dtype=np.float32)[:1], np.zeros(1, np.int64), topk=1, multiple_assignment=1)[0][0, 0] == 0
+print('installed python package:', mda.__file__)"
+elif find "$build" -name "_mda*.so" | grep -q .; then
+  echo "the Python package was built but not installed"; exit 1
+fi
 cmake -S "$source/examples" -B "$work/example" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log" ||
   { cat "$work/configure.log"; exit 1; }
