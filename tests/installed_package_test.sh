@@ -29,7 +29,7 @@ cmake --build "$work/example" > "$work/build.log" || { cat "$work/build.log"; ex
 cd "$work"
 "$work/example/retrieval_example"
 weights="$data/weights/coral/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
-if [ -f "$weights" ] && "$mda" --help | grep -q import-weights; then
+if [ -f "$weights" ] && "$mda" --help | grep import-weights > /dev/null; then  # not -q: SIGPIPE under pipefail
   "$mda" import-weights --weights "$weights" --set model.backbone=mobilenet_v1 \
     --set model.heads=4 --set model.dim=32 --out "$work/model.mdam" --quiet
   all=("$data"/ukbench1k/jpg/*.jpg)
