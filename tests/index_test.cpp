@@ -33,13 +33,7 @@ class IndexApi : public ::testing::Test {
   void SetUp() override {
     database_ = test::object_images({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, kDim, 1);
     queries_ = test::object_images({2, 5, 0}, kDim, 2);
-    std::vector<float> training;
-    for (const LocalFeatures& f : database_)
-      training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());
-    KMeansOptions kmeans;
-    kmeans.k = 12;
-    codebook_ = Codebook::train(training.data(), static_cast<int64_t>(training.size()) / kDim, kDim,
-                                kmeans);
+    codebook_ = test::codebook_of(database_, 12);
     options_.multiple_assignment = 1;
   }
   Index build(const std::vector<size_t>& which) const {

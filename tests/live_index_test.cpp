@@ -24,13 +24,7 @@ class LiveIndexTest : public ::testing::Test {
   void SetUp() override {
     images_ = test::object_images({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, kDim, 1);
     queries_ = test::object_images({2, 5, 0}, kDim, 2);
-    std::vector<float> training;
-    for (const LocalFeatures& f : images_)
-      training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());
-    KMeansOptions kmeans;
-    kmeans.k = 12;
-    codebook_ = Codebook::train(training.data(), static_cast<int64_t>(training.size()) / kDim, kDim,
-                                kmeans);
+    codebook_ = test::codebook_of(images_, 12);
     Index base(codebook_);
     base.add({images_[0], images_[1], images_[2], images_[3]}, {"db0", "db1", "db2", "db3"});
     base_ = dir_.path("base.mdai");

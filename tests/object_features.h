@@ -6,6 +6,7 @@
 #include <map>
 #include <vector>
 
+#include "mda/codebook.h"
 #include "mda/local_features.h"
 #include "mda/util/random.h"
 
@@ -38,6 +39,17 @@ inline std::vector<LocalFeatures> object_images(const std::vector<int>& object_o
     out.push_back(std::move(f));
   }
   return out;
+}
+
+// A k-word codebook trained on every descriptor of `images` (default k-means options otherwise).
+inline Codebook codebook_of(const std::vector<LocalFeatures>& images, int64_t k) {
+  std::vector<float> training;
+  for (const LocalFeatures& f : images)
+    training.insert(training.end(), f.descriptors.begin(), f.descriptors.end());
+  KMeansOptions kmeans;
+  kmeans.k = k;
+  const int64_t dim = images.at(0).dim;
+  return Codebook::train(training.data(), static_cast<int64_t>(training.size()) / dim, dim, kmeans);
 }
 
 }  // namespace mda::test
