@@ -206,6 +206,26 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& source) 
 }
 #endif
 
+#ifdef MDA_HAVE_TURBOJPEG
+// Chroma at full resolution from quality 90 up, halved in both directions below (as stb did).
+std::vector<uint8_t> encode_jpeg(const Image& image, int quality) {
+  const std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitCompress(), tjDestroy);
+  if (!handle) fail("cannot start the JPEG encoder");
+  quality = std::clamp(quality, 1, 100);
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  if (tjCompress2(handle.get(), image.pixels.data(), image.width, 0, image.height, TJPF_RGB, &jpeg,
+                  &size, quality >= 90 ? TJSAMP_444 : TJSAMP_420, quality, 0) != 0) {
+    tjFree(jpeg);
+    fail("cannot encode a ", image.width, "x", image.height,
+         " image as JPEG: ", tjGetErrorStr2(handle.get()));
+  }
+  std::vector<uint8_t> encoded(jpeg, jpeg + size);
+  tjFree(jpeg);
+  return encoded;
+}
+#endif
+
 #ifdef MDA_HAVE_LIBPNG
 struct PngInput {
   const std::vector<uint8_t>* bytes = nullptr;
@@ -364,6 +384,9 @@ Image read_image(const std::string& path, const DecodeLimits& limits) {
 
 std::vector<uint8_t> encode_image(const Image& image, const std::string& format, int jpeg_quality) {
   if (image.empty()) fail("cannot encode an empty image");
+#ifdef MDA_HAVE_TURBOJPEG
+  if (format == "jpg") return encode_jpeg(image, jpeg_quality);
+#endif
 #ifdef MDA_HAVE_STB
   std::vector<uint8_t> encoded;
   auto sink = [](void* context, void* data, int size) {

@@ -28,7 +28,8 @@ Image read_image(const std::string& path, const DecodeLimits& limits = {});
 Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source,
                    const DecodeLimits& limits = {});
 
-// Encodes to "png" or "jpg" (quality 1-100) in memory.
+// Encodes to "png" (stb) or "jpg" (quality 1-100; libjpeg-turbo where the build has it, else stb)
+// in memory.
 std::vector<uint8_t> encode_image(const Image& image, const std::string& format,
                                   int jpeg_quality = 90);
 // Format from the extension: .png, or .jpg/.jpeg (quality 1-100). Written atomically.
