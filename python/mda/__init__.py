@@ -18,9 +18,38 @@ import tempfile
 
 import numpy as np
 
-from ._mda import Codebook, Error, Extractor, Index, evaluate_file
+from . import _mda
+from ._mda import Codebook, Error, Index, evaluate_file
 
-__all__ = ["Codebook", "Error", "Extractor", "Index", "evaluate"]
+__all__ = ["Codebook", "Error", "Extractor", "Features", "Index", "evaluate"]
+
+
+class Features(dict):
+    """One image's local features: `vecs` (n, dim) float32 descriptors (not normalised, as HOW
+    keeps them), `strengths` (n,) attention scores divided by the image's maximum, `locs` (n, 2)
+    int32 feature-map x, y at their scale, `scales` (n,) float32, `heads` (n,) int32 (the head
+    that selected each). Attributes and keys both work: f.vecs is f["vecs"]."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Extractor(_mda.Extractor):
+    __doc__ = _mda.Extractor.__doc__
+
+    def extract(self, image, bbox=None):
+        """Local features of one image: a path, encoded bytes (JPEG, PNG, BMP) or an H x W x 3
+        uint8 RGB array; `bbox` (x1, y1, x2, y2) crops it, keeping the full image's scale (as
+        revisitop's queries). Returns Features."""
+        return Features(super().extract(image, bbox))
+
+    def extract_many(self, paths, progress=True):
+        """Features of every image of a list, decoded ahead on threads, in list order; a
+        progress bar with ETA on stderr unless progress=False."""
+        return [Features(f) for f in super().extract_many(list(paths), progress)]
 
 
 def _plain(value):

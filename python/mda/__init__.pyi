@@ -6,7 +6,13 @@ import numpy.typing as npt
 
 class Error(ValueError): ...
 
-Features = Dict[str, np.ndarray]  # vecs (n, dim) float32, strengths (n,), locs (n, 2) int32, scales (n,), heads (n,) int32
+class Features(Dict[str, np.ndarray]):
+    """vecs (n, dim) float32, strengths (n,), locs (n, 2) int32, scales (n,), heads (n,) int32."""
+    vecs: npt.NDArray[np.float32]
+    strengths: npt.NDArray[np.float32]
+    locs: npt.NDArray[np.int32]
+    scales: npt.NDArray[np.float32]
+    heads: npt.NDArray[np.int32]
 
 class Extractor:
     def __init__(self, model_path: str, device: str = "cpu", image_size: int = 1024,

@@ -188,7 +188,9 @@ PYBIND11_MODULE(_mda, m) {
   m.doc() = "mda: deep local features (MDA) and ASMK* image retrieval, in C++";
   py::register_exception<mda::Error>(m, "Error", PyExc_ValueError);
 
-  py::class_<mda::Extractor>(m, "Extractor")
+  py::class_<mda::Extractor>(m, "Extractor",
+                             "A trained MDA (or HOW) model file ready to extract the top-n local "
+                             "features of an image over several scales, ranked by attention.")
       .def(py::init([](const std::string& model_path, const std::string& device, int image_size,
                        std::vector<double> scales, int64_t features_num, std::string selection,
                        int threads) {
@@ -201,6 +203,8 @@ PYBIND11_MODULE(_mda, m) {
              py::gil_scoped_release release;
              return mda::Extractor(model_path, o, device);
            }),
+           "Loads a model file of `mda import-weights` or `mda train`; device 'cpu' or 'cuda'; "
+           "the settings are evaluation.* of the configuration.",
            py::arg("model_path"), py::arg("device") = "cpu", py::arg("image_size") = 1024,
            py::arg("scales") = mda::ExtractionOptions{}.scales, py::arg("features_num") = 1000,
            py::arg("selection") = "joint", py::arg("threads") = 0)
@@ -228,6 +232,8 @@ PYBIND11_MODULE(_mda, m) {
             }
             return features_dict(std::move(f));
           },
+          "Local features of a path, encoded bytes or an H x W x 3 uint8 array (optionally "
+          "cropped to bbox) as a dict of numpy arrays.",
           py::arg("image"), py::arg("bbox") = py::none())
       .def(
           "extract_many",
@@ -242,11 +248,12 @@ PYBIND11_MODULE(_mda, m) {
             for (mda::LocalFeatures& f : all) out.append(features_dict(std::move(f)));
             return out;
           },
+          "Features of every image of a list, decoded ahead on threads, in list order.",
           py::arg("paths"), py::arg("progress") = true)
-      .def_property_readonly("dim", &mda::Extractor::descriptor_dim)
-      .def_property_readonly("heads", &mda::Extractor::heads);
+      .def_property_readonly("dim", &mda::Extractor::descriptor_dim, "Descriptor dimension.")
+      .def_property_readonly("heads", &mda::Extractor::heads, "Number of attention heads.");
 
-  py::class_<mda::Codebook>(m, "Codebook")
+  py::class_<mda::Codebook>(m, "Codebook", "A k-means visual codebook (size x dim centroids).")
       .def_static(
           "train",
           [](const py::array& vecs, int64_t size, int iterations, int64_t max_points_per_centroid,
@@ -261,9 +268,11 @@ PYBIND11_MODULE(_mda, m) {
             py::gil_scoped_release release;
             return mda::Codebook::train(d.data, d.rows, d.dim, o);
           },
+          "k-means on float32 (n, dim) descriptors (asmk/faiss defaults: sampled points capped "
+          "per word, Lloyd iterations, seeded); n must be at least size.",
           py::arg("vecs"), py::arg("size"), py::arg("iterations") = 10,
           py::arg("max_points_per_centroid") = 256, py::arg("seed") = 1234, py::arg("threads") = 1)
-      .def_static("load", &mda::Codebook::load, py::arg("path"))
+      .def_static("load", &mda::Codebook::load, "Reads a centroids.npy.", py::arg("path"))
       .def_static(
           "from_centroids",
           [](const py::array& centroids) {
@@ -271,27 +280,33 @@ PYBIND11_MODULE(_mda, m) {
             return mda::Codebook::from_centroids(
                 std::vector<float>(d.data, d.data + d.rows * d.dim), d.rows, d.dim);
           },
-          py::arg("centroids"))
-      .def("save", &mda::Codebook::save, py::arg("path"))
-      .def_property_readonly("centroids",
-                             [](py::object self) {  // a read-only view kept alive by the codebook
-                               const auto& c = self.cast<const mda::Codebook&>();
-                               py::array_t<float> view({c.k, c.dim}, c.centroids.data(), self);
-                               py::detail::array_proxy(view.ptr())->flags &=
-                                   ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-                               return view;
-                             })
-      .def_readonly("size", &mda::Codebook::k)
-      .def_readonly("dim", &mda::Codebook::dim)
-      .def_readonly("fingerprint", &mda::Codebook::fingerprint);
+          "A codebook of given float32 (size, dim) centroids.", py::arg("centroids"))
+      .def("save", &mda::Codebook::save, "Writes centroids.npy atomically.", py::arg("path"))
+      .def_property_readonly(
+          "centroids",
+          [](py::object self) {  // a read-only view kept alive by the codebook
+            const auto& c = self.cast<const mda::Codebook&>();
+            py::array_t<float> view({c.k, c.dim}, c.centroids.data(), self);
+            py::detail::array_proxy(view.ptr())->flags &=
+                ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+            return view;
+          },
+          "The (size, dim) float32 centroids: a read-only view, not a copy.")
+      .def_readonly("size", &mda::Codebook::k, "Number of words.")
+      .def_readonly("dim", &mda::Codebook::dim, "Descriptor dimension.")
+      .def_readonly("fingerprint", &mda::Codebook::fingerprint,
+                    "FNV-1a 64 of the centroid bytes; ties an index to its codebook.");
 
-  py::class_<PyIndex>(m, "Index")
+  py::class_<PyIndex>(m, "Index",
+                      "An ASMK* (binary=True) or ASMK inverted file over a codebook, with the "
+                      "images' names; searches run in parallel with each other.")
       .def(py::init([](const mda::Codebook& codebook, bool binary, int multiple_assignment) {
              mda::IndexOptions o;
              o.binary = binary;
              o.multiple_assignment = multiple_assignment;
              return PyIndex(mda::Index(codebook, o));
            }),
+           "An empty index; multiple_assignment: words per database descriptor.",
            py::arg("codebook"), py::arg("binary") = true, py::arg("multiple_assignment") = 1)
       .def_static(
           "open",
@@ -299,6 +314,7 @@ PYBIND11_MODULE(_mda, m) {
             py::gil_scoped_release release;
             return PyIndex(mda::Index::open(path));
           },
+          "Memory-maps an index file of Index.save or `mda build-index` (checksums verified).",
           py::arg("path"))
       .def(
           "add",
@@ -322,12 +338,17 @@ PYBIND11_MODULE(_mda, m) {
                                        static_cast<int64_t>(g.image_ids.size()), d.dim};
             index.add(batch, image_names, threads);
           },
+          "Adds images: float32 (n, dim) descriptors and one image id per descriptor; names "
+          "(one per distinct id, ascending) default to the images' positions.",
           py::arg("vecs"), py::arg("imids"), py::arg("names") = py::none(), py::arg("threads") = 1)
       .def(
           "remove",
           [](PyIndex& self, const std::vector<std::string>& names) { self.get().remove(names); },
-          py::arg("names"))
-      .def("search", &search, py::arg("vecs"), py::arg("imids"), py::arg("topk") = py::none(),
+          "Removes the named images; the ones after them move up.", py::arg("names"))
+      .def("search", &search,
+           "Ranks the database for each query image (distinct imids, ascending): returns "
+           "(ranks, scores), (queries, topk) arrays of positions best first and their scores.",
+           py::arg("vecs"), py::arg("imids"), py::arg("topk") = py::none(),
            py::arg("multiple_assignment") = 5, py::arg("alpha") = 3.0,
            py::arg("similarity_threshold") = 0.0, py::arg("use_idf") = false,
            py::arg("threads") = 1)
@@ -338,25 +359,30 @@ PYBIND11_MODULE(_mda, m) {
             py::gil_scoped_release release;
             index.save(path);
           },
-          py::arg("path"))
-      .def("close", &PyIndex::close)
+          "Writes the index file atomically.", py::arg("path"))
+      .def("close", &PyIndex::close, "Frees the index; later calls raise ValueError.")
       .def("__len__", [](PyIndex& self) { return self.get().size(); })
-      .def_property_readonly("names", [](PyIndex& self) { return self.get().names(); })
-      .def_property_readonly("codebook", [](PyIndex& self) { return self.get().codebook(); })
-      .def_property_readonly("stats", [](PyIndex& self) {
-        const mda::IndexStatistics s = self.get().statistics();
-        py::dict d;
-        d["images"] = s.images;
-        d["entries"] = s.entries;
-        d["words"] = s.words;
-        d["empty_words"] = s.empty_words;
-        d["vectors_per_image"] = s.vectors_per_image;
-        d["imbalance"] = s.imbalance;
-        d["file_bytes"] = s.file_bytes;
-        d["binary"] = s.binary;
-        d["multiple_assignment"] = s.multiple_assignment;
-        return d;
-      });
+      .def_property_readonly(
+          "names", [](PyIndex& self) { return self.get().names(); }, "The images' names, in order.")
+      .def_property_readonly(
+          "codebook", [](PyIndex& self) { return self.get().codebook(); }, "Its codebook (a copy).")
+      .def_property_readonly(
+          "stats",
+          [](PyIndex& self) {
+            const mda::IndexStatistics s = self.get().statistics();
+            py::dict d;
+            d["images"] = s.images;
+            d["entries"] = s.entries;
+            d["words"] = s.words;
+            d["empty_words"] = s.empty_words;
+            d["vectors_per_image"] = s.vectors_per_image;
+            d["imbalance"] = s.imbalance;
+            d["file_bytes"] = s.file_bytes;
+            d["binary"] = s.binary;
+            d["multiple_assignment"] = s.multiple_assignment;
+            return d;
+          },
+          "Images, entries, words, empty words, vectors per image, imbalance, file size.");
 
   m.def(
       "evaluate_file",
@@ -382,6 +408,7 @@ PYBIND11_MODULE(_mda, m) {
         out["kappas"] = scores.kappas;
         return out;
       },
+      "Revisited protocol of a gnd_*.pkl/.json file and (database images, queries) ranks.",
       py::arg("ground_truth"), py::arg("ranks"),
       py::arg("kappas") = std::vector<int64_t>{1, 5, 10});
 }

@@ -8,12 +8,22 @@ import numpy as np
 import pytest
 
 import mda
+import mda.asmk
 from conftest import run_mda, write_feature_folder
 
 
 @pytest.fixture(scope="module")
 def codebook(data):
     return mda.Codebook.train(data["db_vecs"], size=48, seed=7)
+
+
+def test_every_binding_has_a_docstring():
+    for owner in (mda.Extractor, mda.Codebook, mda.Index):
+        assert owner.__doc__
+        for name in dir(owner):
+            if not name.startswith("_"):
+                assert getattr(owner, name).__doc__, f"{owner.__name__}.{name}"
+    assert mda.evaluate.__doc__ and mda.asmk.ASMKMethod.query_ivf.__doc__
 
 
 def test_codebook_trains_saves_loads_and_shares_its_centroids(codebook, tmp_path):
@@ -148,6 +158,7 @@ def test_extractor_from_paths_bytes_and_arrays(demo):
     path = str(sorted(jpg.iterdir())[0])
     from_path = extractor.extract(path)
     assert from_path["vecs"].shape[1] == extractor.dim and from_path["vecs"].dtype == np.float32
+    assert from_path.vecs is from_path["vecs"] and from_path.heads.max() < extractor.heads
     assert len(from_path["vecs"]) == len(from_path["strengths"]) == len(from_path["locs"]) <= 50
     from_bytes = extractor.extract(open(path, "rb").read())
     np.testing.assert_array_equal(from_bytes["vecs"], from_path["vecs"])
