@@ -9,30 +9,7 @@ shared="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-
-check() {  # check NAME COMMAND...: the command must succeed
-  local name="$1"; shift
-  if "$@" >"$work/out.txt" 2>&1; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$work/out.txt" | tail -20
-    failures=$((failures + 1))
-  fi
-}
-
-expect_error() {  # expect_error NAME STATUS FRAGMENT COMMAND...: must exit STATUS, stderr holding FRAGMENT
-  local name="$1" status="$2" fragment="$3"; shift 3
-  "$@" >"$work/out.txt" 2>&1
-  local got=$?
-  if [ "$got" -eq "$status" ] && grep -qF -- "$fragment" "$work/out.txt"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name (exit $got, wanted $status with '$fragment')"; sed 's/^/    /' "$work/out.txt" | tail -10
-    failures=$((failures + 1))
-  fi
-}
+source "$here/end_to_end_checks.sh"
 
 # --- the built-in demo, on a very small dataset (it needs the libtorch build; without it the
 # evaluate checks below run on the same procedural data written by `mda synthetic`)

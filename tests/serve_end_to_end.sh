@@ -16,8 +16,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-passed=0
 
 "$mda" --help > "$work/help.txt"
 grep -q "^  serve " "$work/help.txt" || { echo "SKIPPED: built without cpp-httplib"; exit 77; }
@@ -25,15 +23,7 @@ grep -q "^  demo " "$work/help.txt" || { echo "SKIPPED: built without libtorch (
 command -v curl > /dev/null || { echo "SKIPPED: no curl"; exit 77; }
 [ -n "$python" ] || { echo "SKIPPED: no python3 with numpy"; exit 77; }
 
-check() {  # check NAME COMMAND...: the command must succeed
-  local name="$1"; shift
-  if "$@" > "$work/check.txt" 2>&1; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$work/check.txt" | tail -20
-    failures=$((failures + 1))
-  fi
-}
+source "$source_dir/tests/end_to_end_checks.sh"
 
 expect_status() {  # expect_status NAME STATUS FRAGMENT CURL_ARGS...: HTTP status and body fragment
   local name="$1" status="$2" fragment="$3"; shift 3
