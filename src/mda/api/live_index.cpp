@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "mda/util/byte_order.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -22,21 +23,12 @@ namespace {
 constexpr char kLogTag[] = "MDALOG01";
 enum RecordType : uint8_t { kAdd = 1, kRemove = 2 };
 
-void put(std::vector<uint8_t>& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
-}
-
 // Reads a record's fields in order, each checked against the bytes left.
 class RecordReader {
  public:
   RecordReader(const std::vector<uint8_t>& bytes, const std::string& what)
       : bytes_(bytes), what_(what) {}
-  uint64_t number(int size) {
-    need(static_cast<size_t>(size));
-    uint64_t value = 0;
-    for (int i = 0; i < size; ++i) value |= static_cast<uint64_t>(bytes_[at_++]) << (8 * i);
-    return value;
-  }
+  uint64_t number(int size) { return load_le(take(static_cast<uint64_t>(size)), size); }
   const uint8_t* take(uint64_t size) {
     need(size);
     const uint8_t* start = bytes_.data() + at_;
@@ -204,11 +196,11 @@ void LiveIndex::add(const std::string& name, const LocalFeatures& features) {
   const int64_t rows = static_cast<int64_t>(features.descriptors.size()) / features.dim;
   std::vector<uint8_t> record;
   record.reserve(21 + name.size() + features.descriptors.size() * sizeof(float));
-  put(record, kAdd, 1);
-  put(record, name.size(), 4);
+  append_le(record, kAdd, 1);
+  append_le(record, name.size(), 4);
   record.insert(record.end(), name.begin(), name.end());
-  put(record, static_cast<uint64_t>(features.dim), 8);
-  put(record, static_cast<uint64_t>(rows), 8);
+  append_le(record, static_cast<uint64_t>(features.dim), 8);
+  append_le(record, static_cast<uint64_t>(rows), 8);
   const auto* values = reinterpret_cast<const uint8_t*>(features.descriptors.data());
   record.insert(record.end(), values, values + features.descriptors.size() * sizeof(float));
   s.log->append(record);
@@ -225,8 +217,8 @@ void LiveIndex::remove(const std::string& name) {
   const std::lock_guard<std::mutex> lock(s.writer);
   if (!s.index.contains(name)) fail("live index: no image '", name, "' in the index");
   std::vector<uint8_t> record;
-  put(record, kRemove, 1);
-  put(record, name.size(), 4);
+  append_le(record, kRemove, 1);
+  append_le(record, name.size(), 4);
   record.insert(record.end(), name.begin(), name.end());
   s.log->append(record);
   try {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 
+#include "mda/util/byte_order.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/strings.h"
@@ -56,8 +57,7 @@ Format sniff(const std::vector<uint8_t>& b) {
 }
 
 uint32_t le32(const std::vector<uint8_t>& b, size_t at) {
-  return static_cast<uint32_t>(b[at]) | (static_cast<uint32_t>(b[at + 1]) << 8) |
-         (static_cast<uint32_t>(b[at + 2]) << 16) | (static_cast<uint32_t>(b[at + 3]) << 24);
+  return static_cast<uint32_t>(load_le(&b[at], 4));
 }
 
 // stb fills missing data with zeros instead of failing, so a cut-off file would decode into a
@@ -115,11 +115,11 @@ void check_complete(const std::vector<uint8_t>& b, Format format, const std::str
 }
 
 uint16_t be16(const std::vector<uint8_t>& b, size_t at) {
-  return static_cast<uint16_t>((b[at] << 8) | b[at + 1]);
+  return static_cast<uint16_t>(load_be(&b[at], 2));
 }
 
 uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return (static_cast<uint32_t>(be16(b, at)) << 16) | be16(b, at + 2);
+  return static_cast<uint32_t>(load_be(&b[at], 4));
 }
 
 struct ImageSize {

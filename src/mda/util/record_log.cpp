@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mda/util/byte_order.h"
 #include "mda/util/checksum.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
@@ -18,16 +19,6 @@ namespace {
 constexpr size_t kHeaderBytes = 16;
 constexpr size_t kFrameBytes = 12;  // u32 length + u64 checksum
 constexpr uint32_t kLargestRecord = uint32_t{1} << 30;
-
-void put(std::vector<uint8_t>& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
-}
-
-uint64_t get(const uint8_t* in, int bytes) {
-  uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value |= static_cast<uint64_t>(in[i]) << (8 * i);
-  return value;
-}
 
 void write_all(int fd, const uint8_t* data, size_t size, const std::string& path) {
   while (size > 0) {
@@ -56,7 +47,7 @@ RecordLog::RecordLog(const std::string& path, const std::string& tag, uint64_t n
     if (::fstat(fd_, &info) != 0) fail("cannot stat '", path, "': ", std::strerror(errno));
     if (!exists || info.st_size == 0) {
       std::vector<uint8_t> header(tag.begin(), tag.end());
-      put(header, number, 8);
+      append_le(header, number, 8);
       write_all(fd_, header.data(), header.size(), path);
       sync(fd_, path);
       size_ = static_cast<int64_t>(header.size());
@@ -65,16 +56,17 @@ RecordLog::RecordLog(const std::string& path, const std::string& tag, uint64_t n
     const std::vector<uint8_t> bytes = read_file_bytes(path);
     if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), tag.data(), 8) != 0)
       fail("'", path, "' is not a log of this kind (expected the tag '", tag, "')");
-    if (get(bytes.data() + 8, 8) != number)
-      fail("'", path, "' belongs to generation ", get(bytes.data() + 8, 8), ", expected ", number);
+    if (load_le(bytes.data() + 8, 8) != number)
+      fail("'", path, "' belongs to generation ", load_le(bytes.data() + 8, 8), ", expected ",
+           number);
     size_t at = kHeaderBytes;
     while (at < bytes.size()) {
       const size_t left = bytes.size() - at;
-      const uint64_t length = left >= kFrameBytes ? get(bytes.data() + at, 4) : 0;
+      const uint64_t length = left >= kFrameBytes ? load_le(bytes.data() + at, 4) : 0;
       const bool complete =
           left >= kFrameBytes && length <= kLargestRecord && length <= left - kFrameBytes;
       const bool intact = complete && fnv1a64(bytes.data() + at + kFrameBytes, length) ==
-                                          get(bytes.data() + at + 4, 8);
+                                          load_le(bytes.data() + at + 4, 8);
       if (!intact) {
         const bool at_the_end = !complete || at + kFrameBytes + length == bytes.size();
         if (!at_the_end)
@@ -115,8 +107,8 @@ void RecordLog::append(const std::vector<uint8_t>& record) {
     fail("a log record of ", record.size(), " bytes is larger than allowed (", kLargestRecord, ")");
   std::vector<uint8_t> frame;
   frame.reserve(kFrameBytes + record.size());
-  put(frame, record.size(), 4);
-  put(frame, fnv1a64(record.data(), record.size()), 8);
+  append_le(frame, record.size(), 4);
+  append_le(frame, fnv1a64(record.data(), record.size()), 8);
   frame.insert(frame.end(), record.begin(), record.end());
   const int64_t start = size_;
   try {
