@@ -2,9 +2,6 @@
 // files of its folder.
 #include "mda/live_index.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -47,14 +44,6 @@ class RecordReader {
   const std::string& what_;
   size_t at_ = 0;
 };
-
-void sync_folder(const std::string& folder) {
-  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 std::string base_identity(const std::string& base_index) {
   namespace fs = std::filesystem;
@@ -162,7 +151,6 @@ LiveIndex::LiveIndex(const std::string& folder, const std::string& base_index) {
            "'); use another folder");
   } else {
     write_file_atomic(base_file, identity);
-    sync_folder(folder);
   }
   int64_t generation = 0;
   if (file_exists(current_file)) {
@@ -236,9 +224,7 @@ void LiveIndex::compact() {
   s.index.save(s.index_path(next));
   std::filesystem::remove(s.log_path(next));  // left over from a compaction cut short
   auto log = std::make_unique<RecordLog>(s.log_path(next), kLogTag, static_cast<uint64_t>(next));
-  sync_folder(s.folder);
   write_file_atomic(join_path(s.folder, "CURRENT"), cat("generation ", next, "\n"));
-  sync_folder(s.folder);
   // The switch is made; the old pair is no longer needed (index-0 is the user's base file).
   std::error_code ignored;
   std::filesystem::remove(s.log_path(s.generation), ignored);

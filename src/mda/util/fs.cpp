@@ -59,6 +59,14 @@ std::string join_path(const std::string& folder, const std::string& name) {
   return (std::filesystem::path(folder) / name).string();
 }
 
+void sync_folder(const std::string& folder) {
+  const int fd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string folder = parent_dir(path);
   if (!folder.empty()) make_dirs(folder);
@@ -90,6 +98,7 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
     std::remove(temporary.c_str());
     fail("cannot rename '", temporary, "' to '", path, "': ", reason);
   }
+  sync_folder(folder);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {

@@ -17,8 +17,12 @@ void make_dirs(const std::string& path);
 std::string parent_dir(const std::string& path);
 std::string join_path(const std::string& folder, const std::string& name);
 
+// Flushes a folder's entries (files created, renamed or removed in it) to disk; best effort.
+void sync_folder(const std::string& folder);
+
 // Writes through `write` into a temporary file beside `path`, flushes it to disk and renames it
-// over `path`, so a crash leaves either the old file or the complete new one, never half of it.
+// over `path`, so a crash leaves either the old file or the complete new one, never half of it;
+// the folder is flushed after the rename, so the new file survives a power cut too.
 // Refuses to write `output` when it is one of `inputs` (the same file by path or, where both exist,
 // by identity): an error naming both, so that no command overwrites what it reads.
 void refuse_output_over_input(const std::string& output, const std::vector<std::string>& inputs);

@@ -50,6 +50,7 @@ RecordLog::RecordLog(const std::string& path, const std::string& tag, uint64_t n
       append_le(header, number, 8);
       write_all(fd_, header.data(), header.size(), path);
       sync(fd_, path);
+      sync_folder(parent_dir(path));  // the new file's entry, too
       size_ = static_cast<int64_t>(header.size());
       return;
     }
