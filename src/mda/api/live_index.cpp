@@ -45,6 +45,21 @@ class RecordReader {
   size_t at_ = 0;
 };
 
+// index-G.mdai of the folder; generation 0 is the base index file itself.
+std::string generation_index(const std::string& folder, const std::string& base_index,
+                             int64_t generation) {
+  return generation == 0 ? base_index : join_path(folder, cat("index-", generation, ".mdai"));
+}
+
+// The start of every record: its type and the image's name.
+std::vector<uint8_t> record_for(RecordType type, const std::string& name) {
+  std::vector<uint8_t> record;
+  append_le(record, type, 1);
+  append_le(record, name.size(), 4);
+  record.insert(record.end(), name.begin(), name.end());
+  return record;
+}
+
 std::string base_identity(const std::string& base_index) {
   namespace fs = std::filesystem;
   std::error_code error;
@@ -69,9 +84,7 @@ struct LiveIndex::State {
         generation(generation_),
         index(std::move(index_)) {}
 
-  std::string index_path(int64_t g) const {
-    return g == 0 ? base_index : join_path(folder, cat("index-", g, ".mdai"));
-  }
+  std::string index_path(int64_t g) const { return generation_index(folder, base_index, g); }
   std::string log_path(int64_t g) const { return join_path(folder, cat("log-", g, ".wal")); }
 
   void check_features(const std::string& name, const LocalFeatures& features) const {
@@ -161,9 +174,8 @@ LiveIndex::LiveIndex(const std::string& folder, const std::string& base_index) {
       fail("'", current_file, "' is not a live index CURRENT file: '", text, "'");
     generation = value;
   }
-  const std::string index_file =
-      generation == 0 ? base_index : join_path(folder, cat("index-", generation, ".mdai"));
-  state_ = std::make_unique<State>(folder, base_index, generation, Index::open(index_file));
+  state_ = std::make_unique<State>(folder, base_index, generation,
+                                   Index::open(generation_index(folder, base_index, generation)));
   state_->log = std::make_unique<RecordLog>(state_->log_path(generation), kLogTag,
                                             static_cast<uint64_t>(generation));
   state_->replay();
@@ -182,11 +194,8 @@ void LiveIndex::add(const std::string& name, const LocalFeatures& features) {
   s.check_features(name, features);
   if (s.index.contains(name)) fail("live index: image '", name, "' is already indexed");
   const int64_t rows = static_cast<int64_t>(features.descriptors.size()) / features.dim;
-  std::vector<uint8_t> record;
-  record.reserve(21 + name.size() + features.descriptors.size() * sizeof(float));
-  append_le(record, kAdd, 1);
-  append_le(record, name.size(), 4);
-  record.insert(record.end(), name.begin(), name.end());
+  std::vector<uint8_t> record = record_for(kAdd, name);
+  record.reserve(record.size() + 16 + features.descriptors.size() * sizeof(float));
   append_le(record, static_cast<uint64_t>(features.dim), 8);
   append_le(record, static_cast<uint64_t>(rows), 8);
   const auto* values = reinterpret_cast<const uint8_t*>(features.descriptors.data());
@@ -204,11 +213,7 @@ void LiveIndex::remove(const std::string& name) {
   State& s = *state_;
   const std::lock_guard<std::mutex> lock(s.writer);
   if (!s.index.contains(name)) fail("live index: no image '", name, "' in the index");
-  std::vector<uint8_t> record;
-  append_le(record, kRemove, 1);
-  append_le(record, name.size(), 4);
-  record.insert(record.end(), name.begin(), name.end());
-  s.log->append(record);
+  s.log->append(record_for(kRemove, name));
   try {
     s.index.remove({name});
   } catch (...) {
