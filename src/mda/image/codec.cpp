@@ -169,8 +169,9 @@ void check_size(const ImageSize& size, const DecodeLimits& limits, const std::st
   if (size.width <= 0 || size.height <= 0)
     fail(source, ": the image announces a size of ", size.width, "x", size.height);
   if (size.width > limits.max_pixels / size.height)  // width * height could overflow
-    fail(source, ": the image announces ", size.width, "x", size.height, " pixels, more than the ",
-         limits.max_pixels, " allowed (refused before decoding)");
+    throw ImageTooLargeError(cat(source, ": the image announces ", size.width, "x", size.height,
+                                 " pixels, more than the ", limits.max_pixels,
+                                 " allowed (refused before decoding)"));
 }
 
 #ifdef MDA_HAVE_TURBOJPEG
@@ -349,7 +350,8 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source,
   if (bytes.empty()) fail(source, ": empty image file");
   const Format format = sniff(bytes);
   if (format == Format::kUnknown) {
-    fail(source, ": unsupported image format (supported: JPEG, PNG, BMP)");
+    throw UnsupportedImageError(
+        cat(source, ": unsupported image format (supported: JPEG, PNG, BMP)"));
   }
   check_complete(bytes, format, source);
   const ImageSize size = announced_size(bytes, format, source);

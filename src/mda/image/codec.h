@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mda/image/image.h"
+#include "mda/util/error.h"
 
 namespace mda {
 
@@ -13,6 +14,17 @@ namespace mda {
 bool image_codecs_available();
 // Which library decodes each format in this build, e.g. "JPEG libjpeg-turbo, PNG libpng, BMP stb".
 std::string image_decoders();
+
+// What decode_image throws, beside plain mda::Error for corrupt or truncated files, so that a
+// caller can tell the cases apart (mda serve answers 413 and 415) without reading messages.
+class ImageTooLargeError : public Error {  // refused from its header, before decoding
+ public:
+  using Error::Error;
+};
+class UnsupportedImageError : public Error {  // not JPEG, PNG or BMP
+ public:
+  using Error::Error;
+};
 
 struct DecodeLimits {
   // Files announcing more pixels are refused from their header, before any pixel is allocated.

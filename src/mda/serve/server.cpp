@@ -193,11 +193,12 @@ Image decode_upload(const std::string& bytes, const std::string& source, int64_t
   try {
     return decode_image(std::vector<uint8_t>(bytes.begin(), bytes.end()), source,
                         DecodeLimits{max_pixels});
+  } catch (const ImageTooLargeError& error) {
+    refuse(413, error.what());
+  } catch (const UnsupportedImageError& error) {
+    refuse(415, error.what());
   } catch (const Error& error) {
-    const std::string message = error.what();
-    if (message.find("refused before decoding") != std::string::npos) refuse(413, message);
-    if (message.find("unsupported image format") != std::string::npos) refuse(415, message);
-    refuse(400, message);
+    refuse(400, error.what());
   }
 }
 
@@ -358,18 +359,27 @@ class Service {
                "\n");
   }
 
+  // The uploaded query decoded and `box` checked against its size; `seconds`, when given, gets
+  // the decoding time.
+  Image decode_query(const std::string& bytes, const std::optional<BoundingBox>& box,
+                     double* seconds) const {
+    const Clock::time_point start = Clock::now();
+    Image image = decode_upload(bytes, "the uploaded image", options_.max_pixels);
+    if (seconds) *seconds = since(start);
+    if (box && (box->x2 > image.width || box->y2 > image.height))
+      refuse(400, cat("bbox reaches past the image (", image.width, "x", image.height, ")"));
+    return image;
+  }
+
   void search_image(const httplib::Request& req, const std::string& bytes, httplib::Response& res) {
     const Extractor& net = extractor();
     SearchOptions search = options_.search;
     search.topk = topk_parameter(req, options_.default_topk, live_.index().size());
     const std::optional<BoundingBox> box = bbox_parameter(req);
     const Admission::Ticket ticket = enter();
-    Clock::time_point start = Clock::now();
-    const Image image = decode_upload(bytes, "the uploaded image", options_.max_pixels);
-    const double decode = since(start);
-    if (box && (box->x2 > image.width || box->y2 > image.height))
-      refuse(400, cat("bbox reaches past the image (", image.width, "x", image.height, ")"));
-    start = Clock::now();
+    double decode = 0;
+    const Image image = decode_query(bytes, box, &decode);
+    const Clock::time_point start = Clock::now();
     const LocalFeatures features =
         net.extract_rgb(image.pixels.data(), image.width, image.height, box);
     const double extract = since(start);
@@ -389,18 +399,17 @@ class Service {
     const Extractor& net = extractor();
     const std::optional<BoundingBox> box = bbox_parameter(req);
     const Admission::Ticket ticket = enter();
-    const Image image = decode_upload(bytes, "the uploaded image", options_.max_pixels);
-    if (box && (box->x2 > image.width || box->y2 > image.height))
-      refuse(400, cat("bbox reaches past the image (", image.width, "x", image.height, ")"));
-    const AttentionPicture maps =
-        net.attention_maps(image.pixels.data(), image.width, image.height, box);
-    const auto uri = [](const RgbImage& picture) {
-      Image copy(picture.width, picture.height);
-      copy.pixels = picture.pixels;
-      return "data:image/jpeg;base64," + base64(encode_image(copy, "jpg", 85));
+    const Image image = decode_query(bytes, box, nullptr);
+    AttentionPicture maps = net.attention_maps(image.pixels.data(), image.width, image.height, box);
+    const auto uri = [](RgbImage& picture) {  // the pixels move into an Image, no copy
+      Image encodable;
+      encodable.width = picture.width;
+      encodable.height = picture.height;
+      encodable.pixels = std::move(picture.pixels);
+      return "data:image/jpeg;base64," + base64(encode_image(encodable, "jpg", 85));
     };
     Value::List heads, counts;
-    for (const RgbImage& head : maps.heads) heads.push_back(uri(head));
+    for (RgbImage& head : maps.heads) heads.push_back(uri(head));
     for (const int64_t count : maps.features_per_head) counts.push_back(count);
     send_json(res, Value::Dict{{"heads", std::move(heads)},
                                {"features", uri(maps.features)},
