@@ -20,8 +20,6 @@ namespace py = pybind11;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
-
 [[noreturn]] void value_error(const std::string& message) { throw py::value_error(message); }
 
 // A float32 (n, dim) array viewed in place, or a float16 one converted.
