@@ -23,11 +23,17 @@ struct Extractor::State {
   MdaNet net{nullptr};
   std::mutex mutex;
 
-  LocalFeatures extract_image(Image image, const std::optional<BoundingBox>& box,
-                              const std::string& source) {
+  // Cropped to `box` and resized for extraction, as the network library's lists are.
+  Image prepare(Image image, const std::optional<BoundingBox>& box,
+                const std::string& source) const {
     ExtractionItem item{source, source, box.has_value(), {}};
     if (box) item.box = {box->x1, box->y1, box->x2, box->y2};
-    const Image prepared = prepare_extraction_image(item, std::move(image), settings.image_size);
+    return prepare_extraction_image(item, std::move(image), settings.image_size);
+  }
+
+  LocalFeatures extract_image(Image image, const std::optional<BoundingBox>& box,
+                              const std::string& source) {
+    const Image prepared = prepare(std::move(image), box, source);
     const std::lock_guard<std::mutex> lock(mutex);
     return net->extract_local(image_tensor(prepared, settings.device), settings.scales,
                               settings.features_num, settings.selection);
@@ -75,27 +81,30 @@ LocalFeatures Extractor::extract_encoded(const std::vector<uint8_t>& bytes,
   return state_->extract_image(decode_image(bytes, source), box, source);
 }
 
-LocalFeatures Extractor::extract_rgb(const uint8_t* rgb, int width, int height,
-                                     const std::optional<BoundingBox>& box) const {
-  if (!rgb || width < 1 || height < 1)
-    fail("Extractor::extract_rgb: an empty image (", width, " x ", height, ")");
+namespace {
+
+// A caller's RGB buffer as an Image; `what` names the call in the error for an empty one.
+Image image_from_rgb(const uint8_t* rgb, int width, int height, const char* what) {
+  if (!rgb || width < 1 || height < 1) fail(what, ": an empty image (", width, " x ", height, ")");
   Image image(width, height);
   std::copy(rgb, rgb + image.pixels.size(), image.pixels.begin());
-  return state_->extract_image(std::move(image), box, "RGB image");
+  return image;
+}
+
+}  // namespace
+
+LocalFeatures Extractor::extract_rgb(const uint8_t* rgb, int width, int height,
+                                     const std::optional<BoundingBox>& box) const {
+  return state_->extract_image(image_from_rgb(rgb, width, height, "Extractor::extract_rgb"), box,
+                               "RGB image");
 }
 
 AttentionPicture Extractor::attention_maps(const uint8_t* rgb, int width, int height,
                                            const std::optional<BoundingBox>& box) const {
-  if (!rgb || width < 1 || height < 1)
-    fail("Extractor::attention_maps: an empty image (", width, " x ", height, ")");
+  Image image = image_from_rgb(rgb, width, height, "Extractor::attention_maps");
   if (state_->settings.device != torch::kCPU)
     fail("Extractor::attention_maps: needs a model on the cpu device");
-  Image image(width, height);
-  std::copy(rgb, rgb + image.pixels.size(), image.pixels.begin());
-  ExtractionItem item{"RGB image", "RGB image", box.has_value(), {}};
-  if (box) item.box = {box->x1, box->y1, box->x2, box->y2};
-  const Image prepared =
-      prepare_extraction_image(item, std::move(image), state_->settings.image_size);
+  const Image prepared = state_->prepare(std::move(image), box, "RGB image");
   AttentionPanel panel;
   {
     const std::lock_guard<std::mutex> lock(state_->mutex);
