@@ -255,7 +255,7 @@ void png_on_warning(png_structp, png_const_charp) {}
 // conversions are those of stb and PIL: palette and low bit depths expanded, 16-bit to its high
 // byte, alpha dropped (not composited), grey copied to the three channels; gamma chunks are
 // ignored.
-bool decode_png_rows(PngInput* input, Image* image, const DecodeLimits* limits) {
+bool decode_png_rows(PngInput* input, Image* image) {
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, input, png_on_error, png_on_warning);
   if (!png) return false;
@@ -269,8 +269,9 @@ bool decode_png_rows(PngInput* input, Image* image, const DecodeLimits* limits) 
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info);
   const png_uint_32 height = png_get_image_height(png, info);
-  if (static_cast<int64_t>(width) * height > limits->max_pixels)
-    png_error(png, "the image is larger than allowed");
+  // The caller sized `image` from the same IHDR chunk, already checked against the pixel limit.
+  if (static_cast<int64_t>(image->width) != width || static_cast<int64_t>(image->height) != height)
+    png_error(png, "the IHDR chunk changed size");
   const int color_type = png_get_color_type(png, info);
   png_set_expand(png);
   png_set_strip_16(png);
@@ -281,8 +282,6 @@ bool decode_png_rows(PngInput* input, Image* image, const DecodeLimits* limits) 
   png_read_update_info(png, info);
   if (png_get_rowbytes(png, info) != static_cast<png_size_t>(width) * 3)
     png_error(png, "unexpected row layout after conversion to RGB");
-  if (static_cast<int64_t>(image->width) != width || static_cast<int64_t>(image->height) != height)
-    png_error(png, "the IHDR chunk changed size");
   png_read_image(png, input->rows);
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
@@ -290,14 +289,14 @@ bool decode_png_rows(PngInput* input, Image* image, const DecodeLimits* limits) 
 }
 
 Image decode_png(const std::vector<uint8_t>& bytes, const ImageSize& size,
-                 const DecodeLimits& limits, const std::string& source) {
+                 const std::string& source) {
   Image image(static_cast<int>(size.width), static_cast<int>(size.height));
   std::vector<png_bytep> rows(static_cast<size_t>(image.height));
   for (size_t y = 0; y < rows.size(); ++y) rows[y] = image.pixels.data() + y * image.width * 3;
   PngInput input;
   input.bytes = &bytes;
   input.rows = rows.data();
-  if (!decode_png_rows(&input, &image, &limits))
+  if (!decode_png_rows(&input, &image))
     fail(source, ": cannot decode PNG: ", input.error[0] ? input.error : "libpng failed");
   return image;
 }
@@ -360,7 +359,7 @@ Image decode_image(const std::vector<uint8_t>& bytes, const std::string& source,
   if (format == Format::kJpeg) return decode_jpeg(bytes, source);
 #endif
 #ifdef MDA_HAVE_LIBPNG
-  if (format == Format::kPng) return decode_png(bytes, size, limits, source);
+  if (format == Format::kPng) return decode_png(bytes, size, source);
 #endif
 #ifdef MDA_HAVE_STB
   return decode_with_stb(bytes, source);
