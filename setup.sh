@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 action="${1:-build}"
 [ $# -gt 0 ] && shift
 
-packages=(g++ cmake ninja-build ccache pkg-config libstb-dev libturbojpeg0-dev libpng-dev libcpp-httplib-dev pybind11-dev python3-dev python3-pytest python3-pil curl libgtest-dev libopenblas0-pthread libopenblas-dev libdnnl-dev
+packages=(g++ cmake ninja-build ccache pkg-config libstb-dev libturbojpeg0-dev libpng-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin pybind11-dev python3-dev python3-pytest python3-pil curl libgtest-dev libopenblas0-pthread libopenblas-dev libdnnl-dev
           libtorch-dev python3 python3-numpy python3-torch python3-torchvision)
 # The tests also open the HTML report in a headless browser.
 [ "$action" = test ] && packages+=(chromium)

@@ -241,6 +241,14 @@ if grep -q import-weights "$work/help.txt"; then
     check "rerun resumes" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' --dataset synthetic \
       --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' --set evaluation.features_num=40 \
       --part-size 16 2>&1 | grep -q 'already extracted'"
+    # A part damaged on disk is extracted again by the rerun (it used to fail every rerun).
+    cp "$work/fx/db/vecs.npy" "$work/vecs_before.npy"
+    part=$(ls "$work"/fx/db/parts/part-*.mdaf | head -1)
+    head -c 200 "$part" > "$work/part_head" && cp "$work/part_head" "$part"
+    check "a damaged part is extracted again" bash -c "'$mda' extract --model '$work/tiny.mdam' --data-root '$work/demo/data' --dataset synthetic \
+      --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' --set evaluation.features_num=40 \
+      --part-size 16 2>&1 | grep -q 'is damaged.*extracting it again'"
+    check "the repaired folder equals the first extraction" cmp "$work/vecs_before.npy" "$work/fx/db/vecs.npy"
     # Hostile image lists: degenerate sizes are extracted, non-files are errors (a FIFO used to hang).
     "$python" -c "
 import numpy as np, zlib, struct, sys

@@ -15,6 +15,7 @@
 #include "mda/io/json.h"
 #include "mda/util/fs.h"
 #include "object_features.h"
+#include "search_hits_check.h"
 #include "test_helpers.h"
 
 namespace mda {
@@ -52,19 +53,6 @@ class IndexApi : public ::testing::Test {
   SearchOptions options_;
   test::TempDir dir_;
 };
-
-void expect_same_hits(const std::vector<std::vector<SearchHit>>& a,
-                      const std::vector<std::vector<SearchHit>>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t q = 0; q < a.size(); ++q) {
-    ASSERT_EQ(a[q].size(), b[q].size()) << "query " << q;
-    for (size_t r = 0; r < a[q].size(); ++r) {
-      EXPECT_EQ(a[q][r].name, b[q][r].name) << "query " << q << " rank " << r;
-      EXPECT_EQ(a[q][r].index, b[q][r].index) << "query " << q << " rank " << r;
-      EXPECT_EQ(a[q][r].score, b[q][r].score) << "query " << q << " rank " << r;
-    }
-  }
-}
 
 TEST_F(IndexApi, RanksTheQueriedObjectFirstAndNamesItsImages) {
   const Index index = build({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});

@@ -20,6 +20,10 @@
 
 namespace mda {
 
+struct AggregatedImage;  // internal: a query's aggregated codes
+struct EncodeTimings;    // internal
+class ShardedIndex;
+
 // The descriptors of several images in one row-major array, borrowed (as numpy's vecs and a
 // feature folder hold them): image i owns rows offsets[i] .. offsets[i + 1] - 1.
 struct DescriptorBatch {
@@ -104,8 +108,12 @@ class Index {
   IndexStatistics statistics() const;
 
  private:
+  friend class ShardedIndex;  // quantizes its queries once for all its shards
   struct State;
-  struct View;
+  struct View {  // one image's descriptors, borrowed
+    const float* descriptors;
+    int64_t count, dim;
+  };
   void check_extractor(const Extractor& extractor) const;
   static std::vector<View> batch_views(const DescriptorBatch& batch, const char* what);
   void add_views(const std::vector<View>& images, const std::vector<std::string>& names,
@@ -113,6 +121,12 @@ class Index {
   std::vector<std::vector<SearchHit>> search_views(const std::vector<View>& queries,
                                                    const SearchOptions& options,
                                                    SearchTimings* timings,
+                                                   const ProgressCallback& progress) const;
+  std::vector<AggregatedImage> encode_queries(const std::vector<View>& queries,
+                                              const SearchOptions& options,
+                                              EncodeTimings& timings) const;
+  std::vector<std::vector<SearchHit>> rank_encoded(const std::vector<AggregatedImage>& encoded,
+                                                   const SearchOptions& options,
                                                    const ProgressCallback& progress) const;
   explicit Index(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;

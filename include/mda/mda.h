@@ -7,3 +7,4 @@
 #include "mda/index.h"
 #include "mda/local_features.h"
 #include "mda/options.h"
+#include "mda/sharded_index.h"

@@ -41,11 +41,6 @@ void check_search_options(const SearchOptions& options, int64_t words) {
 
 }  // namespace
 
-struct Index::View {
-  const float* descriptors;
-  int64_t count, dim;
-};
-
 std::vector<Index::View> Index::batch_views(const DescriptorBatch& batch, const char* what) {
   if (batch.images < 0 || batch.dim < 1 ||
       (batch.images > 0 && (!batch.offsets || !batch.descriptors)))
@@ -197,22 +192,43 @@ std::vector<std::vector<SearchHit>> Index::search_views(const std::vector<View>&
                                                         const SearchOptions& options,
                                                         SearchTimings* timings,
                                                         const ProgressCallback& progress) const {
+  EncodeTimings encode_timings;
+  const std::vector<AggregatedImage> encoded = encode_queries(queries, options, encode_timings);
+  const auto scan_start = Clock::now();
+  std::vector<std::vector<SearchHit>> hits = rank_encoded(encoded, options, progress);
+  if (timings) {
+    timings->quantize = encode_timings.quantize;
+    timings->aggregate = encode_timings.aggregate;
+    timings->scan = seconds_between(scan_start, Clock::now());
+  }
+  return hits;
+}
+
+std::vector<AggregatedImage> Index::encode_queries(const std::vector<View>& queries,
+                                                   const SearchOptions& options,
+                                                   EncodeTimings& timings) const {
   check_search_options(options, state_->codebook.k);
   const int threads = std::max(1, options.threads);
-  EncodeTimings encode_timings;
   std::vector<AggregatedImage> encoded;
   encoded.reserve(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     encoded.push_back(encode_features(state_->codebook, queries[q].descriptors, queries[q].count,
                                       queries[q].dim, options.multiple_assignment,
                                       state_->options.binary, threads, "query " + std::to_string(q),
-                                      &encode_timings));
+                                      &timings));
   }
-  const auto scan_start = Clock::now();
+  return encoded;
+}
+
+std::vector<std::vector<SearchHit>> Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
+                                                        const SearchOptions& options,
+                                                        const ProgressCallback& progress) const {
+  check_search_options(options, state_->codebook.k);
+  const int threads = std::max(1, options.threads);
   const std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  std::vector<std::vector<SearchHit>> hits(queries.size());
+  std::vector<std::vector<SearchHit>> hits(encoded.size());
   const int64_t n_db = state_->ivf.images();
-  if (n_db > 0 && !queries.empty()) {
+  if (n_db > 0 && !encoded.empty()) {
     const int64_t topk = options.topk > 0 ? std::min(options.topk, n_db) : n_db;
     const RankedLists lists = rank_queries(state_->ivf, encoded, options, topk, threads, progress);
     const std::vector<std::string>& names = state_->ivf.names();
@@ -226,11 +242,6 @@ std::vector<std::vector<SearchHit>> Index::search_views(const std::vector<View>&
         out.push_back({names[static_cast<size_t>(image)], image, lists.scores[at]});
       }
     }
-  }
-  if (timings) {
-    timings->quantize = encode_timings.quantize;
-    timings->aggregate = encode_timings.aggregate;
-    timings->scan = seconds_between(scan_start, Clock::now());
   }
   return hits;
 }

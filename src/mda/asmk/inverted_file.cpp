@@ -235,6 +235,48 @@ void InvertedFile::merge(const InvertedFile& other, const std::string& other_nam
   point_views_at_owned();
 }
 
+void InvertedFile::append(const InvertedFile& other, const std::string& other_name) {
+  if (other.words_ != words_ || other.dim_ != dim_ || other.binary_ != binary_ ||
+      other.fingerprint_ != fingerprint_ || other.multiple_assignment_ != multiple_assignment_) {
+    fail(other_name, ": holds another encoding (", other.words_, " words, ", other.dim_, "-d, ",
+         other.binary_ ? "binary" : "real", ", multiple assignment ", other.multiple_assignment_,
+         ") than the index it is appended to (", words_, " words, ", dim_, "-d, ",
+         binary_ ? "binary" : "real", ", multiple assignment ", multiple_assignment_,
+         ") or another codebook");
+  }
+  if (!other.pending_.empty()) fail(other_name, ": is not finalized");
+  finalize();
+  const int64_t shift = images();
+  if (shift + other.images() > static_cast<int64_t>(UINT32_MAX))
+    fail(other_name, ": appending it would take the index over 2^32 images");
+  const size_t bytes = static_cast<size_t>(entry_bytes());
+  std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
+  std::vector<uint32_t> ids(static_cast<size_t>(entries() + other.entries()));
+  std::vector<uint8_t> codes(ids.size() * bytes);
+  size_t out = 0;
+  for (int64_t w = 0; w < words_; ++w) {
+    offsets[static_cast<size_t>(w)] = out;
+    for (uint64_t a = offsets_view_[w]; a < offsets_view_[w + 1]; ++a, ++out) {
+      ids[out] = ids_view_[a];
+      std::memcpy(&codes[out * bytes], codes_view_ + a * bytes, bytes);
+    }
+    for (uint64_t b = other.offsets_view_[w]; b < other.offsets_view_[w + 1]; ++b, ++out) {
+      ids[out] = static_cast<uint32_t>(other.ids_view_[b] + shift);
+      std::memcpy(&codes[out * bytes], other.codes_view_ + b * bytes, bytes);
+    }
+  }
+  offsets[static_cast<size_t>(words_)] = out;
+  offsets_ = std::move(offsets);
+  ids_ = std::move(ids);
+  codes_ = std::move(codes);
+  names_.resize(static_cast<size_t>(shift));
+  image_words_.insert(image_words_.end(), other.image_words_.begin(), other.image_words_.end());
+  names_.insert(names_.end(), other.names_.begin(), other.names_.end());
+  names_.resize(image_words_.size());
+  if (centroids_.empty()) centroids_ = other.centroids_;
+  point_views_at_owned();
+}
+
 IvfStats InvertedFile::stats() const {
   IvfStats s;
   s.images = images();

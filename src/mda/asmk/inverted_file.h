@@ -58,6 +58,9 @@ class InvertedFile {
   void remove(const std::vector<int64_t>& sorted_ids);
   // Adds the other index's images; their ids must not overlap this one's.
   void merge(const InvertedFile& other, const std::string& other_name);
+  // Adds the other index's images after this one's (other's id i becomes images() + i): the
+  // concatenation of shards. Both must hold the same encoding (codebook, binary, assignment).
+  void append(const InvertedFile& other, const std::string& other_name);
   // Makes the added images searchable (sorts postings); called by save() and scores() as needed.
   void finalize();
 
@@ -66,6 +69,8 @@ class InvertedFile {
   bool binary() const { return binary_; }
   uint64_t fingerprint() const { return fingerprint_; }
   int64_t images() const { return static_cast<int64_t>(image_words_.size()); }
+  // Aggregated words per image id (0 for an id without an image).
+  const std::vector<uint32_t>& image_words() const { return image_words_; }
   int64_t entries() const;
   int64_t postings(int32_t word) const;  // entries stored for one word
   int64_t entry_bytes() const { return binary_ ? (dim_ + 7) / 8 : dim_ * 4; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <numeric>
 
 #include "mda/asmk/matrix.h"
@@ -26,9 +27,32 @@ std::vector<int64_t> random_subset(int64_t n, int64_t take, SplitMix64& random) 
   return perm;
 }
 
+// Every rank's block of assignments and distances, into every rank's full arrays.
+void gather_assignments(Collective& job, int64_t first, int64_t end,
+                        std::vector<int32_t>& assignment, std::vector<float>& distance) {
+  const size_t count = static_cast<size_t>(end - first);
+  std::string mine(count * (sizeof(int32_t) + sizeof(float)), '\0');
+  std::memcpy(mine.data(), assignment.data() + first, count * sizeof(int32_t));
+  std::memcpy(mine.data() + count * sizeof(int32_t), distance.data() + first,
+              count * sizeof(float));
+  const std::vector<std::string> blocks = job.all_gather(mine);
+  const int64_t points = static_cast<int64_t>(assignment.size());
+  for (int rank = 0; rank < job.size(); ++rank) {
+    const auto [b, e] = rank_block(points, rank, job.size(), kNearestCentroidRows);
+    const size_t n = static_cast<size_t>(e - b);
+    const std::string& block = blocks[static_cast<size_t>(rank)];
+    if (block.size() != n * (sizeof(int32_t) + sizeof(float)))
+      fail("k-means: rank ", rank, " sent ", block.size(), " bytes of assignments, expected ",
+           n * (sizeof(int32_t) + sizeof(float)));
+    std::memcpy(assignment.data() + b, block.data(), n * sizeof(int32_t));
+    std::memcpy(distance.data() + b, block.data() + n * sizeof(int32_t), n * sizeof(float));
+  }
+}
+
 }  // namespace
 
-KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options) {
+KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options,
+                          Collective& job) {
   const auto start_time = std::chrono::steady_clock::now();
   const int64_t k = options.k;
   if (k < 1) fail("codebook size must be at least 1, found ", k);
@@ -62,15 +86,19 @@ KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOp
   for (int64_t c = 0; c < k; ++c)
     std::copy_n(data + init[static_cast<size_t>(c)] * dim, dim, result.centroids.begin() + c * dim);
 
+  // This rank's block of the points (all of them in one process), split on the assigner's tiles.
+  const auto [first, end] = rank_block(points, job.rank(), job.size(), kNearestCentroidRows);
   const std::unique_ptr<PointAssigner> assigner =
-      make_point_assigner(options.device, data, points, dim, options.threads);
+      make_point_assigner(options.device, data + first * dim, end - first, dim, options.threads);
   std::vector<int32_t> assignment(static_cast<size_t>(points));
   std::vector<float> distance(static_cast<size_t>(points));
   std::vector<double> sums(static_cast<size_t>(k * dim));
   std::vector<int64_t> counts(static_cast<size_t>(k));
   Progress progress("k-means", options.iterations, "iter");
   for (int iteration = 0; iteration < options.iterations; ++iteration) {
-    assigner->assign(result.centroids.data(), k, 1, assignment.data(), distance.data());
+    assigner->assign(result.centroids.data(), k, 1, assignment.data() + first,
+                     distance.data() + first);
+    if (job.size() > 1) gather_assignments(job, first, end, assignment, distance);
     double objective = 0;
     for (float dist : distance) objective += dist;
     result.objective.push_back(objective);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mda/options.h"
+#include "mda/util/collective.h"
 
 namespace mda {
 
@@ -20,6 +21,10 @@ struct KMeansResult {
 };
 
 // x: n x dim row-major. Needs n >= k; throws naming the numbers otherwise.
-KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options);
+// In a job of several ranks (MPI), every rank passes the same x and options: each assigns its
+// block of the (sampled) points, the assignments meet by all_gather, and every rank computes the
+// same centroids, bit-identical to one process's.
+KMeansResult train_kmeans(const float* x, int64_t n, int64_t dim, const KMeansOptions& options,
+                          Collective& job = single_process());
 
 }  // namespace mda

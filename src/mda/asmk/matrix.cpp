@@ -300,7 +300,7 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // max-heap of the `count` best per row) runs across column tiles. ||x - c||^2 = ||x||^2 - 2 x.c +
   // ||c||^2: the first term does not change the order, so the selection compares ||c||^2 - 2 x.c
   // and adds ||x||^2 at the end.
-  constexpr int64_t kRows = 256, kColumns = 8192;
+  constexpr int64_t kRows = kNearestCentroidRows, kColumns = 8192;
   const std::vector<float> x_norms = row_norms(x, n, d);
   // One row tile: its products, column tile by column tile, and its selection.
   const auto row_tile = [&](int64_t row0, std::vector<float>& tile,

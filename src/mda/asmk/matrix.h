@@ -37,7 +37,10 @@ std::vector<float> row_norms(const float* x, int64_t n, int64_t d);
 
 // For each of the n rows of x, the `count` nearest of the k centroids (k x d) by L2 distance,
 // nearest first, ties to the lower index: indices n x count and squared distances n x count.
-// `centroid_norms` are row_norms of the centroids. Works in blocks so memory stays bounded.
+// `centroid_norms` are row_norms of the centroids. Works in tiles of kNearestCentroidRows rows so
+// memory stays bounded; a row's result depends only on its tile's products, so callers that split
+// the rows at multiples of it (MPI ranks) get the same results as one call.
+constexpr int64_t kNearestCentroidRows = 256;
 void nearest_centroids(const float* x, int64_t n, const float* centroids,
                        const std::vector<float>& centroid_norms, int64_t k, int64_t d, int count,
                        int32_t* indices, float* distances, int threads);

@@ -1,4 +1,7 @@
 // mda build-index / mda merge-index: the ASMK inverted file of a database.
+#include <cstdio>
+#include <optional>
+
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
 #include "mda/asmk/matrix.h"
@@ -7,6 +10,8 @@
 #include "mda/features/feature_folder.h"
 #include "mda/index.h"
 #include "mda/io/json.h"
+#include "mda/sharded_index.h"
+#include "mda/util/collective.h"
 #include "mda/util/file_lock.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
@@ -79,6 +84,72 @@ void write_stats(const std::string& path) {
   write_json(path + ".stats.json", stats_value(s));
 }
 
+// `mpirun -np K mda build-index`: rank r indexes its contiguous block of the images into shard r
+// (an ordinary index file of that block), rank 0 writes the manifest naming the shards at `out`
+// (mda search and ShardedIndex read it), or with `merge` one index file there, the shards folded
+// into it and removed. Either way the rankings and scores equal one process's index.
+void build_index_on_ranks(Collective& ranks, const Config& config, const std::string& codebook_path,
+                          const std::string& features_path, const std::string& out, bool merge) {
+  refuse_index_over_inputs(codebook_path, features_path, out);
+  std::optional<FileLock> lock;
+  run_on_every_rank(ranks, [&] {
+    if (ranks.rank() == 0) lock.emplace(out);
+  });
+  const BuildInputs in = load_build_inputs(config, codebook_path, features_path);
+  const FeatureSet& features = in.features;
+  const int shards = ranks.size();
+  // With merge the shards and their manifest are steps on the way to `out`.
+  const std::string manifest_path = merge ? out + ".manifest" : out;
+  IndexManifest manifest;
+  manifest.images = features.images;
+  manifest.codebook_fingerprint = in.codebook.fingerprint;
+  for (int shard = 0; shard < shards; ++shard) {
+    const auto [first, end] = rank_block(features.images, shard, shards);
+    manifest.shards.push_back({index_shard_file(manifest_path, shard, shards), first, end - first});
+  }
+  run_on_every_rank(ranks, [&] {
+    const IndexShard& mine = manifest.shards[static_cast<size_t>(ranks.rank())];
+    std::vector<int64_t> offsets;
+    for (int64_t i = mine.first; i <= mine.first + mine.images; ++i)
+      offsets.push_back(features.offsets[static_cast<size_t>(i)] -
+                        features.offsets[static_cast<size_t>(mine.first)]);
+    std::vector<std::string> names;
+    for (int64_t i = mine.first; i < mine.first + mine.images; ++i)
+      names.push_back(features.names.empty() ? std::to_string(i) : features.image_name(i));
+    DescriptorBatch batch;
+    batch.descriptors = features.descriptors.data() +
+                        features.offsets[static_cast<size_t>(mine.first)] * features.dim;
+    batch.offsets = offsets.data();
+    batch.images = mine.images;
+    batch.dim = features.dim;
+    Index index(in.codebook, in.options);
+    Progress progress(cat("index rank ", ranks.rank(), "/", shards), mine.images, "img");
+    int64_t reported = 0;
+    index.add(batch, names, in.threads, [&](int64_t done, int64_t) {
+      progress.advance(done - reported);
+      reported = done;
+    });
+    progress.finish();
+    const std::string path = join_path(parent_dir(manifest_path), mine.file);
+    index.save(path);
+    log_info("wrote shard ", path, ": images ", mine.first, "..", mine.first + mine.images - 1);
+  });
+  run_on_every_rank(ranks, [&] {
+    if (ranks.rank() != 0) return;
+    write_index_manifest(manifest_path, manifest);
+    if (merge) {
+      merge_index_shards(manifest_path, out);
+      for (const IndexShard& shard : manifest.shards)
+        std::remove(join_path(parent_dir(manifest_path), shard.file).c_str());
+      std::remove(manifest_path.c_str());
+      write_stats(out);
+    } else {
+      log_info("wrote ", out, ": a manifest of ", shards, " shards, ", manifest.images, " images");
+    }
+    config.save(sidecar_config_path(out));
+  });
+}
+
 }  // namespace
 
 int run_build_index(const std::vector<std::string>& args) {
@@ -97,6 +168,9 @@ int run_build_index(const std::vector<std::string>& args) {
       .option("--id-offset", "N",
               "write a shard whose first image has id N (ids below N stay empty; see "
               "merge-index)")
+      .flag("--merge",
+            "under mpirun: write one index file at --out instead of one shard per rank and a "
+            "manifest")
       .config_sections({"build_ivf.", "runtime.threads"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
@@ -105,6 +179,20 @@ int run_build_index(const std::vector<std::string>& args) {
   const std::string features_path = parser.get("--features");
   const std::string out = parser.get("--out");
   const bool append = parser.flag_set("--append");
+  Collective& ranks = job();
+  if (ranks.size() > 1) {
+    if (append || parser.has("--id-offset")) {
+      throw UsageError(
+          "mda build-index: under mpirun the ranks write a new sharded index; --append and "
+          "--id-offset are for one process");
+    }
+    build_index_on_ranks(ranks, config, codebook_path, features_path, out,
+                         parser.flag_set("--merge"));
+    return 0;
+  }
+  if (parser.flag_set("--merge"))
+    throw UsageError(
+        "mda build-index: --merge joins the shards of an mpirun job; there is one process");
   if (!parser.has("--id-offset")) {
     build_index_stage(config, codebook_path, features_path, out, append);
     return 0;

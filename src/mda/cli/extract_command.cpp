@@ -13,6 +13,7 @@
 #include "mda/net/feature_extraction.h"
 #include "mda/net/feature_folder_extraction.h"
 #include "mda/net/model_file.h"
+#include "mda/util/collective.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
@@ -31,12 +32,44 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   return {k, n};
 }
 
+// `mpirun -np K mda extract`: rank r extracts shard r of K (whole parts, balanced), rank 0
+// assembles the folder once every rank has written its parts. A rank that fails keeps the parts
+// it wrote; the others finish theirs, and the job fails naming the rank and its error; a rerun
+// extracts only what is missing.
+void extract_on_ranks(Collective& ranks, const ExtractStage& stage,
+                      const std::vector<ExtractionItem>& items, MdaNetImpl& net,
+                      ExtractionSettings& settings, FolderExtractionOptions parts) {
+  if (stage.shards != 1)
+    throw UsageError("mda extract: --shard and mpirun both split the list; use one of them");
+  parts.shard = ranks.rank();
+  parts.shards = ranks.size();
+  parts.assemble = false;
+  run_on_every_rank(ranks, [&] {
+    if (ranks.rank() == 0) record_extraction_source(items, stage.out, settings, stage.model);
+  });
+  run_on_every_rank(ranks, [&] {
+    const int64_t todo = images_to_extract(static_cast<int64_t>(items.size()), stage.out, parts);
+    log_info("extracting ", todo, " image(s) of shard ", parts.shard, "/", parts.shards);
+    Progress progress(cat("extract rank ", ranks.rank(), "/", ranks.size()), todo, "img");
+    settings.stream.progress = &progress;
+    extract_feature_folder(net, items, stage.out, settings, parts);
+    progress.finish();
+  });
+}
+
 }  // namespace
 
 void extract_stage(const Config& config, const ExtractStage& stage) {
   const std::vector<ExtractionItem> items = selected_items(stage.images, "extract");
   if (items.empty()) fail("nothing to extract");
-  const torch::Device device = parse_device(stage.device, "extract");
+  Collective& ranks = job();
+  torch::Device device = parse_device(stage.device, "extract");
+  if (device.is_cuda() && ranks.size() > 1) {
+    // One GPU per rank: the ranks of a machine take its devices in turn.
+    const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(ranks.local_rank() % gpus));
+    log_info("extracting on ", device.str());
+  }
   at::set_num_threads(resolve_threads(config));
   MdaNet net = load_model_for_inference(stage.model, device);
   ExtractionSettings settings = extraction_settings(config, device);
@@ -45,6 +78,20 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
   parts.shard = stage.shard;
   parts.shards = stage.shards;
   parts.model_file = stage.model;
+  if (ranks.size() > 1) {
+    extract_on_ranks(ranks, stage, items, *net, settings, parts);
+    run_on_every_rank(ranks, [&] {
+      if (ranks.rank() != 0) return;
+      const FolderExtractionResult result =
+          assemble_feature_folder(items, stage.out, parts.part_size);
+      if (!result.assembled) fail(stage.out, ": ", result.missing_parts, " part(s) are missing");
+      config.save(join_path(stage.out, "extract.config.yaml"));
+      log_info("wrote ", stage.out, ": ", result.images, " images, ", result.features,
+               " local features (", ranks.size(), " MPI ranks)");
+      log_info("features per head: ", format_head_counts(result.features_per_head));
+    });
+    return;
+  }
   Progress progress(cat("extract shard ", stage.shard, "/", stage.shards),
                     images_to_extract(static_cast<int64_t>(items.size()), stage.out, parts), "img");
   settings.stream.progress = &progress;

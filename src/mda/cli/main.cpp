@@ -11,6 +11,10 @@
 #include "mda/net/torch_point_assigner.h"
 #endif
 #include "mda/image/codec.h"
+#ifdef MDA_HAVE_MPI
+#include "mda/mpi/mpi_job.h"
+#endif
+#include "mda/util/collective.h"
 #include "mda/util/log.h"
 #include "mda/version.h"
 
@@ -68,6 +72,40 @@ void print_usage() {
   }
 }
 
+#ifdef MDA_HAVE_MPI
+// One rank of `mpirun -np K mda COMMAND ...`: the commands that split their work over ranks ask
+// mda::job(); the others run the same on every rank. A failure every rank agreed on (RankFailure)
+// or a usage error (the same arguments on every rank) is reported once, by rank 0; any other error
+// is reported by its rank, which then ends the whole job (the others may be waiting for it).
+int run_as_mpi_rank(const Command& command, const std::vector<std::string>& args, int* argc,
+                    char*** argv) {
+  int status = 0;
+  try {
+    mda::MpiJob job(argc, argv);
+    mda::set_job(&job);
+    if (job.size() > 1) mda::set_log_prefix(mda::cat("rank ", job.rank(), "/", job.size(), ": "));
+    try {
+      status = command.run(args);
+    } catch (const mda::RankFailure& error) {
+      if (job.rank() == 0) mda::log_error(error.what());
+      status = 1;
+    } catch (const mda::UsageError& error) {
+      if (job.rank() == 0) mda::log_error(error.what());
+      status = 2;
+    } catch (const std::exception& error) {
+      mda::log_error(error.what());
+      if (job.size() > 1) job.abort(1);
+      status = 1;
+    }
+    mda::set_job(nullptr);
+  } catch (const std::exception& error) {  // MPI itself could not start
+    mda::log_error(error.what());
+    return 1;
+  }
+  return status;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +120,12 @@ int main(int argc, char** argv) {
   }
   if (name == "--version") {
     std::cout << "mda " << MDA_VERSION_STRING << "\nimage decoders: " << mda::image_decoders()
+              << "\nMPI jobs: "
+#ifdef MDA_HAVE_MPI
+              << "yes (mpirun -np K mda extract|train-codebook|build-index|search)"
+#else
+              << "no (built without MPI)"
+#endif
               << "\n";
     return 0;
   }
@@ -93,6 +137,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& command : kCommands) {
     if (name != command.name) continue;
+#ifdef MDA_HAVE_MPI
+    if (mda::MpiJob::launched_by_mpi()) return run_as_mpi_rank(command, args, &argc, &argv);
+#endif
     try {
       return command.run(args);
     } catch (const mda::UsageError& error) {

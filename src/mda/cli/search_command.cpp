@@ -10,6 +10,8 @@
 #include "mda/index.h"
 #include "mda/io/json.h"
 #include "mda/io/npy.h"
+#include "mda/sharded_index.h"
+#include "mda/util/collective.h"
 #include "mda/util/fs.h"
 #include "mda/util/log.h"
 #include "mda/util/progress.h"
@@ -127,15 +129,6 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
   if (stage.topk > 0) options.topk = stage.topk;
   const int64_t pairs_limit = stage.pairs_topk;
   const std::string& index_path = stage.index;
-  const Index index = Index::open(index_path);
-  if (!stage.codebook.empty() &&
-      Codebook::load(stage.codebook).fingerprint != index.codebook().fingerprint) {
-    fail(index_path, ": was built with another codebook than ", stage.codebook);
-  }
-  if (queries.dim != index.codebook().dim) {
-    fail(features_path, ": descriptors are ", queries.dim, "-d, the codebook's words are ",
-         index.codebook().dim, "-d (", index_path, ")");
-  }
   const int64_t n_q = queries.images;
   DescriptorBatch batch;
   batch.descriptors = queries.descriptors.data();
@@ -143,11 +136,53 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
   batch.images = n_q;
   batch.dim = queries.dim;
   SearchTimings timings;
-  std::vector<std::vector<SearchHit>> hits;
-  {
-    Progress progress("search", n_q, "query");
-    hits = index.search(batch, options, &timings, [&](int64_t, int64_t) { progress.advance(); });
+  // A manifest (mpirun build-index) is searched shard by shard: under mpirun each rank takes its
+  // shards and rank 0 merges the ranks' lists; an index file is searched whole by rank 0.
+  Collective& rank_job = job();
+  const bool sharded = is_index_manifest(index_path);
+  if (!sharded && rank_job.size() > 1 && rank_job.rank() == 0) {
+    log_warning(index_path,
+                " is one index file: rank 0 searches it alone (build-index under "
+                "mpirun writes shards that every rank can search)");
   }
+  const auto check_codebook = [&](const Codebook& codebook) {
+    if (!stage.codebook.empty() &&
+        Codebook::load(stage.codebook).fingerprint != codebook.fingerprint) {
+      fail(index_path, ": was built with another codebook than ", stage.codebook);
+    }
+    if (queries.dim != codebook.dim) {
+      fail(features_path, ": descriptors are ", queries.dim, "-d, the codebook's words are ",
+           codebook.dim, "-d (", index_path, ")");
+    }
+  };
+  std::vector<std::vector<SearchHit>> hits;
+  run_on_every_rank(rank_job, [&] {
+    if (!sharded && rank_job.rank() != 0) return;
+    Progress progress("search", n_q, "query");
+    int64_t shown = 0;  // a sharded search reports (query, shard) pairs done
+    const ProgressCallback advance = [&](int64_t done, int64_t total) {
+      const int64_t now = done * n_q / std::max<int64_t>(total, 1);
+      progress.advance(now - shown);
+      shown = now;
+    };
+    if (!sharded) {
+      const Index index = Index::open(index_path);
+      check_codebook(index.codebook());
+      hits = index.search(batch, options, &timings, advance);
+      return;
+    }
+    const ShardedIndex index = ShardedIndex::open(index_path, rank_job.rank(), rank_job.size());
+    if (index.held_shards() > 0) check_codebook(index.codebook());
+    hits = index.search(batch, options, &timings, advance);
+  });
+  if (sharded && rank_job.size() > 1) {
+    const std::vector<std::string> parts = rank_job.all_gather(ShardedIndex::serialize(hits));
+    if (rank_job.rank() != 0) return;
+    std::vector<std::vector<std::vector<SearchHit>>> lists;
+    for (const std::string& part : parts) lists.push_back(ShardedIndex::deserialize(part));
+    hits = ShardedIndex::merge(lists, options.topk);
+  }
+  if (rank_job.rank() != 0) return;
   const int64_t topk = n_q > 0 ? static_cast<int64_t>(hits[0].size()) : 0;
   std::vector<int64_t> ranks(static_cast<size_t>(topk * n_q));
   std::vector<float> ranked_scores(ranks.size());

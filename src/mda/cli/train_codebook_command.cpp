@@ -48,7 +48,14 @@ void train_codebook_stage(const Config& config, const std::string& features_path
            options.device != "cpu" ? " on " + options.device
            : blas_available()      ? std::string(" (BLAS)")
                                    : std::string(" (no BLAS: slow)"));
-  const KMeansResult result = train_kmeans(features.descriptors.data(), n, features.dim, options);
+  // Under mpirun every rank reads the features and assigns its block of them; rank 0 writes.
+  Collective& ranks = job();
+  if (ranks.size() > 1) {
+    log_info("k-means: the assignment step split over ", ranks.size(), " MPI ranks");
+  }
+  const KMeansResult result =
+      train_kmeans(features.descriptors.data(), n, features.dim, options, ranks);
+  if (ranks.rank() != 0) return;
   Codebook::from_centroids(result.centroids, result.k, result.dim).save(out);
   Value report = Value::empty_dict();
   report.set("words", Value(result.k));

@@ -34,15 +34,38 @@ void write_part(const std::string& path, const std::vector<LocalFeatures>& featu
   write_tensor_archive(path, archive);
 }
 
-std::vector<LocalFeatures> read_part(const std::string& path) {
+// A part's features, checked against itself and against the `images` its name promises: a part
+// damaged on disk (or crafted) is an error naming the file, never a read out of bounds.
+std::vector<LocalFeatures> read_part(const std::string& path, int64_t images) {
   const TensorArchive archive = read_tensor_archive(path, "mda-features-part");
-  const std::vector<int64_t> counts = archive.meta.find("counts")->to_int_vector();
-  const int64_t dim = archive.meta.find("dim")->as_int();
-  const std::vector<float> vecs = archive.find("vecs")->to_float();
-  const std::vector<float> strengths = archive.find("strengths")->to_float();
-  const std::vector<float> scales = archive.find("scales")->to_float();
-  const std::vector<int64_t> heads = archive.find("heads")->to_int64();
-  const std::vector<int64_t> locs = archive.find("locs")->to_int64();
+  const Value* counts_value = archive.meta.find("counts");
+  const Value* dim_value = archive.meta.find("dim");
+  if (!counts_value || !counts_value->is_list() || !dim_value || !dim_value->is_int())
+    fail(path, ": a features part without its counts and dim");
+  const std::vector<int64_t> counts = counts_value->to_int_vector();
+  const int64_t dim = dim_value->as_int();
+  if (static_cast<int64_t>(counts.size()) != images)
+    fail(path, ": holds ", counts.size(), " images, its name says ", images);
+  int64_t total = 0;
+  for (int64_t count : counts) {
+    if (count < 0 || count > (int64_t{1} << 32)) fail(path, ": an image with ", count, " features");
+    total += count;
+  }
+  if (dim < 0 || dim > 65536 || (total > 0 && dim < 1)) fail(path, ": descriptor dimension ", dim);
+  const auto column = [&](const char* name, int64_t per_feature) {
+    const NdArray* array = archive.find(name);
+    if (!array) fail(path, ": no '", name, "' array");
+    if (array->size() != total * per_feature) {
+      fail(path, ": '", name, "' has ", array->size(), " values for ", total,
+           " features (expected ", total * per_feature, ")");
+    }
+    return array;
+  };
+  const std::vector<float> vecs = column("vecs", dim)->to_float();
+  const std::vector<float> strengths = column("strengths", 1)->to_float();
+  const std::vector<float> scales = column("scales", 1)->to_float();
+  const std::vector<int64_t> heads = column("heads", 1)->to_int64();
+  const std::vector<int64_t> locs = column("locs", 2)->to_int64();
   std::vector<LocalFeatures> out;
   size_t at = 0;
   for (int64_t count : counts) {
@@ -169,21 +192,41 @@ FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
     const int64_t begin = part * part_size, end = std::min(begin + part_size, n);
     const std::string path = part_path(out, begin, end - 1);
     if (file_exists(path)) {
-      log_info("part ", begin, "..", end - 1, " already extracted, skipping");
-      continue;
+      // A part that does not read back (damaged on disk, or cut by a crash of another tool) is
+      // extracted again rather than failing every later assembly.
+      try {
+        read_part(path, end - begin);
+        log_info("part ", begin, "..", end - 1, " already extracted, skipping");
+        continue;
+      } catch (const Error& error) {
+        log_warning("part ", begin, "..", end - 1, " is damaged (", error.what(),
+                    "); extracting it again");
+      }
     }
     const std::vector<ExtractionItem> part_items(items.begin() + begin, items.begin() + end);
     write_part(path, extract_local_features(net, part_items, settings));
   }
+  if (!options.assemble) return {};
+  return assemble_feature_folder(items, out, part_size);
+}
 
-  // Assemble the folder once every part of every shard exists.
+void record_extraction_source(const std::vector<ExtractionItem>& items, const std::string& out,
+                              const ExtractionSettings& settings, const std::string& model_file) {
+  check_or_record_source(out, extraction_source(items, settings, model_file));
+}
+
+FolderExtractionResult assemble_feature_folder(const std::vector<ExtractionItem>& items,
+                                               const std::string& out, int64_t part_size) {
+  if (part_size < 1) fail("part size must be positive, found ", part_size);
+  const int64_t n = static_cast<int64_t>(items.size());
   FolderExtractionResult result;
   for (int64_t first = 0; first < n; first += part_size)
     result.missing_parts += !file_exists(part_path(out, first, std::min(first + part_size, n) - 1));
   if (result.missing_parts) return result;
   std::vector<LocalFeatures> all;
   for (int64_t first = 0; first < n; first += part_size) {
-    for (LocalFeatures& f : read_part(part_path(out, first, std::min(first + part_size, n) - 1)))
+    const int64_t last = std::min(first + part_size, n) - 1;
+    for (LocalFeatures& f : read_part(part_path(out, first, last), last - first + 1))
       all.push_back(std::move(f));
   }
   std::vector<std::string> names;

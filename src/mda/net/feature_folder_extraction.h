@@ -21,6 +21,8 @@ struct FolderExtractionOptions {
   int64_t shard = 0;       // this run's block of parts, 0 <= shard < shards
   int64_t shards = 1;
   std::string model_file;  // recorded (by content) in OUT/parts/source.json
+  bool assemble = true;    // assemble the folder when every part exists (else leave it to
+                           // assemble_feature_folder, as the ranks of an MPI job do)
 };
 
 struct FolderExtractionResult {
@@ -36,6 +38,16 @@ FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
                                               const std::string& out,
                                               const ExtractionSettings& settings,
                                               const FolderExtractionOptions& options);
+
+// Records what the parts are made from in a new folder, or checks it against the record there
+// (extract_feature_folder does it too; several processes sharing a new folder let one do it
+// first, so that none finds the folder half-made).
+void record_extraction_source(const std::vector<ExtractionItem>& items, const std::string& out,
+                              const ExtractionSettings& settings, const std::string& model_file);
+
+// Writes OUT/{vecs,imids,...}.npy from the parts when every part exists (else `missing_parts`).
+FolderExtractionResult assemble_feature_folder(const std::vector<ExtractionItem>& items,
+                                               const std::string& out, int64_t part_size);
 
 // Images this run still has to extract (those of its shard's missing parts), for a progress bar.
 int64_t images_to_extract(int64_t images, const std::string& out,

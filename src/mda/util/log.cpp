@@ -18,6 +18,7 @@ struct LogState {
   bool verbose = false;
   std::ofstream file;
   std::string progress_line;  // currently drawn bar, redrawn after each message
+  std::string prefix;         // before every message (the MPI rank)
 };
 
 LogState& state() {
@@ -61,6 +62,12 @@ void redraw_progress_locked(LogState& s) {
 }  // namespace
 
 void set_log_quiet(bool quiet) { state().quiet = quiet; }
+
+void set_log_prefix(const std::string& prefix) {
+  LogState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.prefix = prefix;
+}
 bool log_quiet() { return state().quiet; }
 void set_log_verbose(bool verbose) { state().verbose = verbose; }
 
@@ -76,7 +83,7 @@ void log_message(LogLevel level, const std::string& message) {
   LogState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.file) {
-    s.file << timestamp() << " [" << level_name(level) << "] " << message << '\n';
+    s.file << timestamp() << " [" << level_name(level) << "] " << s.prefix << message << '\n';
     s.file.flush();
   }
   const bool show = level >= LogLevel::kWarning || (level == LogLevel::kInfo && !s.quiet) ||
@@ -84,9 +91,9 @@ void log_message(LogLevel level, const std::string& message) {
   if (!show) return;
   erase_progress_locked(s);
   if (level == LogLevel::kInfo) {
-    std::fprintf(stderr, "%s\n", message.c_str());
+    std::fprintf(stderr, "%s%s\n", s.prefix.c_str(), message.c_str());
   } else {
-    std::fprintf(stderr, "%s: %s\n", level_name(level), message.c_str());
+    std::fprintf(stderr, "%s%s: %s\n", s.prefix.c_str(), level_name(level), message.c_str());
   }
   redraw_progress_locked(s);
 }

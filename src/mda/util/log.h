@@ -13,6 +13,8 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 void set_log_quiet(bool quiet);
 bool log_quiet();
 void set_log_verbose(bool verbose);
+// Put before every message (on stderr and in the log file): "rank 1/4: " in an MPI job.
+void set_log_prefix(const std::string& prefix);
 // Appends every message, with a timestamp, to this file (created if missing).
 void set_log_file(const std::string& path);
 void log_message(LogLevel level, const std::string& message);
