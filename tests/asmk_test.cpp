@@ -124,9 +124,18 @@ TEST(EncodeImages, GivesEachImageWhatEncodingItAloneGives) {
       }
     }
   }
+  // An image without descriptors (one left out as unreadable) encodes to no words; the others
+  // are unchanged.
   scattered[41].count = 0;
+  const std::vector<AggregatedImage> with_empty =
+      encode_images(codebook, scattered, 1, true, 2, name);
+  EXPECT_EQ(with_empty[41].count(), 0);
+  EXPECT_EQ(with_empty[41].dim, d);
+  EXPECT_EQ(with_empty[40].words, encode_images(codebook, scattered, 1, true, 1, name)[40].words);
+  EXPECT_GT(with_empty[40].count(), 0);
+  scattered[41].count = -1;
   test::expect_error([&] { encode_images(codebook, scattered, 1, true, 2, name); },
-                     {"image 41", "no local features"});
+                     {"image 41", "-1 local features"});
 }
 
 TEST(DescriptorValues, NanInfAndHugeValuesAreErrorsNamingRowAndColumn) {

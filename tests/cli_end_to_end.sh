@@ -264,6 +264,28 @@ png(sys.argv[1], 1, 1); png(sys.argv[2], 5000, 3)" "$work/one.png" "$work/thin.p
     mkfifo "$work/fifo.png" && echo "$work/fifo.png" > "$work/fifo.txt"
     expect_error "a FIFO in an image list" 1 "not a regular file" \
       timeout 60 "$mda" extract --model "$work/tiny.mdam" --images "$work/fifo.txt" --out "$work/fx/fifo" "${ex[@]}"
+    # runtime.on_bad_image: skip keeps an unreadable image's place without features; it is indexed
+    # and searched without words (never retrieved), and fail (the default) names it.
+    mkdir -p "$work/skip"
+    for i in 0 1 2 3; do cp "$(ls "$work"/demo/data/synthetic/jpg/*.jpg | sed -n "$((i + 1))p")" "$work/skip/s$i.jpg"; done
+    head -c 200 "$work/skip/s0.jpg" > "$work/skip/s2.jpg"
+    ls "$work"/skip/s*.jpg > "$work/skip.txt"
+    expect_error "a corrupt image fails extraction by default, named" 1 "skip/s2.jpg" \
+      "$mda" extract --model "$work/tiny.mdam" --images "$work/skip.txt" --out "$work/fx/skip_fail" "${ex[@]}"
+    check "on_bad_image skip: extraction succeeds" "$mda" extract --model "$work/tiny.mdam" --images "$work/skip.txt" \
+      --out "$work/fx/skip" "${ex[@]}" --set runtime.on_bad_image=skip
+    check "on_bad_image skip: skipped.txt names the image" grep -qx "$work/skip/s2.jpg" "$work/fx/skip/skipped.txt"
+    check "on_bad_image skip: it keeps its place" test "$(sed -n 3p "$work/fx/skip/images.txt")" = "$work/skip/s2.jpg"
+    check "on_bad_image skip: codebook" "$mda" train-codebook --features "$work/fx/skip" --out "$work/skip_c.npy" \
+      --set train_codebook.codebook.size=8 --quiet
+    check "on_bad_image skip: index" "$mda" build-index --codebook "$work/skip_c.npy" --features "$work/fx/skip" \
+      --out "$work/skip.mdai" --quiet
+    check "on_bad_image skip: search" "$mda" search --index "$work/skip.mdai" --features "$work/fx/skip" \
+      --out "$work/skip_s" --quiet
+    check "on_bad_image skip: the skipped image is never retrieved" \
+      awk -v s="$work/skip/s2.jpg" '$4 == s && $3 != 0 {bad = 1} END {exit bad}' "$work/skip_s/pairs.txt"
+    check "on_bad_image skip: the other queries are scored" \
+      awk -v s="$work/skip/s2.jpg" '$1 != s && !($1 in seen) {seen[$1] = 1; if ($3 <= 0) bad = 1} END {exit bad || length(seen) != 3}' "$work/skip_s/pairs.txt"
     # A folder remembers what it was extracted from: other images, settings or models are refused.
     expect_error "extract other images into a used folder" 1 "was extracted from other images" \
       "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \

@@ -105,6 +105,31 @@ TEST_F(IndexApi, DescriptorBatchesAndFeatureListsGiveTheSameIndex) {
                     options_));
 }
 
+TEST_F(IndexApi, AnImageWithoutDescriptorsKeepsItsPlaceAndIsNeverFound) {
+  // What `runtime.on_bad_image: skip` leaves of an unreadable image: a name and no features.
+  Index index = build({0, 1, 2});
+  LocalFeatures empty;
+  empty.dim = kDim;
+  index.add({empty, database_[3]}, {"unreadable", "db3"});
+  EXPECT_EQ(index.size(), 5);
+  EXPECT_TRUE(index.contains("unreadable"));
+  SearchOptions all = options_;
+  all.topk = 0;
+  for (const auto& hits : index.search(queries_, all)) {
+    ASSERT_EQ(hits.size(), 5u);
+    for (const SearchHit& hit : hits) {
+      if (hit.name == "unreadable") {
+        EXPECT_EQ(hit.score, 0.0f);
+      }
+    }
+  }
+  // The other images are scored as without it.
+  Index without = build({0, 1, 2, 3});
+  const auto a = index.search(queries_, options_);
+  const auto b = without.search(queries_, options_);
+  for (size_t q = 0; q < a.size(); ++q) EXPECT_EQ(a[q][0].name, b[q][0].name);
+}
+
 TEST_F(IndexApi, RemovingImagesEqualsIndexingTheOthers) {
   Index index = build({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
   index.remove({"db8", "db3"});
@@ -138,9 +163,6 @@ TEST_F(IndexApi, BadAddsAndSearchOptionsAreErrorsNamingTheValue) {
   wrong.descriptors.assign(8, 0.5f);
   wrong.strengths = {1};
   test::expect_error([&] { index.add({wrong}, {"wrong"}); }, {"'wrong'", "8-d", "16-d"});
-  LocalFeatures empty;
-  empty.dim = kDim;
-  test::expect_error([&] { index.add({empty}, {"empty"}); }, {"'empty'", "no local features"});
   EXPECT_EQ(index.size(), 2);  // nothing of a failed add stays
   SearchOptions bad = options_;
   bad.alpha = 0;

@@ -64,8 +64,9 @@ class Index {
   Index& operator=(Index&&) noexcept;
   ~Index();
 
-  // Adds images after the ones already held; names must be new, distinct and not empty. Each image
-  // needs at least one descriptor of the codebook's dimension. The images' descriptors are
+  // Adds images after the ones already held; names must be new, distinct and not empty.
+  // Descriptors are of the codebook's dimension; an image without any (one left out as unreadable)
+  // keeps its position and name but is never found (score 0). The images' descriptors are
   // quantized together in blocks (on `threads` threads); `progress` receives (images done, images)
   // after each block.
   void add(const std::vector<LocalFeatures>& images, const std::vector<std::string>& names,

@@ -71,7 +71,7 @@ std::vector<AggregatedImage> encode_images(const Codebook& codebook,
       fail(what(i), ": descriptors are ", images[i].dim, "-d, the codebook's words are ", dim,
            "-d");
     }
-    if (images[i].count < 1) fail(what(i), ": no local features");
+    if (images[i].count < 0) fail(what(i), ": ", images[i].count, " local features");
     check_descriptor_values(images[i].descriptors, images[i].count, dim, what(i));
   }
   if (ma < 1 || ma > k) fail("multiple_assignment must be 1..", k, ", found ", ma);
@@ -116,6 +116,11 @@ std::vector<AggregatedImage> encode_images(const Codebook& codebook,
       const size_t to = first + count * static_cast<size_t>(w + 1) / static_cast<size_t>(workers);
       for (size_t i = from; i < to; ++i) {
         const int64_t row = first_row[i - first];
+        if (images[i].count == 0) {  // an image left out (unreadable): no words, never scored
+          out[i].dim = dim;
+          out[i].binary = binary;
+          continue;
+        }
         out[i] =
             aggregate(x + row * dim, images[i].count, dim, &words[static_cast<size_t>(row * ma)],
                       ma, codebook.centroids.data(), k, binary);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "mda/asmk/matrix.h"
 #include "mda/io/npy.h"
@@ -100,8 +102,16 @@ FeatureSet read_feature_folder(const std::string& path, bool allow_empty_images)
   }
   check_descriptor_values(set.descriptors.data(), n, set.dim, vecs_path);
   if (!allow_empty_images) {
+    // Only the images the extraction left out (skipped.txt) may have no features; any other gap
+    // is a damaged or mismatched folder.
+    std::set<std::string> skipped;
+    const std::string skipped_path = join_path(folder, "skipped.txt");
+    if (file_exists(skipped_path)) {
+      for (const std::string& line : split(read_file_text(skipped_path), '\n'))
+        if (!line.empty()) skipped.insert(line);
+    }
     for (int64_t i = 0; i < set.images; ++i) {
-      if (set.count(i) == 0)
+      if (set.count(i) == 0 && !skipped.count(set.image_name(i)))
         fail(folder, ": image ", i, " ('", set.image_name(i), "') has no local features");
     }
   }
@@ -210,9 +220,19 @@ void write_feature_folder(const std::string& folder, const std::vector<std::stri
   make_dirs(folder);
   for (const auto& [name, array] : how_layout_arrays(features))
     write_npy(join_path(folder, name + ".npy"), array);
-  std::string text;
-  for (const std::string& name : names) text += name + "\n";
+  std::string text, skipped;
+  for (size_t i = 0; i < names.size(); ++i) {
+    text += names[i] + "\n";
+    if (features[i].count() == 0) skipped += names[i] + "\n";
+  }
   write_file_atomic(join_path(folder, "images.txt"), text);
+  // The images left out (runtime.on_bad_image: skip): readers accept these without features.
+  const std::string skipped_path = join_path(folder, "skipped.txt");
+  if (!skipped.empty()) {
+    write_file_atomic(skipped_path, skipped);
+  } else if (file_exists(skipped_path)) {
+    std::remove(skipped_path.c_str());
+  }
 }
 
 }  // namespace mda

@@ -6,6 +6,7 @@
 #include "mda/config/stage_options.h"
 #include "mda/image/transform.h"
 #include "mda/util/error.h"
+#include "mda/util/log.h"
 #include "mda/util/strings.h"
 
 namespace mda {
@@ -120,9 +121,14 @@ std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
       [&](size_t i, Image image) {
         return prepare_extraction_image(items[i], std::move(image), settings.image_size);
       });
+  // runtime.on_bad_image: skip (fail has thrown already): an unreadable image keeps its place with
+  // no features, so positions still match the list (and a dataset's ground truth); it is never
+  // retrieved, and the feature folder lists it in skipped.txt.
+  for (size_t i : skipped) features[i].dim = net.architecture().dim;
   if (!skipped.empty()) {
-    fail(skipped.size(), " image(s) could not be read, e.g. ", items[skipped[0]].path,
-         "; features need every image");
+    log_warning(skipped.size(),
+                " image(s) could not be read and have no features (first: ", items[skipped[0]].path,
+                "); they keep their positions and are never retrieved");
   }
   return features;
 }
