@@ -336,8 +336,10 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   };
   const int64_t tiles = (n + kRows - 1) / kRows;
   const int workers = static_cast<int>(std::min<int64_t>(std::max(1, threads), tiles));
-  if (workers <= 1) {
+  if (workers <= 1 || tiles < 2 * workers) {
     // A query's few hundred rows: the caller's thread, the product on the library's own threads.
+    // (Split by row tiles, 300 rows are a full tile and a 44-row one: one thread did nearly all
+    // the work, and a query took 10-20% longer on two threads than here; docs/scaling.md.)
     // The buffers are kept per thread: allocating (and page-faulting) a fresh tile for each query
     // cost as much as its product.
     thread_local std::vector<float> tile;
