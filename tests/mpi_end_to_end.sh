@@ -96,6 +96,8 @@ expect_error "--append is refused under mpirun" 2 "--append" \
   "${mpi[@]}" -np 2 "$mda" build-index --codebook "$work/c1.npy" --features "$work/db1" --out "$work/i1.mdai" --append --quiet
 expect_error "--shard and mpirun together are refused" 2 "--shard and mpirun" \
   "${mpi[@]}" -np 2 "$mda" extract --model "$model" "${data[@]}" --split db --out "$work/dbx" --shard 0/2 "${small[@]}" --quiet
+expect_error "commands that do not split are refused under mpirun" 2 "mda evaluate runs in one process" \
+  "${mpi[@]}" -np 2 "$mda" evaluate "${data[@]}" --ranks "$work/s1/ranks.npy" --quiet
 expect_error "--merge without mpirun is refused" 2 "--merge" \
   "$mda" build-index --codebook "$work/c1.npy" --features "$work/db1" --out "$work/x.mdai" --merge --quiet
 

@@ -85,6 +85,14 @@ int run_as_mpi_rank(const Command& command, const std::vector<std::string>& args
     mda::set_job(&job);
     if (job.size() > 1) mda::set_log_prefix(mda::cat("rank ", job.rank(), "/", job.size(), ": "));
     try {
+      // The other commands would run K times over the same outputs.
+      const std::string name = command.name;
+      if (job.size() > 1 && name != "extract" && name != "train-codebook" &&
+          name != "build-index" && name != "search") {
+        throw mda::UsageError(mda::cat(
+            "mda ", name, " runs in one process; under mpirun only extract, train-codebook, "
+            "build-index and search split their work over the ranks"));
+      }
       status = command.run(args);
     } catch (const mda::RankFailure& error) {
       if (job.rank() == 0) mda::log_error(error.what());
