@@ -29,7 +29,7 @@ void write_part(const std::string& path, const std::vector<LocalFeatures>& featu
   Value::List counts;
   for (const LocalFeatures& f : features) counts.emplace_back(f.count());
   archive.meta.set("counts", Value(std::move(counts)));
-  archive.meta.set("dim", Value(features.empty() ? int64_t{0} : features[0].dim));
+  archive.meta.set("dim", Value(features.empty() ? int64_t{0} : features[0].dim));  // all equal
   archive.tensors = how_layout_arrays(features);
   write_tensor_archive(path, archive);
 }
