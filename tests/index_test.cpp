@@ -130,6 +130,25 @@ TEST_F(IndexApi, AnImageWithoutDescriptorsKeepsItsPlaceAndIsNeverFound) {
   for (size_t q = 0; q < a.size(); ++q) EXPECT_EQ(a[q][0].name, b[q][0].name);
 }
 
+TEST_F(IndexApi, SearchesAfterAChangeSeeTheChangeWithAndWithoutIdf) {
+  // The index keeps each search context (per-image scales, idf) between searches; every change
+  // must drop it.
+  SearchOptions idf = options_;
+  idf.use_idf = true;
+  Index index = build({0, 1, 2});
+  index.search(queries_, options_);
+  index.search(queries_, idf);
+  LocalFeatures more = database_[3];
+  index.add({more, database_[4]}, {"db3", "db4"});
+  Index fresh = build({0, 1, 2, 3, 4});
+  expect_same_hits(index.search(queries_, options_), fresh.search(queries_, options_));
+  expect_same_hits(index.search(queries_, idf), fresh.search(queries_, idf));
+  index.remove({"db1"});
+  Index without = build({0, 2, 3, 4});
+  expect_same_hits(index.search(queries_, idf), without.search(queries_, idf));
+  expect_same_hits(index.search(queries_, options_), without.search(queries_, options_));
+}
+
 TEST_F(IndexApi, RemovingImagesEqualsIndexingTheOthers) {
   Index index = build({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
   index.remove({"db8", "db3"});

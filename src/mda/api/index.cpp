@@ -62,6 +62,22 @@ struct Index::State {
   InvertedFile ivf;
   std::unordered_map<std::string, int64_t> positions;  // name -> image id
   mutable std::shared_mutex mutex;
+  // The search context (per-image scales, idf) of the current postings, by use_idf: a pass over
+  // every image, kept between searches (at a million images it was half of a query's scan).
+  // Written under context_mutex while searches hold `mutex` shared; cleared by every change.
+  mutable std::mutex context_mutex;
+  mutable std::shared_ptr<const SearchContext> contexts[2];
+
+  std::shared_ptr<const SearchContext> context(const SearchOptions& search) const {
+    const std::lock_guard<std::mutex> lock(context_mutex);
+    std::shared_ptr<const SearchContext>& cached = contexts[search.use_idf ? 1 : 0];
+    if (!cached) cached = std::make_shared<const SearchContext>(ivf.context(search));
+    return cached;
+  }
+  void changed() {
+    contexts[0].reset();
+    contexts[1].reset();
+  }
 
   State(Codebook c, IndexOptions o, InvertedFile f)
       : codebook(std::move(c)), options(o), ivf(std::move(f)) {}
@@ -151,6 +167,7 @@ void Index::add_views(const std::vector<View>& images, const std::vector<std::st
     state_->positions.emplace(names[i], first + static_cast<int64_t>(i));
   }
   state_->ivf.finalize();
+  state_->changed();
 }
 
 void Index::remove(const std::vector<std::string>& names) {
@@ -164,6 +181,7 @@ void Index::remove(const std::vector<std::string>& names) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   state_->ivf.remove(ids);
+  state_->changed();
   state_->index_names("index");
 }
 
@@ -230,7 +248,9 @@ std::vector<std::vector<SearchHit>> Index::rank_encoded(const std::vector<Aggreg
   const int64_t n_db = state_->ivf.images();
   if (n_db > 0 && !encoded.empty()) {
     const int64_t topk = options.topk > 0 ? std::min(options.topk, n_db) : n_db;
-    const RankedLists lists = rank_queries(state_->ivf, encoded, options, topk, threads, progress);
+    const std::shared_ptr<const SearchContext> context = state_->context(options);
+    const RankedLists lists =
+        rank_queries(state_->ivf, encoded, options, topk, threads, progress, context.get());
     const std::vector<std::string>& names = state_->ivf.names();
     const int64_t n_q = lists.queries;
     for (int64_t q = 0; q < n_q; ++q) {

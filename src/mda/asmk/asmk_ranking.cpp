@@ -53,7 +53,7 @@ void best_images(const std::vector<float>& s, int64_t topk, std::vector<int64_t>
 
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
                          const SearchOptions& params, int64_t topk, int threads,
-                         const ProgressCallback& progress) {
+                         const ProgressCallback& progress, const SearchContext* context) {
   const int64_t n_db = ivf.images(), n_q = static_cast<int64_t>(queries.size());
   if (topk < 1) fail("topk must be positive, found ", topk);
   RankedLists out;
@@ -61,14 +61,18 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   out.queries = n_q;
   out.ranks.resize(static_cast<size_t>(out.topk * n_q));
   out.scores.resize(static_cast<size_t>(out.topk * n_q));
-  const SearchContext context = ivf.context(params);
+  SearchContext computed;
+  if (!context) {
+    computed = ivf.context(params);
+    context = &computed;
+  }
   std::atomic<int64_t> next{0};
   std::mutex progress_mutex;
   int64_t done = 0;
   run_on_threads(std::max(1, threads), [&](int) {
     std::vector<int64_t> order, positive, negative;
     for (int64_t q = next++; q < n_q; q = next++) {
-      const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
+      const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, *context);
       best_images(s, out.topk, order, positive, negative);
       for (int64_t r = 0; r < out.topk; ++r) {
         const int64_t image = order[static_cast<size_t>(r)];

@@ -21,10 +21,12 @@ struct RankedLists {
 };
 
 // Scores every query on `threads` threads (one query per thread at a time); `progress` is called
-// after each query, one call at a time.
+// after each query, one call at a time. `context` is ivf.context(params), computed here when null
+// (a caller searching the same index again keeps it: it costs a pass over every image).
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
                          const SearchOptions& params, int64_t topk, int threads,
-                         const ProgressCallback& progress = nullptr);
+                         const ProgressCallback& progress = nullptr,
+                         const SearchContext* context = nullptr);
 
 struct AsmkEvaluationOptions {
   KMeansOptions codebook;  // codebook.k is lowered to the number of training descriptors
