@@ -184,6 +184,32 @@ void InvertedFile::remove(const std::vector<int64_t>& sorted_ids) {
   point_views_at_owned();
 }
 
+void InvertedFile::merge_postings(const InvertedFile& other, int64_t shift) {
+  const size_t bytes = static_cast<size_t>(entry_bytes());
+  std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
+  std::vector<uint32_t> ids(static_cast<size_t>(entries() + other.entries()));
+  std::vector<uint8_t> codes(ids.size() * bytes);
+  size_t out = 0;
+  for (int64_t w = 0; w < words_; ++w) {
+    offsets[static_cast<size_t>(w)] = out;
+    uint64_t a = offsets_view_[w], b = other.offsets_view_[w];
+    const uint64_t a_end = offsets_view_[w + 1], b_end = other.offsets_view_[w + 1];
+    while (a < a_end || b < b_end) {  // merge two id-sorted postings lists
+      const uint64_t b_id = b < b_end ? other.ids_view_[b] + static_cast<uint64_t>(shift) : 0;
+      const bool take_a = b >= b_end || (a < a_end && ids_view_[a] < b_id);
+      ids[out] = take_a ? ids_view_[a] : static_cast<uint32_t>(b_id);
+      std::memcpy(&codes[out * bytes],
+                  take_a ? codes_view_ + a * bytes : other.codes_view_ + b * bytes, bytes);
+      ++(take_a ? a : b);
+      ++out;
+    }
+  }
+  offsets[static_cast<size_t>(words_)] = out;
+  offsets_ = std::move(offsets);
+  ids_ = std::move(ids);
+  codes_ = std::move(codes);
+}
+
 void InvertedFile::merge(const InvertedFile& other, const std::string& other_name) {
   if (other.words_ != words_ || other.dim_ != dim_ || other.binary_ != binary_) {
     fail(other_name, ": cannot merge an index of ", other.words_, " words, ", other.dim_, "-d",
@@ -199,28 +225,7 @@ void InvertedFile::merge(const InvertedFile& other, const std::string& other_nam
       fail(other_name, ": overlapping shards: image ", id, " is in both indexes");
     }
   }
-  const size_t bytes = static_cast<size_t>(entry_bytes());
-  std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
-  std::vector<uint32_t> ids(static_cast<size_t>(entries() + other.entries()));
-  std::vector<uint8_t> codes(ids.size() * bytes);
-  size_t out = 0;
-  for (int64_t w = 0; w < words_; ++w) {
-    offsets[static_cast<size_t>(w)] = out;
-    uint64_t a = offsets_view_[w], b = other.offsets_view_[w];
-    const uint64_t a_end = offsets_view_[w + 1], b_end = other.offsets_view_[w + 1];
-    while (a < a_end || b < b_end) {  // merge two id-sorted postings lists
-      const bool take_a = b >= b_end || (a < a_end && ids_view_[a] < other.ids_view_[b]);
-      ids[out] = take_a ? ids_view_[a] : other.ids_view_[b];
-      std::memcpy(&codes[out * bytes],
-                  take_a ? codes_view_ + a * bytes : other.codes_view_ + b * bytes, bytes);
-      ++(take_a ? a : b);
-      ++out;
-    }
-  }
-  offsets[static_cast<size_t>(words_)] = out;
-  offsets_ = std::move(offsets);
-  ids_ = std::move(ids);
-  codes_ = std::move(codes);
+  merge_postings(other, 0);
   image_words_.resize(static_cast<size_t>(std::max(images(), other.images())), 0);
   names_.resize(image_words_.size());
   for (int64_t id = 0; id < other.images(); ++id) {
@@ -249,26 +254,7 @@ void InvertedFile::append(const InvertedFile& other, const std::string& other_na
   const int64_t shift = images();
   if (shift + other.images() > static_cast<int64_t>(UINT32_MAX))
     fail(other_name, ": appending it would take the index over 2^32 images");
-  const size_t bytes = static_cast<size_t>(entry_bytes());
-  std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
-  std::vector<uint32_t> ids(static_cast<size_t>(entries() + other.entries()));
-  std::vector<uint8_t> codes(ids.size() * bytes);
-  size_t out = 0;
-  for (int64_t w = 0; w < words_; ++w) {
-    offsets[static_cast<size_t>(w)] = out;
-    for (uint64_t a = offsets_view_[w]; a < offsets_view_[w + 1]; ++a, ++out) {
-      ids[out] = ids_view_[a];
-      std::memcpy(&codes[out * bytes], codes_view_ + a * bytes, bytes);
-    }
-    for (uint64_t b = other.offsets_view_[w]; b < other.offsets_view_[w + 1]; ++b, ++out) {
-      ids[out] = static_cast<uint32_t>(other.ids_view_[b] + shift);
-      std::memcpy(&codes[out * bytes], other.codes_view_ + b * bytes, bytes);
-    }
-  }
-  offsets[static_cast<size_t>(words_)] = out;
-  offsets_ = std::move(offsets);
-  ids_ = std::move(ids);
-  codes_ = std::move(codes);
+  merge_postings(other, shift);
   names_.resize(static_cast<size_t>(shift));
   image_words_.insert(image_words_.end(), other.image_words_.begin(), other.image_words_.end());
   names_.insert(names_.end(), other.names_.begin(), other.names_.end());

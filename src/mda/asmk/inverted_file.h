@@ -98,6 +98,9 @@ class InvertedFile {
     size_t code;  // offset into pending_codes_
   };
   void check_compatible(const AggregatedImage& image, const char* what) const;
+  // This index's postings and the other's (its ids plus `shift`), merged word by word in id order
+  // into owned arrays; the callers set the images' counts and names and point the views.
+  void merge_postings(const InvertedFile& other, int64_t shift);
   void point_views_at_owned();
 
   int64_t words_, dim_;
