@@ -179,14 +179,15 @@ class ShardedIndexTest : public ::testing::Test {
     index.add(database_, names_);
     return index;
   }
-  DescriptorBatch batch() {
+  // The images' descriptors as one batch (valid until the next call).
+  DescriptorBatch batch(const std::vector<LocalFeatures>& images) {
     flat_.clear();
     offsets_ = {0};
-    for (const LocalFeatures& q : queries_) {
-      flat_.insert(flat_.end(), q.descriptors.begin(), q.descriptors.end());
-      offsets_.push_back(offsets_.back() + q.count());
+    for (const LocalFeatures& f : images) {
+      flat_.insert(flat_.end(), f.descriptors.begin(), f.descriptors.end());
+      offsets_.push_back(offsets_.back() + f.count());
     }
-    return {flat_.data(), offsets_.data(), static_cast<int64_t>(queries_.size()), kDim};
+    return {flat_.data(), offsets_.data(), static_cast<int64_t>(images.size()), kDim};
   }
 
   std::vector<LocalFeatures> database_, queries_;
@@ -206,23 +207,43 @@ TEST_F(ShardedIndexTest, SearchesExactlyAsOneIndexOfAllImages) {
   EXPECT_FALSE(is_index_manifest(dir_.path("whole.mdai")));
   for (int64_t topk : {0, 1, 3, 100}) {
     options_.topk = topk;
-    const auto expected = index.search(batch(), options_);
+    const auto expected = index.search(batch(queries_), options_);
     const ShardedIndex sharded = ShardedIndex::open(manifest);
     EXPECT_EQ(sharded.size(), 14);
     EXPECT_EQ(sharded.held_shards(), 3);
-    expect_same_hits(sharded.search(batch(), options_), expected);
+    expect_same_hits(sharded.search(batch(queries_), options_), expected);
     // As the ranks of a job: each part searches its shards, the lists travel as bytes and merge.
     for (int parts : {2, 3, 4}) {
       std::vector<std::vector<std::vector<SearchHit>>> lists;
       for (int part = 0; part < parts; ++part) {
         const ShardedIndex mine = ShardedIndex::open(manifest, part, parts);
-        lists.push_back(
-            ShardedIndex::deserialize(ShardedIndex::serialize(mine.search(batch(), options_))));
+        lists.push_back(ShardedIndex::deserialize(
+            ShardedIndex::serialize(mine.search(batch(queries_), options_))));
       }
       SCOPED_TRACE("topk " + std::to_string(topk) + ", parts " + std::to_string(parts));
       expect_same_hits(ShardedIndex::merge(lists, topk), expected);
     }
   }
+}
+
+TEST_F(ShardedIndexTest, PlannedShardsBuiltOneByOneSearchAsTheWholeIndex) {
+  const std::string manifest_path = dir_.path("planned");
+  const IndexManifest manifest = plan_index_shards(
+      manifest_path, static_cast<int64_t>(database_.size()), codebook_.fingerprint, 3);
+  ASSERT_EQ(manifest.shards.size(), 3u);
+  EXPECT_EQ(manifest.shards[1].first, 4);  // 14 images: 4, 5, 5
+  EXPECT_EQ(manifest.shards[2].images, 5);
+  for (int shard = 0; shard < 3; ++shard)
+    build_index_shard(manifest_path, manifest, shard, codebook_, {}, batch(database_), names_);
+  write_index_manifest(manifest_path, manifest);
+  options_.topk = 0;
+  expect_same_hits(ShardedIndex::open(manifest_path).search(batch(queries_), options_),
+                   whole().search(batch(queries_), options_));
+  test::expect_error(
+      [&] {
+        build_index_shard(manifest_path, manifest, 3, codebook_, {}, batch(database_), names_);
+      },
+      {"no shard 3"});
 }
 
 TEST_F(ShardedIndexTest, MergedShardsAreTheFileOneProcessWrites) {

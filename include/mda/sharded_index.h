@@ -38,6 +38,18 @@ void write_index_manifest(const std::string& path, const IndexManifest& manifest
 // The file name of shard `shard` of `shards` beside the manifest `manifest_path`, as written in it.
 std::string index_shard_file(const std::string& manifest_path, int shard, int shards);
 
+// The manifest of `images` images split into `shards` balanced contiguous shards (what
+// `mpirun -np shards mda build-index` writes), their files named by index_shard_file.
+IndexManifest plan_index_shards(const std::string& manifest_path, int64_t images,
+                                uint64_t codebook_fingerprint, int shards);
+
+// Indexes the images of shard `shard` of `manifest` (its block of `all`, whose names are `names`,
+// one per image of `all`) and saves them beside `manifest_path` as an ordinary index file.
+void build_index_shard(const std::string& manifest_path, const IndexManifest& manifest, int shard,
+                       const Codebook& codebook, const IndexOptions& options,
+                       const DescriptorBatch& all, const std::vector<std::string>& names,
+                       int threads = 1, ProgressCallback progress = nullptr);
+
 class ShardedIndex {
  public:
   // Opens the shards that part `part` of `parts` holds (shard s belongs to part s % parts); the

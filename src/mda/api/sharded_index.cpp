@@ -12,6 +12,7 @@
 #include "mda/asmk/inverted_file.h"
 #include "mda/io/json.h"
 #include "mda/util/byte_order.h"
+#include "mda/util/collective.h"
 #include "mda/util/error.h"
 #include "mda/util/fs.h"
 #include "mda/util/strings.h"
@@ -112,6 +113,46 @@ std::string index_shard_file(const std::string& manifest_path, int shard, int sh
   const std::string base =
       slash == std::string::npos ? manifest_path : manifest_path.substr(slash + 1);
   return cat(base, ".shard-", shard, "-of-", shards);
+}
+
+IndexManifest plan_index_shards(const std::string& manifest_path, int64_t images,
+                                uint64_t codebook_fingerprint, int shards) {
+  IndexManifest manifest;
+  manifest.images = images;
+  manifest.codebook_fingerprint = codebook_fingerprint;
+  for (int shard = 0; shard < shards; ++shard) {
+    const auto [first, end] = rank_block(images, shard, shards);
+    manifest.shards.push_back({index_shard_file(manifest_path, shard, shards), first, end - first});
+  }
+  check_manifest(manifest, manifest_path);
+  return manifest;
+}
+
+void build_index_shard(const std::string& manifest_path, const IndexManifest& manifest, int shard,
+                       const Codebook& codebook, const IndexOptions& options,
+                       const DescriptorBatch& all, const std::vector<std::string>& names,
+                       int threads, ProgressCallback progress) {
+  if (shard < 0 || static_cast<size_t>(shard) >= manifest.shards.size())
+    fail(manifest_path, ": no shard ", shard, " of ", manifest.shards.size());
+  if (all.images != manifest.images || static_cast<int64_t>(names.size()) != all.images)
+    fail(manifest_path, ": ", all.images, " images and ", names.size(), " names for a manifest of ",
+         manifest.images);
+  const IndexShard& mine = manifest.shards[static_cast<size_t>(shard)];
+  // The shard's block of the batch, its offsets starting at 0.
+  std::vector<int64_t> offsets;
+  for (int64_t i = mine.first; i <= mine.first + mine.images; ++i)
+    offsets.push_back(all.offsets[i] - all.offsets[mine.first]);
+  DescriptorBatch block;
+  block.descriptors = all.descriptors + all.offsets[mine.first] * all.dim;
+  block.offsets = offsets.data();
+  block.images = mine.images;
+  block.dim = all.dim;
+  Index index(codebook, options);
+  index.add(block,
+            std::vector<std::string>(names.begin() + mine.first,
+                                     names.begin() + mine.first + mine.images),
+            threads, std::move(progress));
+  index.save(shard_path(manifest_path, mine));
 }
 
 ShardedIndex ShardedIndex::open(const std::string& manifest_path, int part, int parts) {

@@ -100,39 +100,23 @@ void build_index_on_ranks(Collective& ranks, const Config& config, const std::st
   const int shards = ranks.size();
   // With merge the shards and their manifest are steps on the way to `out`.
   const std::string manifest_path = merge ? out + ".manifest" : out;
-  IndexManifest manifest;
-  manifest.images = features.images;
-  manifest.codebook_fingerprint = in.codebook.fingerprint;
-  for (int shard = 0; shard < shards; ++shard) {
-    const auto [first, end] = rank_block(features.images, shard, shards);
-    manifest.shards.push_back({index_shard_file(manifest_path, shard, shards), first, end - first});
-  }
+  const IndexManifest manifest =
+      plan_index_shards(manifest_path, features.images, in.codebook.fingerprint, shards);
   run_on_every_rank(ranks, [&] {
-    const IndexShard& mine = manifest.shards[static_cast<size_t>(ranks.rank())];
-    std::vector<int64_t> offsets;
-    for (int64_t i = mine.first; i <= mine.first + mine.images; ++i)
-      offsets.push_back(features.offsets[static_cast<size_t>(i)] -
-                        features.offsets[static_cast<size_t>(mine.first)]);
     std::vector<std::string> names;
-    for (int64_t i = mine.first; i < mine.first + mine.images; ++i)
+    for (int64_t i = 0; i < features.images; ++i)
       names.push_back(features.names.empty() ? std::to_string(i) : features.image_name(i));
-    DescriptorBatch batch;
-    batch.descriptors = features.descriptors.data() +
-                        features.offsets[static_cast<size_t>(mine.first)] * features.dim;
-    batch.offsets = offsets.data();
-    batch.images = mine.images;
-    batch.dim = features.dim;
-    Index index(in.codebook, in.options);
+    const IndexShard& mine = manifest.shards[static_cast<size_t>(ranks.rank())];
     Progress progress(cat("index rank ", ranks.rank(), "/", shards), mine.images, "img");
     int64_t reported = 0;
-    index.add(batch, names, in.threads, [&](int64_t done, int64_t) {
-      progress.advance(done - reported);
-      reported = done;
-    });
+    build_index_shard(manifest_path, manifest, ranks.rank(), in.codebook, in.options,
+                      descriptor_batch(features), names, in.threads, [&](int64_t done, int64_t) {
+                        progress.advance(done - reported);
+                        reported = done;
+                      });
     progress.finish();
-    const std::string path = join_path(parent_dir(manifest_path), mine.file);
-    index.save(path);
-    log_info("wrote shard ", path, ": images ", mine.first, "..", mine.first + mine.images - 1);
+    log_info("wrote shard ", mine.file, ": images ", mine.first, "..",
+             mine.first + mine.images - 1);
   });
   run_on_every_rank(ranks, [&] {
     if (ranks.rank() != 0) return;
@@ -265,11 +249,7 @@ void build_index_stage(const Config& config, const std::string& codebook_path,
     names.push_back(features.names.empty() ? std::to_string(index.size() + i)
                                            : features.image_name(i));
   }
-  DescriptorBatch batch;
-  batch.descriptors = features.descriptors.data();
-  batch.offsets = features.offsets.data();
-  batch.images = features.images;
-  batch.dim = features.dim;
+  const DescriptorBatch batch = descriptor_batch(features);
   {
     Progress progress("index", features.images, "img");
     int64_t reported = 0;

@@ -35,4 +35,13 @@ Config setup_command(const ArgParser& parser) {
   return config;
 }
 
+DescriptorBatch descriptor_batch(const FeatureSet& features) {
+  DescriptorBatch batch;
+  batch.descriptors = features.descriptors.data();
+  batch.offsets = features.offsets.data();
+  batch.images = features.images;
+  batch.dim = features.dim;
+  return batch;
+}
+
 }  // namespace mda

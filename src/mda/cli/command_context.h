@@ -10,6 +10,7 @@
 #include "mda/config/stage_options.h"
 #include "mda/data/image_list.h"
 #include "mda/features/feature_folder.h"
+#include "mda/index.h"
 
 namespace mda {
 
@@ -22,6 +23,9 @@ ImageSelection image_selection(const ArgParser& parser);
 
 // "out/metrics.json" -> "out/metrics.config.yaml": where each output's configuration is saved.
 std::string sidecar_config_path(const std::string& output_path);
+
+// A feature folder's descriptors as the index API takes them (borrowed from `features`).
+DescriptorBatch descriptor_batch(const FeatureSet& features);
 
 // Sub-commands: each returns the process exit status.
 int run_evaluate(const std::vector<std::string>& args);

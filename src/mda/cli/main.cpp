@@ -89,9 +89,10 @@ int run_as_mpi_rank(const Command& command, const std::vector<std::string>& args
       const std::string name = command.name;
       if (job.size() > 1 && name != "extract" && name != "train-codebook" &&
           name != "build-index" && name != "search") {
-        throw mda::UsageError(mda::cat(
-            "mda ", name, " runs in one process; under mpirun only extract, train-codebook, "
-            "build-index and search split their work over the ranks"));
+        throw mda::UsageError(
+            mda::cat("mda ", name,
+                     " runs in one process; under mpirun only extract, train-codebook, "
+                     "build-index and search split their work over the ranks"));
       }
       status = command.run(args);
     } catch (const mda::RankFailure& error) {

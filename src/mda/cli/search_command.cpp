@@ -130,11 +130,7 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
   const int64_t pairs_limit = stage.pairs_topk;
   const std::string& index_path = stage.index;
   const int64_t n_q = queries.images;
-  DescriptorBatch batch;
-  batch.descriptors = queries.descriptors.data();
-  batch.offsets = queries.offsets.data();
-  batch.images = n_q;
-  batch.dim = queries.dim;
+  const DescriptorBatch batch = descriptor_batch(queries);
   SearchTimings timings;
   // A manifest (mpirun build-index) is searched shard by shard: under mpirun each rank takes its
   // shards and rank 0 merges the ranks' lists; an index file is searched whole by rank 0.
