@@ -246,6 +246,13 @@ TEST_F(ShardedIndexTest, PlannedShardsBuiltOneByOneSearchAsTheWholeIndex) {
       {"no shard 3"});
 }
 
+TEST_F(ShardedIndexTest, IdfOverSeveralShardsIsRefusedNotSilentlyDifferent) {
+  const ShardedIndex sharded = ShardedIndex::open(write_shards({5, 9}));
+  options_.use_idf = true;
+  test::expect_error([&] { sharded.search(batch(queries_), options_); },
+                     {"use_idf", "3 shards", "--merge"});
+}
+
 TEST_F(ShardedIndexTest, MergedShardsAreTheFileOneProcessWrites) {
   const std::string manifest = write_shards({3, 4, 10});
   whole().save(dir_.path("whole.mdai"));

@@ -57,7 +57,8 @@ class ShardedIndex {
   static ShardedIndex open(const std::string& manifest_path, int part = 0, int parts = 1);
 
   // As Index::search, over the shards held: the best images per query, best first (ties to the
-  // lower position), positions in the whole index. The queries are quantized once.
+  // lower position), positions in the whole index. The queries are quantized once. use_idf is
+  // refused over several shards (each knows only its own word counts).
   std::vector<std::vector<SearchHit>> search(const DescriptorBatch& queries,
                                              const SearchOptions& options = {},
                                              SearchTimings* timings = nullptr,

@@ -191,6 +191,12 @@ std::vector<std::vector<SearchHit>> ShardedIndex::search(const DescriptorBatch& 
                                                          const SearchOptions& options,
                                                          SearchTimings* timings,
                                                          ProgressCallback progress) const {
+  // idf weighs a word by its postings in the whole index; a shard only knows its own.
+  if (options.use_idf && manifest_.shards.size() > 1) {
+    fail("ShardedIndex::search: use_idf needs the whole index's word counts, and this index is ",
+         manifest_.shards.size(),
+         " shards; merge them (build-index --merge) or search without idf");
+  }
   const std::vector<Index::View> views = Index::batch_views(queries, "ShardedIndex::search");
   std::vector<std::vector<std::vector<SearchHit>>> parts;
   EncodeTimings encode_timings;
