@@ -241,7 +241,7 @@ std::vector<AggregatedImage> Index::encode_queries(const std::vector<View>& quer
 std::vector<std::vector<SearchHit>> Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
                                                         const SearchOptions& options,
                                                         const ProgressCallback& progress) const {
-  check_search_options(options, state_->codebook.k);
+  // `options` were checked by encode_queries, which made `encoded`.
   const int threads = std::max(1, options.threads);
   const std::shared_lock<std::shared_mutex> lock(state_->mutex);
   std::vector<std::vector<SearchHit>> hits(encoded.size());

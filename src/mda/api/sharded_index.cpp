@@ -198,35 +198,34 @@ std::vector<std::vector<SearchHit>> ShardedIndex::search(const DescriptorBatch& 
          " shards; merge them (build-index --merge) or search without idf");
   }
   const std::vector<Index::View> views = Index::batch_views(queries, "ShardedIndex::search");
-  std::vector<std::vector<std::vector<SearchHit>>> parts;
+  if (shards_.empty()) {  // a part of a job that holds no shard
+    if (timings) *timings = {};
+    return std::vector<std::vector<SearchHit>>(static_cast<size_t>(queries.images));
+  }
+  // Every shard has the same codebook and encoding: the first one quantizes for all.
   EncodeTimings encode_timings;
+  const std::vector<AggregatedImage> encoded =
+      shards_.front().encode_queries(views, options, encode_timings);
   const auto scan_start = std::chrono::steady_clock::now();
-  if (!shards_.empty()) {
-    // Every shard has the same codebook and encoding: the first one quantizes for all.
-    const std::vector<AggregatedImage> encoded =
-        shards_.front().encode_queries(views, options, encode_timings);
-    const int64_t n_q = queries.images, held = held_shards();
-    for (int64_t s = 0; s < held; ++s) {
-      ProgressCallback shard_progress;
-      if (progress) {
-        shard_progress = [&, s](int64_t done, int64_t) { progress(s * n_q + done, held * n_q); };
-      }
-      std::vector<std::vector<SearchHit>> hits =
-          shards_[static_cast<size_t>(s)].rank_encoded(encoded, options, shard_progress);
-      for (std::vector<SearchHit>& list : hits)
-        for (SearchHit& hit : list) hit.index += firsts_[static_cast<size_t>(s)];
-      parts.push_back(std::move(hits));
+  const int64_t n_q = queries.images, held = held_shards();
+  std::vector<std::vector<std::vector<SearchHit>>> parts;
+  for (int64_t s = 0; s < held; ++s) {
+    ProgressCallback shard_progress;
+    if (progress) {
+      shard_progress = [&, s](int64_t done, int64_t) { progress(s * n_q + done, held * n_q); };
     }
+    std::vector<std::vector<SearchHit>> hits =
+        shards_[static_cast<size_t>(s)].rank_encoded(encoded, options, shard_progress);
+    for (std::vector<SearchHit>& list : hits)
+      for (SearchHit& hit : list) hit.index += firsts_[static_cast<size_t>(s)];
+    parts.push_back(std::move(hits));
   }
   if (timings) {
     timings->quantize = encode_timings.quantize;
     timings->aggregate = encode_timings.aggregate;
     timings->scan =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count() -
-        encode_timings.quantize - encode_timings.aggregate;
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
   }
-  if (parts.empty())
-    return std::vector<std::vector<SearchHit>>(static_cast<size_t>(queries.images));
   return merge(parts, options.topk);
 }
 

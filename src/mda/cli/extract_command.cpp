@@ -32,29 +32,24 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   return {k, n};
 }
 
-// `mpirun -np K mda extract`: rank r extracts shard r of K (whole parts, balanced), rank 0
-// assembles the folder once every rank has written its parts. A rank that fails keeps the parts
-// it wrote; the others finish theirs, and the job fails naming the rank and its error; a rerun
-// extracts only what is missing.
-void extract_on_ranks(Collective& ranks, const ExtractStage& stage,
-                      const std::vector<ExtractionItem>& items, MdaNetImpl& net,
-                      ExtractionSettings& settings, FolderExtractionOptions parts) {
-  if (stage.shards != 1)
-    throw UsageError("mda extract: --shard and mpirun both split the list; use one of them");
-  parts.shard = ranks.rank();
-  parts.shards = ranks.size();
-  parts.assemble = false;
-  run_on_every_rank(ranks, [&] {
-    if (ranks.rank() == 0) record_extraction_source(items, stage.out, settings, stage.model);
-  });
-  run_on_every_rank(ranks, [&] {
-    const int64_t todo = images_to_extract(static_cast<int64_t>(items.size()), stage.out, parts);
-    log_info("extracting ", todo, " image(s) of shard ", parts.shard, "/", parts.shards);
-    Progress progress(cat("extract rank ", ranks.rank(), "/", ranks.size()), todo, "img");
-    settings.stream.progress = &progress;
-    extract_feature_folder(net, items, stage.out, settings, parts);
-    progress.finish();
-  });
+// This run's shard of the parts, with a progress bar over the images it still has to extract.
+FolderExtractionResult extract_shard(MdaNetImpl& net, const std::vector<ExtractionItem>& items,
+                                     const std::string& out, ExtractionSettings& settings,
+                                     const FolderExtractionOptions& parts) {
+  Progress progress(cat("extract shard ", parts.shard, "/", parts.shards),
+                    images_to_extract(static_cast<int64_t>(items.size()), out, parts), "img");
+  settings.stream.progress = &progress;
+  const FolderExtractionResult result = extract_feature_folder(net, items, out, settings, parts);
+  progress.finish();
+  return result;
+}
+
+// The assembled folder's configuration, and what it holds.
+void report_assembled(const Config& config, const std::string& out,
+                      const FolderExtractionResult& result) {
+  config.save(join_path(out, "extract.config.yaml"));
+  log_info("wrote ", out, ": ", result.images, " images, ", result.features, " local features");
+  log_info("features per head: ", format_head_counts(result.features_per_head));
 }
 
 }  // namespace
@@ -79,34 +74,35 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
   parts.shards = stage.shards;
   parts.model_file = stage.model;
   if (ranks.size() > 1) {
-    extract_on_ranks(ranks, stage, items, *net, settings, parts);
+    // `mpirun -np K mda extract`: rank r extracts shard r of K (whole parts, balanced), rank 0
+    // records the source first and assembles the folder once every rank has written its parts.
+    // A rank that fails keeps the parts it wrote; the others finish theirs, and the job fails
+    // naming the rank and its error; a rerun extracts only what is missing.
+    if (stage.shards != 1)
+      throw UsageError("mda extract: --shard and mpirun both split the list; use one of them");
+    parts.shard = ranks.rank();
+    parts.shards = ranks.size();
+    parts.assemble = false;
+    run_on_every_rank(ranks, [&] {
+      if (ranks.rank() == 0) record_extraction_source(items, stage.out, settings, stage.model);
+    });
+    run_on_every_rank(ranks, [&] { extract_shard(*net, items, stage.out, settings, parts); });
     run_on_every_rank(ranks, [&] {
       if (ranks.rank() != 0) return;
       const FolderExtractionResult result =
           assemble_feature_folder(items, stage.out, parts.part_size);
       if (!result.assembled) fail(stage.out, ": ", result.missing_parts, " part(s) are missing");
-      config.save(join_path(stage.out, "extract.config.yaml"));
-      log_info("wrote ", stage.out, ": ", result.images, " images, ", result.features,
-               " local features (", ranks.size(), " MPI ranks)");
-      log_info("features per head: ", format_head_counts(result.features_per_head));
+      report_assembled(config, stage.out, result);
     });
     return;
   }
-  Progress progress(cat("extract shard ", stage.shard, "/", stage.shards),
-                    images_to_extract(static_cast<int64_t>(items.size()), stage.out, parts), "img");
-  settings.stream.progress = &progress;
-  const FolderExtractionResult result =
-      extract_feature_folder(*net, items, stage.out, settings, parts);
-  progress.finish();
+  const FolderExtractionResult result = extract_shard(*net, items, stage.out, settings, parts);
   if (!result.assembled) {
     log_info("shard ", stage.shard, "/", stage.shards, " done; ", result.missing_parts,
              " part(s) of other shards are still missing");
     return;
   }
-  config.save(join_path(stage.out, "extract.config.yaml"));
-  log_info("wrote ", stage.out, ": ", result.images, " images, ", result.features,
-           " local features");
-  log_info("features per head: ", format_head_counts(result.features_per_head));
+  report_assembled(config, stage.out, result);
 }
 
 int run_extract(const std::vector<std::string>& args) {
