@@ -72,10 +72,35 @@ TEST(NearestCentroids, MatchesBruteForceWithTies) {
       if (ma > k) continue;
       std::vector<int32_t> idx(static_cast<size_t>(n * ma));
       std::vector<float> dist(static_cast<size_t>(n * ma));
-      nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
-                        dist.data(), 2);
-      EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma)) << "k " << k << " ma " << ma;
+      // One to three workers, each with its share of the 300 rows.
+      for (int threads : {1, 2, 3}) {
+        nearest_centroids(x.data(), n, c.data(), row_norms(c.data(), k, d), k, d, ma, idx.data(),
+                          dist.data(), threads);
+        EXPECT_EQ(idx, reference_assign(x, n, c, k, d, ma))
+            << "k " << k << " ma " << ma << " threads " << threads;
+      }
     }
+  }
+}
+
+// A query's rows are split among the threads, each part with its own product: every row's words
+// and distances are the same bits whatever the split (a search ranks the same on any thread
+// count, and a service may give a query one thread or two depending on its load).
+TEST(NearestCentroids, SameBitsWhateverTheThreadCount) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  const int64_t n = 700, k = 1024, d = 128;
+  std::vector<float> x(static_cast<size_t>(n * d)), c(static_cast<size_t>(k * d));
+  for (float& v : x) v = normal(rng);
+  for (float& v : c) v = normal(rng);
+  const std::vector<float> norms = row_norms(c.data(), k, d);
+  std::vector<int32_t> idx1(static_cast<size_t>(n * 5)), idx(idx1.size());
+  std::vector<float> dist1(idx1.size()), dist(idx1.size());
+  nearest_centroids(x.data(), n, c.data(), norms, k, d, 5, idx1.data(), dist1.data(), 1);
+  for (int threads : {2, 3, 8}) {
+    nearest_centroids(x.data(), n, c.data(), norms, k, d, 5, idx.data(), dist.data(), threads);
+    EXPECT_EQ(idx, idx1) << threads << " threads";
+    EXPECT_EQ(dist, dist1) << threads << " threads";
   }
 }
 
@@ -333,16 +358,19 @@ INSTANTIATE_TEST_SUITE_P(Kernels, InvertedFileEquivalence,
                                             ::testing::Bool(),
                                             ::testing::Values<int64_t>(16, 128)));
 
-// Long postings (the vectorised scan takes sixteen entries at a time): every score equals, bit for
-// bit, the scan written out here in the same float operations and order.
+// Long postings, scanned on one thread and split over several: every score equals, bit for bit,
+// the scan written out here in the same float operations and order.
 TEST(InvertedFileScan, LongPostingsScoreExactlyAsTheScalarScan) {
-  const int64_t words = 40, images = 3001, d = 128;
+  // About 340,000 entries scanned: enough to split the scan over up to five threads by image id.
+  const int64_t words = 40, images = 40001, d = 128;
   SplitMix64 random(5);
   std::vector<std::vector<int32_t>> image_words(static_cast<size_t>(images));
   std::vector<std::vector<std::pair<uint32_t, std::array<uint8_t, 16>>>> postings(words);
   for (int64_t i = 0; i < images; ++i) {
     for (int32_t w = 0; w < words; ++w) {
-      if (random.below(4) != 0 || (i % 97 == 0)) continue;  // some images without words
+      // Denser among the first ids, so that where an id sits in a list is not where an even spread
+      // would put it; some images without words.
+      if (random.below(i < 8000 ? 2 : 6) != 0 || (i % 97 == 0)) continue;
       std::array<uint8_t, 16> code;
       for (uint8_t& b : code) b = static_cast<uint8_t>(random.below(256));
       postings[static_cast<size_t>(w)].push_back({static_cast<uint32_t>(i), code});
@@ -366,13 +394,19 @@ TEST(InvertedFileScan, LongPostingsScoreExactlyAsTheScalarScan) {
   AggregatedImage query;
   query.dim = d;
   query.binary = true;
-  for (int32_t w = 0; w < words; w += 3) {
+  for (int32_t w = 0; w < words; ++w) {
+    if (w % 7 == 3) continue;  // some words the query lacks
     query.words.push_back(w);
     for (int b = 0; b < 16; ++b) query.codes.push_back(static_cast<uint8_t>(random.below(256)));
   }
   SearchOptions params;
   params.similarity_threshold = -0.1;
-  const std::vector<float> got = ivf.scores(query, params, ivf.context(params));
+  const SearchContext context = ivf.context(params);
+  const std::vector<float> got = ivf.scores(query, params, context);
+  // Split by image ranges, every image's score is the same sum in the same order.
+  for (int threads : {2, 3, 5, 64}) {
+    EXPECT_EQ(ivf.scores(query, params, context, threads), got) << threads << " threads";
+  }
 
   std::vector<float> weight(d + 1);
   for (int64_t h = 0; h <= d; ++h) {

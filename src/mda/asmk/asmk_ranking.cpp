@@ -69,10 +69,15 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   std::atomic<int64_t> next{0};
   std::mutex progress_mutex;
   int64_t done = 0;
-  run_on_threads(std::max(1, threads), [&](int) {
+  // Queries in parallel; the threads left over when there are fewer queries than threads (one
+  // query from a service) split each query's scan instead.
+  const int64_t query_workers = std::max<int64_t>(1, std::min<int64_t>(threads, n_q));
+  const int scan_threads = static_cast<int>(std::max<int64_t>(1, threads / query_workers));
+  run_on_threads(static_cast<int>(query_workers), [&](int) {
     std::vector<int64_t> order, positive, negative;
     for (int64_t q = next++; q < n_q; q = next++) {
-      const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, *context);
+      const std::vector<float> s =
+          ivf.scores(queries[static_cast<size_t>(q)], params, *context, scan_threads);
       best_images(s, out.topk, order, positive, negative);
       for (int64_t r = 0; r < out.topk; ++r) {
         const int64_t image = order[static_cast<size_t>(r)];

@@ -20,7 +20,8 @@ struct RankedLists {
   std::vector<float> scores;   // the same layout
 };
 
-// Scores every query on `threads` threads (one query per thread at a time); `progress` is called
+// Scores every query on `threads` threads (one query per thread at a time; with fewer queries than
+// threads, each query's scan is split among the rest); `progress` is called
 // after each query, one call at a time. `context` is ivf.context(params), computed here when null
 // (a caller searching the same index again keeps it: it costs a pass over every image).
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,

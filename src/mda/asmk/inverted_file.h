@@ -87,8 +87,10 @@ class InvertedFile {
 
   SearchContext context(const SearchOptions& params) const;
   // Scores of every image 0..images()-1 for the query (0 for images sharing no word). Thread-safe.
+  // With threads > 1 a long scan is split by image-id ranges, so that every image's score is the
+  // same sum in the same order as on one thread: bit-identical whatever the thread count.
   std::vector<float> scores(const AggregatedImage& query, const SearchOptions& params,
-                            const SearchContext& context) const;
+                            const SearchContext& context, int threads = 1) const;
   IvfStats stats() const;
 
  private:

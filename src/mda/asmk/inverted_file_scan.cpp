@@ -1,10 +1,12 @@
 // The scoring kernel of the inverted file: per query word, its postings are scanned and each
 // entry's thresholded, powered similarity accumulated into its image's score (Eq. 11).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "mda/asmk/inverted_file.h"
 #include "mda/util/error.h"
+#include "mda/util/run_on_threads.h"
 
 namespace mda {
 namespace {
@@ -49,6 +51,37 @@ void scan_128_popcnt(const uint8_t* query, const uint32_t* ids, const uint8_t* c
 const bool kHavePopcnt = true;
 #endif
 
+// The first position in ids[begin, end) (sorted) whose id is at least `value`. Ids are spread
+// about evenly over 0..images, so the search starts where `value` would sit and gallops from
+// there: a plain binary search over a long list costs a dozen cache misses per word, as much as
+// scanning the list.
+uint64_t first_id_at_least(const uint32_t* ids, uint64_t begin, uint64_t end, uint32_t value,
+                           uint32_t images) {
+  if (begin == end) return end;
+  uint64_t at = begin + static_cast<uint64_t>(static_cast<double>(end - begin) * value /
+                                              std::max<uint32_t>(images, 1));
+  at = std::min(at, end - 1);
+  uint64_t low, high;  // ids[low - 1] < value <= ids[high] (with begin - 1 and end as sentinels)
+  if (ids[at] < value) {
+    uint64_t step = 1;
+    low = at + 1;
+    while (low + step - 1 < end && ids[low + step - 1] < value) {
+      low += step;
+      step *= 2;
+    }
+    high = std::min(low + step - 1, end);
+  } else {
+    uint64_t step = 1;
+    high = at;
+    while (high >= begin + step && ids[high - step] >= value) {
+      high -= step;
+      step *= 2;
+    }
+    low = high >= begin + step ? high - step + 1 : begin;
+  }
+  return static_cast<uint64_t>(std::lower_bound(ids + low, ids + high, value) - ids);
+}
+
 }  // namespace
 
 SearchContext InvertedFile::context(const SearchOptions& params) const {
@@ -84,21 +117,27 @@ SearchContext InvertedFile::context(const SearchOptions& params) const {
 }
 
 std::vector<float> InvertedFile::scores(const AggregatedImage& query, const SearchOptions& params,
-                                        const SearchContext& context) const {
+                                        const SearchContext& context, int threads) const {
   check_compatible(query, "query");
   if (!pending_.empty()) fail("internal: search on an index with images not finalized");
-  std::vector<float> accumulated(static_cast<size_t>(images()), 0.0f);
   const auto selectivity = [&](double s) {
     return s >= params.similarity_threshold ? std::pow(s, params.alpha) : 0.0;
   };
-  double query_norm = 0;
   const int64_t bits = dim_;
   // sigma(1 - 2h/B) for every Hamming distance h, so the scan is a lookup.
   std::vector<float> by_distance(static_cast<size_t>(bits + 1));
   for (int64_t h = 0; h <= bits; ++h)
     by_distance[static_cast<size_t>(h)] = static_cast<float>(selectivity(1.0 - 2.0 * h / bits));
-  std::vector<float> weighted(by_distance.size());  // idf x selectivity, per query word
-  const size_t bytes = static_cast<size_t>(entry_bytes());
+
+  // The postings each query word scans, checked before any scanning starts.
+  struct WordScan {
+    int64_t query_row;
+    float idf;
+    uint64_t begin, end;
+  };
+  std::vector<WordScan> word_scans;
+  double query_norm = 0;
+  uint64_t entries = 0;
   for (int64_t i = 0; i < query.count(); ++i) {
     const int32_t w = query.words[static_cast<size_t>(i)];
     if (w < 0 || w >= words_) fail("query word ", w, " outside the index's ", words_, " words");
@@ -106,35 +145,71 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Sear
     query_norm += idf;
     const uint64_t begin = offsets_view_[w], end = offsets_view_[w + 1];
     if (begin == end || idf == 0.0f) continue;
-    const uint32_t* ids = ids_view_;
-    if (binary_) {
-      const uint8_t* q = &query.codes[static_cast<size_t>(i) * bytes];
-      if (bytes == 16) {
-        for (int64_t h = 0; h <= bits; ++h)
-          weighted[static_cast<size_t>(h)] = idf * by_distance[static_cast<size_t>(h)];
-        if (kHavePopcnt) {
-          scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+    word_scans.push_back({i, idf, begin, end});
+    entries += end - begin;
+  }
+
+  const uint32_t n_images = static_cast<uint32_t>(images());
+  std::vector<float> accumulated(static_cast<size_t>(images()), 0.0f);
+  const size_t bytes = static_cast<size_t>(entry_bytes());
+  const uint32_t* ids = ids_view_;
+  // Scores the images lo <= id < hi; postings are sorted by id, so each word's part of the range
+  // is found by search (skipped when one worker takes every image).
+  const auto scan_images = [&](uint32_t lo, uint32_t hi, bool whole) {
+    std::vector<float> weighted(by_distance.size());  // idf x selectivity, per query word
+    for (const WordScan& s : word_scans) {
+      uint64_t begin = s.begin, end = s.end;
+      if (!whole) {
+        const uint64_t b = first_id_at_least(ids, begin, end, lo, n_images);
+        end = first_id_at_least(ids, b, end, hi, n_images);
+        begin = b;
+        if (begin == end) continue;
+      }
+      const size_t row = static_cast<size_t>(s.query_row);
+      if (binary_) {
+        const uint8_t* q = &query.codes[row * bytes];
+        if (bytes == 16) {
+          for (int64_t h = 0; h <= bits; ++h)
+            weighted[static_cast<size_t>(h)] = s.idf * by_distance[static_cast<size_t>(h)];
+          if (kHavePopcnt) {
+            scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+          } else {
+            scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+          }
         } else {
-          scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+          for (uint64_t e = begin; e < end; ++e) {
+            const uint8_t* d = codes_view_ + e * bytes;
+            int h = 0;
+            for (size_t b = 0; b < bytes; ++b)
+              h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
+            accumulated[ids[e]] += s.idf * by_distance[static_cast<size_t>(h)];
+          }
         }
       } else {
+        const float* q = &query.vectors[row * static_cast<size_t>(dim_)];
         for (uint64_t e = begin; e < end; ++e) {
-          const uint8_t* d = codes_view_ + e * bytes;
-          int h = 0;
-          for (size_t b = 0; b < bytes; ++b)
-            h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
-          accumulated[ids[e]] += idf * by_distance[static_cast<size_t>(h)];
+          const float* d = reinterpret_cast<const float*>(codes_view_ + e * bytes);
+          double sum = 0;
+          for (int64_t t = 0; t < dim_; ++t) sum += static_cast<double>(q[t]) * d[t];
+          accumulated[ids[e]] += static_cast<float>(s.idf * selectivity(sum));
         }
       }
-    } else {
-      const float* q = &query.vectors[static_cast<size_t>(i * dim_)];
-      for (uint64_t e = begin; e < end; ++e) {
-        const float* d = reinterpret_cast<const float*>(codes_view_ + e * bytes);
-        double s = 0;
-        for (int64_t t = 0; t < dim_; ++t) s += static_cast<double>(q[t]) * d[t];
-        accumulated[ids[e]] += static_cast<float>(idf * selectivity(s));
-      }
     }
+  };
+  // A thread earns its start-up (tens of microseconds) only over enough entries.
+  constexpr uint64_t kMinEntriesPerWorker = 65536;
+  const int64_t workers = std::min<int64_t>(
+      {std::max(1, threads), static_cast<int64_t>(entries / kMinEntriesPerWorker), images()});
+  if (workers <= 1) {
+    scan_images(0, n_images, true);
+  } else {
+    run_on_threads(static_cast<int>(workers), [&](int w) {
+      const auto bound = [&](int64_t k) {
+        return static_cast<uint32_t>(static_cast<uint64_t>(n_images) * static_cast<uint64_t>(k) /
+                                     static_cast<uint64_t>(workers));
+      };
+      scan_images(bound(w), bound(w + 1), false);
+    });
   }
   const float query_scale = query_norm > 0 ? static_cast<float>(1.0 / std::sqrt(query_norm)) : 0.0f;
   for (int64_t id = 0; id < images(); ++id) {

@@ -33,6 +33,7 @@ extern "C" void openblas_set_num_threads(int);
 #ifdef MDA_HAVE_DNNL
 // libdnnl's OpenMP runtime (it links libgomp); declared here so the build needs no -fopenmp.
 extern "C" void omp_set_num_threads(int);
+extern "C" int omp_get_max_threads(void);
 #endif
 
 namespace mda {
@@ -45,6 +46,24 @@ void set_this_thread_matrix_threads(int threads) {
   omp_set_num_threads(threads);
 #else
   (void)threads;
+#endif
+}
+
+// Runs `work` with this thread's products single-threaded, then restores its setting.
+template <typename Work>
+void with_single_threaded_products(const Work& work) {
+#ifdef MDA_HAVE_DNNL
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  try {
+    work();
+  } catch (...) {
+    omp_set_num_threads(before);
+    throw;
+  }
+  omp_set_num_threads(before);
+#else
+  work();
 #endif
 }
 
@@ -302,10 +321,11 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // and adds ||x||^2 at the end.
   constexpr int64_t kRows = kNearestCentroidRows, kColumns = 8192;
   const std::vector<float> x_norms = row_norms(x, n, d);
-  // One row tile: its products, column tile by column tile, and its selection.
-  const auto row_tile = [&](int64_t row0, std::vector<float>& tile,
+  // Rows row0 .. row_end (at most kRows): their products, column tile by column tile, and their
+  // selection.
+  const auto row_tile = [&](int64_t row0, int64_t row_end, std::vector<float>& tile,
                             std::vector<std::pair<float, int32_t>>& heaps) {
-    const int64_t m = std::min(kRows, n - row0);
+    const int64_t m = row_end - row0;
     const size_t tile_size = static_cast<size_t>(m * std::min(kColumns, k));
     if (tile.size() < tile_size) tile.resize(tile_size);
     heaps.assign(static_cast<size_t>(m * count),
@@ -337,14 +357,40 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   const int64_t tiles = (n + kRows - 1) / kRows;
   const int workers = static_cast<int>(std::min<int64_t>(std::max(1, threads), tiles));
   if (workers <= 1 || tiles < 2 * workers) {
-    // A query's few hundred rows: the caller's thread, the product on the library's own threads.
-    // (Split by row tiles, 300 rows are a full tile and a 44-row one: one thread did nearly all
-    // the work, and a query took 10-20% longer on two threads than here; docs/scaling.md.)
-    // The buffers are kept per thread: allocating (and page-faulting) a fresh tile for each query
-    // cost as much as its product.
-    thread_local std::vector<float> tile;
-    thread_local std::vector<std::pair<float, int32_t>> heaps;
-    for (int64_t row0 = 0; row0 < n; row0 += kRows) row_tile(row0, tile, heaps);
+    // A query's few hundred rows: split evenly among up to `threads` workers of at least
+    // kMinRowsPerWorker rows (whole 256-row tiles would give two threads a 256- and a 44-row
+    // share of 300 rows). Every product is single-threaded: an OpenMP team would keep spinning
+    // on the cores after the product, and the scan that follows on those cores ran up to twice as
+    // slow on two threads as on one (docs/scaling.md). The buffers are kept by the calling
+    // thread: allocating (and page-faulting) a fresh tile for each query cost as much as its
+    // product.
+    constexpr int64_t kMinRowsPerWorker = 64;
+    const int parts = static_cast<int>(
+        std::max<int64_t>(1, std::min<int64_t>(std::max(1, threads), n / kMinRowsPerWorker)));
+    thread_local std::vector<std::vector<float>> kept_tiles;
+    thread_local std::vector<std::vector<std::pair<float, int32_t>>> kept_heaps;
+    if (kept_tiles.size() < static_cast<size_t>(parts)) {
+      kept_tiles.resize(static_cast<size_t>(parts));
+      kept_heaps.resize(static_cast<size_t>(parts));
+    }
+    // The calling thread's buffers, named here so that the workers use them, not their own.
+    std::vector<std::vector<float>>& tiles_of_part = kept_tiles;
+    std::vector<std::vector<std::pair<float, int32_t>>>& heaps_of_part = kept_heaps;
+    const auto part = [&](int p) {
+      const int64_t first = n * p / parts, end = n * (p + 1) / parts;
+      for (int64_t row0 = first; row0 < end; row0 += kRows) {
+        row_tile(row0, std::min(end, row0 + kRows), tiles_of_part[static_cast<size_t>(p)],
+                 heaps_of_part[static_cast<size_t>(p)]);
+      }
+    };
+    if (parts == 1) {
+      with_single_threaded_products([&] { part(0); });
+    } else {
+      run_on_threads(parts, [&](int p) {
+        set_this_thread_matrix_threads(1);
+        part(p);
+      });
+    }
     return;
   }
   // Many rows (a database block, k-means): `workers` threads take whole row tiles, each running a
@@ -355,7 +401,8 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
     set_this_thread_matrix_threads(1);
     std::vector<float> tile;
     std::vector<std::pair<float, int32_t>> heaps;
-    for (int64_t t = next++; t < tiles; t = next++) row_tile(t * kRows, tile, heaps);
+    for (int64_t t = next++; t < tiles; t = next++)
+      row_tile(t * kRows, std::min(n, (t + 1) * kRows), tile, heaps);
   });
 }
 

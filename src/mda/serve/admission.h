@@ -3,6 +3,8 @@
 // bound under load.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 
@@ -37,7 +39,16 @@ class Admission {
       --waiting_;
     }
     ++running_;
+    recent_running_ = 0.9 * recent_running_ + 0.1 * running_;
     return Ticket(this);
+  }
+
+  // How many requests share the cores: those holding a slot now, or the recent average when it
+  // is higher (a client's gap between two requests would otherwise look like an idle server, and
+  // the next request take every core just before another one arrives).
+  int sharing() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return std::max(running_, static_cast<int>(std::lround(recent_running_)));
   }
 
  private:
@@ -52,6 +63,7 @@ class Admission {
   std::condition_variable freed_;
   const int slots_, max_waiting_;
   int running_ = 0, waiting_ = 0;
+  double recent_running_ = 0;  // running_ seen by the last admissions, exponentially averaged
 };
 
 }  // namespace mda

@@ -335,6 +335,15 @@ class Service {
     return ticket;
   }
 
+  // The search's threads: runtime.threads shared among the requests running now (or lately). A
+  // lone query gets every core (its quantization and scan split); concurrent ones get a share
+  // each instead of oversubscribing the cores.
+  SearchOptions search_options_now() {
+    SearchOptions search = options_.search;
+    search.threads = std::max(1, options_.search.threads / std::max(1, admission_.sharing()));
+    return search;
+  }
+
   const Extractor& extractor() const {
     if (!extractor_)
       refuse(501, "this server was started without --model: only POST /search/features works");
@@ -373,10 +382,11 @@ class Service {
 
   void search_image(const httplib::Request& req, const std::string& bytes, httplib::Response& res) {
     const Extractor& net = extractor();
-    SearchOptions search = options_.search;
-    search.topk = topk_parameter(req, options_.default_topk, live_.index().size());
+    const int64_t topk = topk_parameter(req, options_.default_topk, live_.index().size());
     const std::optional<BoundingBox> box = bbox_parameter(req);
     const Admission::Ticket ticket = enter();
+    SearchOptions search = search_options_now();
+    search.topk = topk;
     double decode = 0;
     const Image image = decode_query(bytes, box, &decode);
     const Clock::time_point start = Clock::now();
@@ -419,8 +429,7 @@ class Service {
   // A float32 .npy of shape (descriptors, dim): one query's local descriptors.
   void search_features(const httplib::Request& req, const std::string& body,
                        httplib::Response& res) {
-    SearchOptions search = options_.search;
-    search.topk = topk_parameter(req, options_.default_topk, live_.index().size());
+    const int64_t topk = topk_parameter(req, options_.default_topk, live_.index().size());
     NdArray array;
     try {
       array = parse_npy(std::vector<uint8_t>(body.begin(), body.end()), "the request body");
@@ -439,6 +448,8 @@ class Service {
         refuse(400, cat("descriptor ", i / static_cast<size_t>(dim), " holds a non-finite value"));
     features.strengths.assign(static_cast<size_t>(array.shape[0]), 1.0f);
     const Admission::Ticket ticket = enter();
+    SearchOptions search = search_options_now();
+    search.topk = topk;
     SearchTimings timings;
     const auto hits = live_.index().search(std::vector<LocalFeatures>{features}, search, &timings);
     send_json(res, Value::Dict{{"results", hits_json(hits.at(0))},
