@@ -413,6 +413,20 @@ else
     "$mda" search --index x.ivf --codebook x.npy --model x.mdam --images x.txt --out "$work/x"
 fi
 
+# --- the program without libtorch hands the network commands to mda-net beside it (the demo and
+# the extractions above went through it); alone, it says what is missing
+if "$mda" --version | grep -q "handed to mda-net"; then
+  check "mda does not load libtorch" bash -c "! ldd '$mda' | grep -q libtorch"
+  mkdir -p "$work/alone" && cp "$mda" "$work/alone/mda"
+  check "mda alone still indexes" "$work/alone/mda" build-index --help
+  expect_error "network command without mda-net" 2 "mda-net is not beside this one" \
+    "$work/alone/mda" extract --model x.mdam --data-root "$work" --dataset x --out "$work/x"
+  expect_error "search --model without mda-net" 2 "mda-net is not beside this one" \
+    "$work/alone/mda" search --index x.ivf --model x.mdam --images x.txt --out "$work/x"
+  expect_error "k-means on libtorch without mda-net" 2 "mda-net is not beside this one" \
+    "$work/alone/mda" train-codebook --features x --out x.npy --device torch-cpu
+fi
+
 # --- command-line errors
 expect_error "missing ranks file" 1 "nothing.npy" \
   "$mda" evaluate --data-root "$work/demo/data" --dataset synthetic --ranks "$work/nothing.npy"

@@ -1,7 +1,12 @@
 // mda: the command-line front end. One sub-command per pipeline stage.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -26,25 +31,29 @@ struct Command {
   const char* summary;
 };
 
-const Command kCommands[] = {
+// The commands that need the network are only in the program built with libtorch (mda-net);
+// elsewhere their entry has no function and the command is handed over (hand_to_network_program).
 #ifdef MDA_HAVE_TORCH
-    {"demo", mda::run_demo,
-     "build small built-in datasets, train a small MDA on them and compare it untrained/trained"},
+#define MDA_NETWORK_COMMAND(function) function
+#else
+#define MDA_NETWORK_COMMAND(function) nullptr
 #endif
+
+const Command kCommands[] = {
+    {"demo", MDA_NETWORK_COMMAND(mda::run_demo),
+     "build small built-in datasets, train a small MDA on them and compare it untrained/trained"},
     {"evaluate", mda::run_evaluate,
      "Revisited Oxford/Paris mAP (Easy/Medium/Hard) and mP@k of a ranking"},
-#ifdef MDA_HAVE_TORCH
-    {"import-weights", mda::run_import_weights,
+    {"import-weights", MDA_NETWORK_COMMAND(mda::run_import_weights),
      "make a model file from pretrained backbone weights (.pth, .safetensors, .tflite)"},
-    {"train", mda::run_train,
+    {"train", MDA_NETWORK_COMMAND(mda::run_train),
      "train MDA (or HOW) from image-level labels: mining, losses, checkpoints, validation"},
-    {"report", mda::run_report,
+    {"report", MDA_NETWORK_COMMAND(mda::run_report),
      "HTML report: top results per query, attention maps per head, training curves"},
-    {"run", mda::run_run,
+    {"run", MDA_NETWORK_COMMAND(mda::run_run),
      "the whole evaluation pipeline of a dataset, every stage cached (configs/*.yml)"},
-    {"extract", mda::run_extract,
+    {"extract", MDA_NETWORK_COMMAND(mda::run_extract),
      "multi-scale local features of a dataset or image list (HOW .npy layout)"},
-#endif
     {"train-codebook", mda::run_train_codebook,
      "k-means visual codebook from local features (centroids.npy)"},
     {"build-index", mda::run_build_index,
@@ -60,12 +69,65 @@ const Command kCommands[] = {
      "print the effective configuration (defaults <- --config <- --set)"},
 };
 
+#ifndef MDA_HAVE_TORCH
+// Whether this invocation needs the network: a network command, a search or service over query
+// images (--model), or k-means on a libtorch device.
+bool needs_network(const Command& command, const std::vector<std::string>& args) {
+  if (!command.run) return true;
+  const std::string name = command.name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if ((name == "search" || name == "serve") &&
+        (arg == "--model" || arg.rfind("--model=", 0) == 0))
+      return true;
+    if (name == "train-codebook") {
+      std::string device;
+      if (arg == "--device" && i + 1 < args.size()) device = args[i + 1];
+      if (arg.rfind("--device=", 0) == 0) device = arg.substr(9);
+      if (!device.empty() && device != "cpu") return true;
+    }
+  }
+  return false;
+}
+
+// Runs the same command line in the program with libtorch, found beside this one; returns only
+// when that is impossible, with the exit status to use.
+int hand_to_network_program(const std::string& name, char** argv) {
+#ifdef MDA_NETWORK_PROGRAM
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path program =
+      (error ? std::filesystem::path(argv[0]) : self).parent_path() / MDA_NETWORK_PROGRAM;
+  if (::access(program.c_str(), X_OK) == 0) {
+    std::fflush(stdout);
+    ::execv(program.c_str(), argv);
+    std::cerr << "mda: '" << name << "' needs the network program " << program.string()
+              << ", which could not be started: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  std::cerr << "mda: '" << name << "' needs the network code, and its program "
+            << MDA_NETWORK_PROGRAM << " is not beside this one (" << program.string()
+            << " is missing): reinstall mda, or build it with libtorch\n";
+  return 2;
+#else
+  (void)argv;
+  std::cerr << "mda: '" << name
+            << "' needs the network code (here: --model or a libtorch device), and this mda was "
+               "built without libtorch\n";
+  return 2;
+#endif
+}
+#endif
+
 void print_usage() {
   std::cout
       << "mda " << MDA_VERSION_STRING
       << ": instance-level image retrieval with learned deep local features (MDA, ASMK*)\n\n"
       << "Usage: mda <command> [options]     (mda <command> --help for its options)\n\nCommands:\n";
   for (const Command& command : kCommands) {
+#if !defined(MDA_HAVE_TORCH) && !defined(MDA_NETWORK_PROGRAM)
+    if (!command.run) continue;  // no network in this build
+#endif
     std::string name = command.name;
     name.resize(std::max<size_t>(name.size() + 2, 16), ' ');
     std::cout << "  " << name << command.summary << "\n";
@@ -135,6 +197,14 @@ int main(int argc, char** argv) {
 #else
               << "no (built without MPI)"
 #endif
+              << "\nnetwork (extract, train, search --model ...): "
+#if defined(MDA_HAVE_TORCH)
+              << "built in (libtorch)"
+#elif defined(MDA_NETWORK_PROGRAM)
+              << "handed to " MDA_NETWORK_PROGRAM " beside this program (libtorch)"
+#else
+              << "none (built without libtorch)"
+#endif
               << "\n";
     return 0;
   }
@@ -146,6 +216,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Command& command : kCommands) {
     if (name != command.name) continue;
+#ifndef MDA_HAVE_TORCH
+    if (needs_network(command, args)) return hand_to_network_program(name, argv);
+#endif
 #ifdef MDA_HAVE_MPI
     if (mda::MpiJob::launched_by_mpi()) return run_as_mpi_rank(command, args, &argc, &argv);
 #endif
@@ -159,13 +232,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-#ifndef MDA_HAVE_TORCH
-  if (name == "import-weights" || name == "train" || name == "extract" || name == "run") {
-    std::cerr << "mda: '" << name
-              << "' needs the network code, and this mda was built without libtorch\n";
-    return 2;
-  }
-#endif
   std::cerr << "mda: unknown command '" << name << "' (mda --help lists the commands)\n";
   return 2;
 }
