@@ -30,7 +30,8 @@ cd "$work"
 "$work/example/retrieval_example"
 weights="$data/weights/coral/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
 if [ -f "$weights" ] && "$mda" --help | grep import-weights > /dev/null; then  # not -q: SIGPIPE under pipefail
-  "$mda" import-weights --weights "$weights" --set model.backbone=mobilenet_v1 \
+  # The installed mda, which hands the command to the mda-net installed beside it.
+  "$work/prefix/bin/mda" import-weights --weights "$weights" --set model.backbone=mobilenet_v1 \
     --set model.heads=4 --set model.dim=32 --out "$work/model.mdam" --quiet
   all=("$data"/ukbench1k/jpg/*.jpg)
   images=("${all[@]:0:4}")
