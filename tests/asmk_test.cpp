@@ -407,6 +407,27 @@ TEST(InvertedFileScan, LongPostingsScoreExactlyAsTheScalarScan) {
   for (int threads : {2, 3, 5, 64}) {
     EXPECT_EQ(ivf.scores(query, params, context, threads), got) << threads << " threads";
   }
+  // Scored together with other queries (word sets overlapping in part, one without words), each
+  // query's scores are still its own, bit for bit.
+  AggregatedImage other = query, sparse = query, empty = query;
+  other.codes.assign(other.codes.size(), 0);
+  for (uint8_t& b : other.codes) b = static_cast<uint8_t>(random.below(256));
+  sparse.words.clear();
+  sparse.codes.clear();
+  for (size_t i = 0; i < query.words.size(); i += 4) {
+    sparse.words.push_back(query.words[i]);
+    sparse.codes.insert(sparse.codes.end(), query.codes.begin() + static_cast<long>(i * 16),
+                        query.codes.begin() + static_cast<long>(i * 16 + 16));
+  }
+  empty.words.clear();
+  empty.codes.clear();
+  const std::vector<const AggregatedImage*> group{&other, &query, &empty, &sparse};
+  for (int threads : {1, 3}) {
+    const std::vector<std::vector<float>> together = ivf.scores(group, params, context, threads);
+    ASSERT_EQ(together.size(), group.size());
+    for (size_t q = 0; q < group.size(); ++q)
+      EXPECT_EQ(together[q], ivf.scores(*group[q], params, context)) << "query " << q;
+  }
 
   std::vector<float> weight(d + 1);
   for (int64_t h = 0; h <= d; ++h) {

@@ -51,6 +51,11 @@ void best_images(const std::vector<float>& s, int64_t topk, std::vector<int64_t>
 
 }  // namespace
 
+int64_t queries_per_scan(int64_t images) {
+  constexpr int64_t kScoreBytes = int64_t{1} << 20, kMostQueries = 8;
+  return std::clamp<int64_t>(kScoreBytes / (4 * std::max<int64_t>(images, 1)), 1, kMostQueries);
+}
+
 RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
                          const SearchOptions& params, int64_t topk, int threads,
                          const ProgressCallback& progress, const SearchContext* context) {
@@ -66,27 +71,39 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
     computed = ivf.context(params);
     context = &computed;
   }
+  // Queries are scored in groups of up to queries_per_scan(), each group in one pass over the
+  // postings (a word's postings read from memory once for the whole group); groups run in
+  // parallel, and the threads left over when there are fewer groups than threads (one query from
+  // a service) split each group's scan by image ranges.
+  const int64_t per_scan = queries_per_scan(n_db);
+  const int64_t groups = (n_q + per_scan - 1) / per_scan;
+  const int64_t group_workers = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
+  const int scan_threads = static_cast<int>(std::max<int64_t>(1, threads / group_workers));
   std::atomic<int64_t> next{0};
   std::mutex progress_mutex;
   int64_t done = 0;
-  // Queries in parallel; the threads left over when there are fewer queries than threads (one
-  // query from a service) split each query's scan instead.
-  const int64_t query_workers = std::max<int64_t>(1, std::min<int64_t>(threads, n_q));
-  const int scan_threads = static_cast<int>(std::max<int64_t>(1, threads / query_workers));
-  run_on_threads(static_cast<int>(query_workers), [&](int) {
+  run_on_threads(static_cast<int>(group_workers), [&](int) {
     std::vector<int64_t> order, positive, negative;
-    for (int64_t q = next++; q < n_q; q = next++) {
-      const std::vector<float> s =
-          ivf.scores(queries[static_cast<size_t>(q)], params, *context, scan_threads);
-      best_images(s, out.topk, order, positive, negative);
-      for (int64_t r = 0; r < out.topk; ++r) {
-        const int64_t image = order[static_cast<size_t>(r)];
-        out.ranks[static_cast<size_t>(r * n_q + q)] = image;
-        out.scores[static_cast<size_t>(r * n_q + q)] = s[static_cast<size_t>(image)];
+    std::vector<const AggregatedImage*> group;
+    for (int64_t g = next++; g < groups; g = next++) {
+      const int64_t first = g * per_scan, end = std::min(n_q, first + per_scan);
+      group.clear();
+      for (int64_t q = first; q < end; ++q) group.push_back(&queries[static_cast<size_t>(q)]);
+      const std::vector<std::vector<float>> scores =
+          ivf.scores(group, params, *context, scan_threads);
+      for (int64_t q = first; q < end; ++q) {
+        const std::vector<float>& s = scores[static_cast<size_t>(q - first)];
+        best_images(s, out.topk, order, positive, negative);
+        for (int64_t r = 0; r < out.topk; ++r) {
+          const int64_t image = order[static_cast<size_t>(r)];
+          out.ranks[static_cast<size_t>(r * n_q + q)] = image;
+          out.scores[static_cast<size_t>(r * n_q + q)] = s[static_cast<size_t>(image)];
+        }
       }
       if (progress) {
         const std::lock_guard<std::mutex> lock(progress_mutex);
-        progress(++done, n_q);
+        done += end - first;
+        progress(done, n_q);
       }
     }
   });

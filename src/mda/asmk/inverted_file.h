@@ -91,6 +91,12 @@ class InvertedFile {
   // same sum in the same order as on one thread: bit-identical whatever the thread count.
   std::vector<float> scores(const AggregatedImage& query, const SearchOptions& params,
                             const SearchContext& context, int threads = 1) const;
+  // The scores of several queries (words ascending, as aggregate() gives them) in one pass over
+  // the postings: each word's postings are read from memory once for all the queries holding it.
+  // Each query's scores are bit-identical to scores() of it alone.
+  std::vector<std::vector<float>> scores(const std::vector<const AggregatedImage*>& queries,
+                                         const SearchOptions& params, const SearchContext& context,
+                                         int threads = 1) const;
   IvfStats stats() const;
 
  private:

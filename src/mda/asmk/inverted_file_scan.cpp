@@ -118,7 +118,12 @@ SearchContext InvertedFile::context(const SearchOptions& params) const {
 
 std::vector<float> InvertedFile::scores(const AggregatedImage& query, const SearchOptions& params,
                                         const SearchContext& context, int threads) const {
-  check_compatible(query, "query");
+  return std::move(scores({&query}, params, context, threads)[0]);
+}
+
+std::vector<std::vector<float>> InvertedFile::scores(
+    const std::vector<const AggregatedImage*>& queries, const SearchOptions& params,
+    const SearchContext& context, int threads) const {
   if (!pending_.empty()) fail("internal: search on an index with images not finalized");
   const auto selectivity = [&](double s) {
     return s >= params.similarity_threshold ? std::pow(s, params.alpha) : 0.0;
@@ -129,52 +134,70 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Sear
   for (int64_t h = 0; h <= bits; ++h)
     by_distance[static_cast<size_t>(h)] = static_cast<float>(selectivity(1.0 - 2.0 * h / bits));
 
-  // The postings each query word scans, checked before any scanning starts.
+  // Every (query, word) to scan, checked before any scanning starts, ordered by word: a word's
+  // postings are read once from memory for all the queries that hold it (they stay in cache from
+  // one query to the next), and each query still adds its words in its own ascending order.
   struct WordScan {
+    int32_t word;
+    uint32_t query;
     int64_t query_row;
-    float idf;
-    uint64_t begin, end;
   };
   std::vector<WordScan> word_scans;
-  double query_norm = 0;
+  std::vector<double> query_norms(queries.size(), 0.0);
   uint64_t entries = 0;
-  for (int64_t i = 0; i < query.count(); ++i) {
-    const int32_t w = query.words[static_cast<size_t>(i)];
-    if (w < 0 || w >= words_) fail("query word ", w, " outside the index's ", words_, " words");
-    const float idf = context.idf[static_cast<size_t>(w)];
-    query_norm += idf;
-    const uint64_t begin = offsets_view_[w], end = offsets_view_[w + 1];
-    if (begin == end || idf == 0.0f) continue;
-    word_scans.push_back({i, idf, begin, end});
-    entries += end - begin;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const AggregatedImage& query = *queries[q];
+    check_compatible(query, "query");
+    for (int64_t i = 0; i < query.count(); ++i) {
+      const int32_t w = query.words[static_cast<size_t>(i)];
+      if (w < 0 || w >= words_) fail("query word ", w, " outside the index's ", words_, " words");
+      if (i > 0 && w <= query.words[static_cast<size_t>(i - 1)])
+        fail("internal: query words not ascending (", w, " after ", query.words[i - 1], ")");
+      const float idf = context.idf[static_cast<size_t>(w)];
+      query_norms[q] += idf;
+      if (offsets_view_[w] == offsets_view_[w + 1] || idf == 0.0f) continue;
+      word_scans.push_back({w, static_cast<uint32_t>(q), i});
+      entries += offsets_view_[w + 1] - offsets_view_[w];
+    }
   }
+  std::stable_sort(word_scans.begin(), word_scans.end(),
+                   [](const WordScan& a, const WordScan& b) { return a.word < b.word; });
 
   const uint32_t n_images = static_cast<uint32_t>(images());
-  std::vector<float> accumulated(static_cast<size_t>(images()), 0.0f);
+  std::vector<std::vector<float>> accumulated(queries.size(),
+                                              std::vector<float>(static_cast<size_t>(images())));
   const size_t bytes = static_cast<size_t>(entry_bytes());
   const uint32_t* ids = ids_view_;
   // Scores the images lo <= id < hi; postings are sorted by id, so each word's part of the range
   // is found by search (skipped when one worker takes every image).
   const auto scan_images = [&](uint32_t lo, uint32_t hi, bool whole) {
-    std::vector<float> weighted(by_distance.size());  // idf x selectivity, per query word
+    std::vector<float> weighted(by_distance.size());  // idf x selectivity, per word
+    int32_t word = -1;
+    uint64_t begin = 0, end = 0;
     for (const WordScan& s : word_scans) {
-      uint64_t begin = s.begin, end = s.end;
-      if (!whole) {
-        const uint64_t b = first_id_at_least(ids, begin, end, lo, n_images);
-        end = first_id_at_least(ids, b, end, hi, n_images);
-        begin = b;
-        if (begin == end) continue;
+      if (s.word != word) {  // the word's postings in [lo, hi) and its weights, once per word
+        word = s.word;
+        begin = offsets_view_[word];
+        end = offsets_view_[word + 1];
+        if (!whole) {
+          const uint64_t b = first_id_at_least(ids, begin, end, lo, n_images);
+          end = first_id_at_least(ids, b, end, hi, n_images);
+          begin = b;
+        }
+        const float idf = context.idf[static_cast<size_t>(word)];
+        for (size_t h = 0; h < weighted.size(); ++h) weighted[h] = idf * by_distance[h];
       }
+      if (begin == end) continue;
+      const AggregatedImage& query = *queries[s.query];
+      float* scores = accumulated[s.query].data();
       const size_t row = static_cast<size_t>(s.query_row);
       if (binary_) {
         const uint8_t* q = &query.codes[row * bytes];
         if (bytes == 16) {
-          for (int64_t h = 0; h <= bits; ++h)
-            weighted[static_cast<size_t>(h)] = s.idf * by_distance[static_cast<size_t>(h)];
           if (kHavePopcnt) {
-            scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+            scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), scores);
           } else {
-            scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), accumulated.data());
+            scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), scores);
           }
         } else {
           for (uint64_t e = begin; e < end; ++e) {
@@ -182,16 +205,17 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Sear
             int h = 0;
             for (size_t b = 0; b < bytes; ++b)
               h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
-            accumulated[ids[e]] += s.idf * by_distance[static_cast<size_t>(h)];
+            scores[ids[e]] += weighted[static_cast<size_t>(h)];
           }
         }
       } else {
         const float* q = &query.vectors[row * static_cast<size_t>(dim_)];
+        const float idf = context.idf[static_cast<size_t>(word)];
         for (uint64_t e = begin; e < end; ++e) {
           const float* d = reinterpret_cast<const float*>(codes_view_ + e * bytes);
           double sum = 0;
           for (int64_t t = 0; t < dim_; ++t) sum += static_cast<double>(q[t]) * d[t];
-          accumulated[ids[e]] += static_cast<float>(s.idf * selectivity(sum));
+          scores[ids[e]] += static_cast<float>(idf * selectivity(sum));
         }
       }
     }
@@ -211,10 +235,12 @@ std::vector<float> InvertedFile::scores(const AggregatedImage& query, const Sear
       scan_images(bound(w), bound(w + 1), false);
     });
   }
-  const float query_scale = query_norm > 0 ? static_cast<float>(1.0 / std::sqrt(query_norm)) : 0.0f;
-  for (int64_t id = 0; id < images(); ++id) {
-    accumulated[static_cast<size_t>(id)] *=
-        context.image_scale[static_cast<size_t>(id)] * query_scale;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const float query_scale =
+        query_norms[q] > 0 ? static_cast<float>(1.0 / std::sqrt(query_norms[q])) : 0.0f;
+    std::vector<float>& scores = accumulated[q];
+    for (int64_t id = 0; id < images(); ++id)
+      scores[static_cast<size_t>(id)] *= context.image_scale[static_cast<size_t>(id)] * query_scale;
   }
   return accumulated;
 }
