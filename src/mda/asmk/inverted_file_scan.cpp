@@ -152,7 +152,8 @@ std::vector<std::vector<float>> InvertedFile::scores(
       const int32_t w = query.words[static_cast<size_t>(i)];
       if (w < 0 || w >= words_) fail("query word ", w, " outside the index's ", words_, " words");
       if (i > 0 && w <= query.words[static_cast<size_t>(i - 1)])
-        fail("internal: query words not ascending (", w, " after ", query.words[i - 1], ")");
+        fail("internal: query words not ascending (", w, " after ",
+             query.words[static_cast<size_t>(i - 1)], ")");
       const float idf = context.idf[static_cast<size_t>(w)];
       query_norms[q] += idf;
       if (offsets_view_[w] == offsets_view_[w + 1] || idf == 0.0f) continue;

@@ -112,8 +112,7 @@ int hand_to_network_program(const std::string& name, char** argv) {
 #else
   (void)argv;
   std::cerr << "mda: '" << name
-            << "' needs the network code (here: --model or a libtorch device), and this mda was "
-               "built without libtorch\n";
+            << "' needs the network code, and this mda was built without libtorch\n";
   return 2;
 #endif
 }
