@@ -11,6 +11,7 @@
 #include "mda/asmk/inverted_file.h"
 #include "mda/asmk/kmeans.h"
 #include "mda/index.h"
+#include "mda/live_index.h"
 #include "mda/sharded_index.h"
 #include "mda/util/collective.h"
 #include "mda/util/fs.h"
@@ -259,6 +260,30 @@ TEST_F(ShardedIndexTest, MergedShardsAreTheFileOneProcessWrites) {
   merge_index_shards(manifest, dir_.path("merged.mdai"));
   EXPECT_EQ(read_file_bytes(dir_.path("merged.mdai")), read_file_bytes(dir_.path("whole.mdai")));
   test::expect_error([&] { merge_index_shards(manifest, manifest); }, {"index"});
+}
+
+// Index::open (and so LiveIndex and `mda serve`) takes a manifest for the one index of its
+// shards: the same names and results as the merged file, and live additions over it survive a
+// reopen.
+TEST_F(ShardedIndexTest, AManifestOpensAsTheIndexOfAllItsShards) {
+  const std::string manifest = write_shards({5, 9});
+  const Index opened = Index::open(manifest);
+  const Index index = whole();
+  EXPECT_EQ(opened.names(), index.names());
+  options_.topk = 0;
+  expect_same_hits(opened.search(batch(queries_), options_),
+                   index.search(batch(queries_), options_));
+  {
+    LiveIndex live(dir_.path("live"), manifest);
+    EXPECT_EQ(live.index().size(), 14);
+    live.add("extra", queries_[0]);
+  }
+  const LiveIndex reopened(dir_.path("live"), manifest);
+  EXPECT_EQ(reopened.index().size(), 15);
+  EXPECT_TRUE(reopened.index().contains("extra"));
+  const std::vector<SearchHit> hits = reopened.index().search(queries_[0]);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].name, "extra");
 }
 
 TEST_F(ShardedIndexTest, AppendRefusesAnotherEncoding) {

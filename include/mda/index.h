@@ -59,6 +59,7 @@ class Index {
  public:
   Index(Codebook codebook, IndexOptions options = {});
   // Memory-maps an index file written by save() or `mda build-index`; checksums are verified.
+  // A shard manifest (sharded_index.h) opens as one index of all its shards, merged in memory.
   static Index open(const std::string& path);
   Index(Index&&) noexcept;
   Index& operator=(Index&&) noexcept;

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "mda/api/merged_shards.h"
 #include "mda/asmk/asmk_ranking.h"
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
+#include "mda/sharded_index.h"
 #include "mda/util/error.h"
 
 namespace mda {
@@ -107,7 +110,10 @@ Index::Index(Codebook codebook, IndexOptions options) {
 }
 
 Index Index::open(const std::string& path) {
-  InvertedFile ivf = InvertedFile::load(path);
+  // A shard manifest (mpirun ... mda build-index) opens as the one index of all its shards. A
+  // file that cannot be read is left to InvertedFile::load, whose message names it.
+  const bool manifest = std::ifstream(path, std::ios::binary).good() && is_index_manifest(path);
+  InvertedFile ivf = manifest ? load_merged_shards(path) : InvertedFile::load(path);
   if (ivf.centroids().empty()) fail(path, ": the index holds no codebook");
   if (ivf.multiple_assignment() < 1)
     fail(path, ": the index does not record its multiple assignment");

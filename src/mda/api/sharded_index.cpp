@@ -1,6 +1,8 @@
 // mda::ShardedIndex (mda/sharded_index.h): shard files named by a manifest, searched as one index.
 #include "mda/sharded_index.h"
 
+#include "mda/api/merged_shards.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -300,15 +302,14 @@ std::vector<std::vector<SearchHit>> ShardedIndex::deserialize(const std::string&
   return hits;
 }
 
-void merge_index_shards(const std::string& manifest_path, const std::string& out) {
+InvertedFile load_merged_shards(const std::string& manifest_path) {
   const IndexManifest manifest = read_index_manifest(manifest_path);
-  std::vector<std::string> inputs{manifest_path};
-  for (const IndexShard& shard : manifest.shards)
-    inputs.push_back(shard_path(manifest_path, shard));
-  refuse_output_over_input(out, inputs);
-  InvertedFile merged = InvertedFile::load(inputs[1]);
-  for (size_t s = 1; s < manifest.shards.size(); ++s)
-    merged.append(InvertedFile::load(inputs[s + 1]), inputs[s + 1]);
+  if (manifest.shards.empty()) fail(manifest_path, ": the manifest names no shard");
+  InvertedFile merged = InvertedFile::load(shard_path(manifest_path, manifest.shards[0]));
+  for (size_t s = 1; s < manifest.shards.size(); ++s) {
+    const std::string path = shard_path(manifest_path, manifest.shards[s]);
+    merged.append(InvertedFile::load(path), path);
+  }
   if (merged.images() != manifest.images)
     fail(manifest_path, ": the shards hold ", merged.images(), " images, the manifest says ",
          manifest.images);
@@ -317,7 +318,16 @@ void merge_index_shards(const std::string& manifest_path, const std::string& out
     if (!name.empty() && !names.insert(name).second)
       fail(manifest_path, ": image name '", name, "' is in more than one shard");
   }
-  merged.save(out);
+  return merged;
+}
+
+void merge_index_shards(const std::string& manifest_path, const std::string& out) {
+  const IndexManifest manifest = read_index_manifest(manifest_path);
+  std::vector<std::string> inputs{manifest_path};
+  for (const IndexShard& shard : manifest.shards)
+    inputs.push_back(shard_path(manifest_path, shard));
+  refuse_output_over_input(out, inputs);
+  load_merged_shards(manifest_path).save(out);
 }
 
 }  // namespace mda
