@@ -53,8 +53,8 @@ const bool kHavePopcnt = true;
 
 // The first position in ids[begin, end) (sorted) whose id is at least `value`. Ids are spread
 // about evenly over 0..images, so the search starts where `value` would sit and gallops from
-// there: a plain binary search over a long list costs a dozen cache misses per word, as much as
-// scanning the list.
+// there, touching a line or two of the list near the answer (which the scan reads next) where a
+// binary search would touch a dozen spread over it.
 uint64_t first_id_at_least(const uint32_t* ids, uint64_t begin, uint64_t end, uint32_t value,
                            uint32_t images) {
   if (begin == end) return end;
