@@ -302,8 +302,9 @@ std::vector<std::vector<SearchHit>> ShardedIndex::deserialize(const std::string&
   return hits;
 }
 
-InvertedFile load_merged_shards(const std::string& manifest_path) {
-  const IndexManifest manifest = read_index_manifest(manifest_path);
+namespace {
+
+InvertedFile merged_shards(const std::string& manifest_path, const IndexManifest& manifest) {
   if (manifest.shards.empty()) fail(manifest_path, ": the manifest names no shard");
   InvertedFile merged = InvertedFile::load(shard_path(manifest_path, manifest.shards[0]));
   for (size_t s = 1; s < manifest.shards.size(); ++s) {
@@ -321,13 +322,19 @@ InvertedFile load_merged_shards(const std::string& manifest_path) {
   return merged;
 }
 
+}  // namespace
+
+InvertedFile load_merged_shards(const std::string& manifest_path) {
+  return merged_shards(manifest_path, read_index_manifest(manifest_path));
+}
+
 void merge_index_shards(const std::string& manifest_path, const std::string& out) {
   const IndexManifest manifest = read_index_manifest(manifest_path);
   std::vector<std::string> inputs{manifest_path};
   for (const IndexShard& shard : manifest.shards)
     inputs.push_back(shard_path(manifest_path, shard));
   refuse_output_over_input(out, inputs);
-  load_merged_shards(manifest_path).save(out);
+  merged_shards(manifest_path, manifest).save(out);
 }
 
 }  // namespace mda
