@@ -5,6 +5,7 @@
 
 #include "mda/asmk/kmeans.h"
 #include "mda/asmk/matrix.h"
+#include "mda/asmk/screened_products.h"
 #include "mda/io/npy.h"
 #include "mda/util/checksum.h"
 #include "mda/util/error.h"
@@ -32,6 +33,9 @@ Codebook Codebook::from_centroids(std::vector<float> centroids, int64_t k, int64
   c.centroids = std::move(centroids);
   c.norms = row_norms(c.centroids.data(), k, dim);
   c.fingerprint = codebook_fingerprint(c.centroids);
+  if (uses_screened_products(k))
+    c.screen =
+        std::make_shared<const CentroidScreen>(CentroidScreen::build(c.centroids.data(), k, dim));
   return c;
 }
 
@@ -106,7 +110,7 @@ std::vector<AggregatedImage> encode_images(const Codebook& codebook,
     distances.resize(static_cast<size_t>(rows * ma));
     const auto start = std::chrono::steady_clock::now();
     nearest_centroids(x, rows, codebook.centroids.data(), codebook.norms, k, dim, ma, words.data(),
-                      distances.data(), threads);
+                      distances.data(), threads, codebook.screen.get());
     const auto quantized = std::chrono::steady_clock::now();
     const size_t count = end - first;
     const int workers =

@@ -4,10 +4,12 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
 
+#include "mda/asmk/screened_products.h"
 #include "mda/util/error.h"
 #include "mda/util/run_on_threads.h"
 
@@ -136,7 +138,12 @@ std::string matrix_kernel_description() {
   const dnnl_version_t* v = dnnl_version();
   return cat("oneDNN ", v->major, ".", v->minor, ".", v->patch, " sgemm, ",
              dnnl_isa_name(dnnl_get_effective_cpu_isa()),
-             " kernels (chosen from the CPU's features)");
+             " kernels (chosen from the CPU's features)",
+             uses_screened_products(kMinScreenedWords)
+                 ? cat("; quantization against ", kMinScreenedWords,
+                       " words or more: int8 products screened by their error bound, candidates "
+                       "recomputed in float")
+                 : std::string());
 #elif defined(MDA_HAVE_BLAS)
   return cat(openblas_get_config(), ", ", openblas_core_name(), " kernel",
              openblas_kernel_is_generic()
@@ -213,6 +220,34 @@ std::vector<float> row_norms(const float* x, int64_t n, int64_t d) {
     norms[static_cast<size_t>(i)] = s;
   }
   return norms;
+}
+
+namespace {
+
+std::atomic<ProductMethod> g_product_method{ProductMethod::kAuto};
+
+ProductMethod method_from_environment() {
+  const char* value = std::getenv("MDA_PRODUCTS");
+  if (!value || !*value) return ProductMethod::kAuto;
+  const std::string v = value;
+  if (v == "float") return ProductMethod::kFloat;
+  if (v == "int8") return ProductMethod::kInt8Screened;
+  fail("MDA_PRODUCTS='", v, "': expected float or int8 (or unset, to choose by the CPU)");
+}
+
+}  // namespace
+
+void set_product_method(ProductMethod method) { g_product_method = method; }
+
+bool uses_screened_products(int64_t words) {
+  if (!screened_products_available()) return false;
+  ProductMethod method = g_product_method.load();
+  if (method == ProductMethod::kAuto) {
+    static const ProductMethod from_environment = method_from_environment();
+    method = from_environment;
+  }
+  if (method == ProductMethod::kAuto) return cpu_has_vnni() && words >= kMinScreenedWords;
+  return method == ProductMethod::kInt8Screened;
 }
 
 namespace {
@@ -311,8 +346,17 @@ void nearest_k_in_tile(const float* row, const float* norms, int64_t c, int64_t 
 
 void nearest_centroids(const float* x, int64_t n, const float* centroids,
                        const std::vector<float>& centroid_norms, int64_t k, int64_t d, int count,
-                       int32_t* indices, float* distances, int threads) {
+                       int32_t* indices, float* distances, int threads,
+                       const CentroidScreen* screen) {
   if (count < 1 || count > k) fail("cannot assign ", count, " words out of ", k);
+  CentroidScreen built_screen;
+  if (uses_screened_products(k) && !screen) {
+    built_screen = CentroidScreen::build(centroids, k, d);
+    screen = &built_screen;
+  }
+  if (screen && !uses_screened_products(k)) screen = nullptr;
+  if (screen && (screen->k != k || screen->d != d))
+    fail("int8 screen of ", screen->k, " x ", screen->d, " for ", k, " x ", d, " centroids");
   // The product is computed in tiles of rows x columns (8 MiB: large enough for BLAS to run near
   // its full rate, small enough to stay in a last-level cache while the selection reads them;
   // measured on the benchmark, twice the size fell out of a 32 MiB cache); selection state (a
@@ -320,12 +364,17 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
   // ||c||^2: the first term does not change the order, so the selection compares ||c||^2 - 2 x.c
   // and adds ||x||^2 at the end.
   constexpr int64_t kRows = kNearestCentroidRows, kColumns = 8192;
-  const std::vector<float> x_norms = row_norms(x, n, d);
+  const std::vector<float> x_norms = screen ? std::vector<float>() : row_norms(x, n, d);
   // Rows row0 .. row_end (at most kRows): their products, column tile by column tile, and their
   // selection.
   const auto row_tile = [&](int64_t row0, int64_t row_end, std::vector<float>& tile,
-                            std::vector<std::pair<float, int32_t>>& heaps) {
+                            std::vector<std::pair<float, int32_t>>& heaps, ScreenScratch& scratch) {
     const int64_t m = row_end - row0;
+    if (screen) {
+      screened_nearest_centroids(x + row0 * d, m, *screen, centroids, centroid_norms.data(), count,
+                                 indices + row0 * count, distances + row0 * count, scratch);
+      return;
+    }
     const size_t tile_size = static_cast<size_t>(m * std::min(kColumns, k));
     if (tile.size() < tile_size) tile.resize(tile_size);
     heaps.assign(static_cast<size_t>(m * count),
@@ -369,18 +418,21 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
         std::max<int64_t>(1, std::min<int64_t>(std::max(1, threads), n / kMinRowsPerWorker)));
     thread_local std::vector<std::vector<float>> kept_tiles;
     thread_local std::vector<std::vector<std::pair<float, int32_t>>> kept_heaps;
+    thread_local std::vector<ScreenScratch> kept_scratch;
     if (kept_tiles.size() < static_cast<size_t>(parts)) {
       kept_tiles.resize(static_cast<size_t>(parts));
       kept_heaps.resize(static_cast<size_t>(parts));
+      kept_scratch.resize(static_cast<size_t>(parts));
     }
     // The calling thread's buffers, named here so that the workers use them, not their own.
     std::vector<std::vector<float>>& tiles_of_part = kept_tiles;
     std::vector<std::vector<std::pair<float, int32_t>>>& heaps_of_part = kept_heaps;
+    std::vector<ScreenScratch>& scratch_of_part = kept_scratch;
     const auto part = [&](int p) {
       const int64_t first = n * p / parts, end = n * (p + 1) / parts;
       for (int64_t row0 = first; row0 < end; row0 += kRows) {
         row_tile(row0, std::min(end, row0 + kRows), tiles_of_part[static_cast<size_t>(p)],
-                 heaps_of_part[static_cast<size_t>(p)]);
+                 heaps_of_part[static_cast<size_t>(p)], scratch_of_part[static_cast<size_t>(p)]);
       }
     };
     if (parts == 1) {
@@ -401,8 +453,9 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
     set_this_thread_matrix_threads(1);
     std::vector<float> tile;
     std::vector<std::pair<float, int32_t>> heaps;
+    ScreenScratch scratch;
     for (int64_t t = next++; t < tiles; t = next++)
-      row_tile(t * kRows, std::min(n, (t + 1) * kRows), tile, heaps);
+      row_tile(t * kRows, std::min(n, (t + 1) * kRows), tile, heaps, scratch);
   });
 }
 

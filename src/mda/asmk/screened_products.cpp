@@ -1,0 +1,264 @@
+#include "mda/asmk/screened_products.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "mda/util/error.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+#ifdef MDA_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace mda {
+namespace {
+
+// The bound's constants are inflated by these to cover the float rounding of computing them (a
+// few roundings of 2^-24 each, far below both).
+constexpr float kBoundInflation = 1.0f + 1.0f / 1024;
+constexpr float kSlackFraction = 1.0f / (1 << 18);
+constexpr int64_t kColumns = 4096;  // a tile of m x 4096 int32 products: 4 MiB at 256 rows
+
+// Rounds one row to int8 codes with step max|v| / 127 (to nearest, ties to even: adding and
+// subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, vectorised where
+// a library call would not be); returns the step.
+float round_row(const float* v, int64_t d, int8_t* codes) {
+  float largest = 0;
+  for (int64_t t = 0; t < d; ++t) largest = std::max(largest, std::fabs(v[t]));
+  if (largest == 0) {
+    std::fill(codes, codes + d, int8_t{0});
+    return 0;
+  }
+  const float step = largest / 127, inverse = 127 / largest;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  for (int64_t t = 0; t < d; ++t) {
+    const float q = std::max(-127.0f, std::min(127.0f, (v[t] * inverse + kRound) - kRound));
+    codes[t] = static_cast<int8_t>(q);
+  }
+  return step;
+}
+
+// x.c in float, eight interleaved partial sums in a fixed order: the exact recomputation.
+using Floats8 = float __attribute__((vector_size(32)));
+float dot(const float* a, const float* b, int64_t d) {
+  Floats8 sum{};
+  int64_t t = 0;
+  for (; t + 8 <= d; t += 8) {
+    Floats8 x, y;
+    std::memcpy(&x, a + t, sizeof x);
+    std::memcpy(&y, b + t, sizeof y);
+    sum += x * y;
+  }
+  float s = ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
+  for (; t < d; ++t) s += a[t] * b[t];
+  return s;
+}
+
+// A word whose lower bound is at most the heap's top (the count-th smallest upper bound so far)
+// becomes a candidate; its upper bound is offered to the heap. Upper bounds only ever lower the
+// top, so a candidate kept early may be dropped at the end, never the reverse. `lower` is
+// without the slack.
+inline void offer(float lower, float step, float l1, const RowScreen& r, int64_t at, float* heap,
+                  int count, std::vector<std::pair<float, int32_t>>& candidates) {
+  candidates.emplace_back(lower - r.slack, static_cast<int32_t>(at));
+  const float error = step * r.row_l1 + l1 * r.row_step + r.slack;
+  const float upper = (lower - r.slack) + 2 * error;
+  if (upper < heap[0]) {
+    std::pop_heap(heap, heap + count);
+    heap[count - 1] = upper;
+    std::push_heap(heap, heap + count);
+  }
+}
+
+void screen_row_portable(const int32_t* products, const float* norms, const float* step,
+                         const float* l1, int64_t c, int64_t col0, const RowScreen& r, float* heap,
+                         int count, std::vector<std::pair<float, int32_t>>& candidates) {
+  for (int64_t j = 0; j < c; ++j) {
+    const float p = static_cast<float>(products[j]);
+    const float lower = norms[j] - step[j] * (p * r.scale + r.row_l1) - l1[j] * r.row_step;
+    if (lower <= heap[0] + r.slack)
+      offer(lower, step[j], l1[j], r, col0 + j, heap, count, candidates);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) void screen_row_avx2(
+    const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
+    int64_t col0, const RowScreen& r, float* heap, int count,
+    std::vector<std::pair<float, int32_t>>& candidates) {
+  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(r.row_l1);
+  const __m256 row_step = _mm256_set1_ps(r.row_step);
+  int64_t j = 0;
+  for (; j + 8 <= c; j += 8) {
+    const __m256 p =
+        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
+    const __m256 lower = _mm256_fnmadd_ps(
+        _mm256_loadu_ps(l1 + j), row_step,
+        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmadd_ps(p, scale, row_l1),
+                         _mm256_loadu_ps(norms + j)));
+    unsigned pass = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(lower, _mm256_set1_ps(heap[0] + r.slack), _CMP_LE_OQ)));
+    if (!pass) continue;
+    alignas(32) float lowers[8];
+    _mm256_store_ps(lowers, lower);
+    for (; pass; pass &= pass - 1) {
+      const int lane = __builtin_ctz(pass);
+      const int64_t at = j + lane;
+      if (lowers[lane] <= heap[0] + r.slack) {
+        offer(lowers[lane], step[at], l1[at], r, col0 + at, heap, count, candidates);
+      }
+    }
+  }
+  screen_row_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, heap, count,
+                      candidates);
+}
+const bool kHaveAvx2Fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+
+void screen_row(const int32_t* products, const float* norms, const float* step, const float* l1,
+                int64_t c, int64_t col0, const RowScreen& r, float* heap, int count,
+                std::vector<std::pair<float, int32_t>>& candidates) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHaveAvx2Fma)
+    return screen_row_avx2(products, norms, step, l1, c, col0, r, heap, count, candidates);
+#endif
+  screen_row_portable(products, norms, step, l1, c, col0, r, heap, count, candidates);
+}
+
+}  // namespace
+
+CentroidScreen CentroidScreen::build(const float* centroids, int64_t k, int64_t d) {
+  CentroidScreen s;
+  s.k = k;
+  s.d = d;
+  s.codes.resize(static_cast<size_t>(k * d));
+  s.step.resize(static_cast<size_t>(k));
+  s.l1.resize(static_cast<size_t>(k));
+  for (int64_t j = 0; j < k; ++j) {
+    const float* c = centroids + j * d;
+    s.step[static_cast<size_t>(j)] = round_row(c, d, &s.codes[static_cast<size_t>(j * d)]);
+    float l1 = 0, squared = 0;
+    for (int64_t t = 0; t < d; ++t) {
+      l1 += std::fabs(c[t]);
+      squared += c[t] * c[t];
+    }
+    s.l1[static_cast<size_t>(j)] = l1;
+    s.max_step = std::max(s.max_step, s.step[static_cast<size_t>(j)]);
+    s.max_l1 = std::max(s.max_l1, l1);
+    s.max_squared_norm = std::max(s.max_squared_norm, squared);
+  }
+  s.max_norm = std::sqrt(s.max_squared_norm);
+  return s;
+}
+
+bool screened_products_available() {
+#ifdef MDA_HAVE_DNNL
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_vnni() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool vnni = [] {
+    // CPUID leaf 7, sub-leaf 0: ECX bit 11 AVX512_VNNI; sub-leaf 1: EAX bit 4 AVX-VNNI.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool avx512_vnni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1);
+    const bool avx_vnni = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+    return avx512_vnni || avx_vnni;
+  }();
+  return vnni;
+#else
+  return false;
+#endif
+}
+
+void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen& screen,
+                                const float* centroids, const float* centroid_norms, int count,
+                                int32_t* indices, float* distances, ScreenScratch& scratch) {
+#ifndef MDA_HAVE_DNNL
+  (void)x, (void)m, (void)screen, (void)centroids, (void)centroid_norms, (void)count, (void)indices,
+      (void)distances, (void)scratch;
+  fail("int8 products need oneDNN, which this build does not have");
+#else
+  const int64_t k = screen.k, d = screen.d;
+  if (count < 1 || count > k) fail("cannot assign ", count, " words out of ", k);
+  if (m == 0) return;
+  const size_t rows = static_cast<size_t>(m);
+  scratch.codes.resize(rows * static_cast<size_t>(d));
+  scratch.norms.resize(rows);
+  std::vector<RowScreen>& screens = scratch.rows;
+  screens.resize(rows);
+  for (int64_t i = 0; i < m; ++i) {
+    const float* row = x + i * d;
+    int8_t* codes = &scratch.codes[static_cast<size_t>(i * d)];
+    const float step = round_row(row, d, codes);
+    int64_t code_l1 = 0;
+    float squared = 0;
+    for (int64_t t = 0; t < d; ++t) {
+      code_l1 += std::abs(static_cast<int>(codes[t]));
+      squared += row[t] * row[t];
+    }
+    const float l1 = static_cast<float>(code_l1) * step;
+    RowScreen& r = screens[static_cast<size_t>(i)];
+    r.scale = 2 * step;
+    // The distance's error is twice the product's: step_x |c|_1 + step_c |x^|_1.
+    r.row_step = step * kBoundInflation;
+    r.row_l1 = l1 * kBoundInflation;
+    // The largest magnitudes the value, the bound and their difference are computed from.
+    r.slack = kSlackFraction * (screen.max_squared_norm + 2.02f * 127 * screen.max_step * l1 +
+                                screen.max_l1 * step + screen.max_step * l1);
+    scratch.norms[static_cast<size_t>(i)] = squared;
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  scratch.upper_heap.assign(rows * static_cast<size_t>(count), inf);
+  if (scratch.candidates.size() < rows) scratch.candidates.resize(rows);
+  for (size_t i = 0; i < rows; ++i) scratch.candidates[i].clear();
+  const int64_t columns = std::min(kColumns, k);
+  scratch.products.resize(rows * static_cast<size_t>(columns));
+  const int32_t zero_offset = 0;
+  for (int64_t col0 = 0; col0 < k; col0 += kColumns) {
+    const int64_t c = std::min(kColumns, k - col0);
+    if (dnnl_gemm_s8s8s32('N', 'T', 'F', m, c, d, 1.0f, scratch.codes.data(), d, 0,
+                          &screen.codes[static_cast<size_t>(col0 * d)], d, 0, 0.0f,
+                          scratch.products.data(), c, &zero_offset) != dnnl_success) {
+      fail("oneDNN int8 product failed on a ", m, " x ", d, " by ", c, " x ", d, " product");
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      screen_row(&scratch.products[static_cast<size_t>(i * c)], centroid_norms + col0,
+                 &screen.step[static_cast<size_t>(col0)], &screen.l1[static_cast<size_t>(col0)], c,
+                 col0, screens[static_cast<size_t>(i)],
+                 &scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)], count,
+                 scratch.candidates[static_cast<size_t>(i)]);
+    }
+  }
+  // The candidates that can still be among the count nearest, recomputed exactly.
+  for (int64_t i = 0; i < m; ++i) {
+    const float top = scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)];
+    std::vector<std::pair<float, int32_t>>& candidates = scratch.candidates[static_cast<size_t>(i)];
+    size_t kept = 0;
+    for (const auto& candidate : candidates) {
+      if (candidate.first > top) continue;
+      const int32_t j = candidate.second;
+      candidates[kept++] = {centroid_norms[j] - 2 * dot(x + i * d, centroids + j * d, d), j};
+    }
+    if (kept < static_cast<size_t>(count))  // cannot happen: the count best upper bounds pass
+      fail("int8 screen kept ", kept, " of ", count, " words for row ", i);
+    const auto end = candidates.begin() + static_cast<std::ptrdiff_t>(kept);
+    std::partial_sort(candidates.begin(), candidates.begin() + count, end);
+    for (int a = 0; a < count; ++a) {
+      indices[i * count + a] = candidates[static_cast<size_t>(a)].second;
+      distances[i * count + a] = std::max(
+          0.0f, candidates[static_cast<size_t>(a)].first + scratch.norms[static_cast<size_t>(i)]);
+    }
+  }
+#endif
+}
+
+}  // namespace mda
