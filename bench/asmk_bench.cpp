@@ -154,7 +154,10 @@ int main(int argc, char** argv) {
   std::printf(
       "(b) quantization (%s): %.3g assignments/s of %lld-d to %lld words; sgemm alone %.1f "
       "GFLOP/s; ratio %.2f (target >= 0.7)\n",
-      mda::blas_available() ? "OpenBLAS" : "no BLAS", n / quantize, static_cast<long long>(dim),
-      static_cast<long long>(words), 2.0 * n * words * dim / gemm / 1e9, gemm / quantize);
+      !mda::blas_available()               ? "no BLAS"
+      : mda::uses_screened_products(words) ? "int8 products, screened"
+                                           : "float products",
+      n / quantize, static_cast<long long>(dim), static_cast<long long>(words),
+      2.0 * n * words * dim / gemm / 1e9, gemm / quantize);
   return 0;
 }

@@ -13,7 +13,7 @@ inline std::string cpu_model() {
     if (flags.empty() && line.rfind("flags", 0) == 0) flags = line;
   }
   std::string simd;
-  for (const char* f : {"avx2", "avx512f", "avx512_bf16", "amx_tile"})
+  for (const char* f : {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile"})
     if (flags.find(std::string(" ") + f) != std::string::npos) simd += std::string(" ") + f;
   return model + " (" + (simd.empty() ? " no avx2" : simd) + " )";
 }
