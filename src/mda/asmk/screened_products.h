@@ -6,8 +6,9 @@
 // (x^ and c^ the rounded vectors). A word is kept as a candidate when its lower bound is not above
 // the count-th smallest upper bound, so the true `count` nearest are always among the candidates
 // (a dozen or two per row on real descriptors and a 65,536-word codebook); the candidates'
-// distances are then recomputed in float and ranked as in the float path: the same words (up to
-// float rounding of exact ties) at a quarter of the multiply-adds.
+// distances are then recomputed in float and ranked as in the float path: the same words at a
+// quarter of the multiply-adds (a descriptor whose nearest words lie within float rounding of each
+// other may take either, as between any two float implementations).
 #pragma once
 
 #include <cstdint>
