@@ -18,16 +18,11 @@
 namespace mda {
 namespace {
 
-// The bound's constants are inflated by these to cover the float rounding of computing them (a
-// few roundings of 2^-24 each, far below both).
-constexpr float kBoundInflation = 1.0f + 1.0f / 1024;
-constexpr float kSlackFraction = 1.0f / (1 << 18);
-constexpr int64_t kColumns = 4096;  // a tile of m x 4096 int32 products: 4 MiB at 256 rows
-
 // Rounds one row to int8 codes with step max|v| / 127 (to nearest, ties to even: adding and
 // subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, vectorised where
 // a library call would not be); returns the step.
 float round_row(const float* v, int64_t d, int8_t* codes) {
+  if (d <= 0) return 0;
   float largest = 0;
   for (int64_t t = 0; t < d; ++t) largest = std::max(largest, std::fabs(v[t]));
   if (largest == 0) {
@@ -42,6 +37,14 @@ float round_row(const float* v, int64_t d, int8_t* codes) {
   }
   return step;
 }
+
+#ifdef MDA_HAVE_DNNL  // the screen's helpers, used only where the int8 products exist
+
+// The bound's constants are inflated by these to cover the float rounding of computing them (a
+// few roundings of 2^-24 each, far below both).
+constexpr float kBoundInflation = 1.0f + 1.0f / 1024;
+constexpr float kSlackFraction = 1.0f / (1 << 18);
+constexpr int64_t kColumns = 4096;  // a tile of m x 4096 int32 products: 4 MiB at 256 rows
 
 // x.c in float, eight interleaved partial sums in a fixed order: the exact recomputation.
 using Floats8 = float __attribute__((vector_size(32)));
@@ -129,6 +132,8 @@ void screen_row(const int32_t* products, const float* norms, const float* step, 
 #endif
   screen_row_portable(products, norms, step, l1, c, col0, r, heap, count, candidates);
 }
+
+#endif  // MDA_HAVE_DNNL
 
 }  // namespace
 
