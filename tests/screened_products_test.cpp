@@ -170,6 +170,17 @@ TEST(ScreenedProducts, GiveTheFloatPathsWordsOnRandomDataOfEveryShape) {
   }
 }
 
+// 127 * 127 * d overflows an int32 beyond 133,000 dimensions: such descriptors take the float
+// path (here the screen's products would wrap and the identical word would look farthest).
+TEST(ScreenedProducts, LeaveDescriptorsTooLongForInt32ProductsToTheFloatPath) {
+  const ProductMethodScope method(ProductMethod::kInt8Screened);
+  const int64_t d = 140000;
+  std::vector<float> x(static_cast<size_t>(d), 1.0f), c;
+  for (const float v : {0.5f, 1.0f, -1.0f, 0.9f}) c.insert(c.end(), static_cast<size_t>(d), v);
+  const Assignment a = assign(x, c, d, 2);
+  EXPECT_EQ(a.words, (std::vector<int32_t>{1, 3}));
+}
+
 TEST(ScreenedProducts, AreChosenOnlyWhereTheyRun) {
   {
     const ProductMethodScope method(ProductMethod::kFloat);

@@ -350,11 +350,12 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
                        const CentroidScreen* screen) {
   if (count < 1 || count > k) fail("cannot assign ", count, " words out of ", k);
   CentroidScreen built_screen;
-  if (uses_screened_products(k) && !screen) {
+  const bool screened = uses_screened_products(k) && d <= kMaxScreenedDimension;
+  if (screened && !screen) {
     built_screen = CentroidScreen::build(centroids, k, d);
     screen = &built_screen;
   }
-  if (screen && !uses_screened_products(k)) screen = nullptr;
+  if (!screened) screen = nullptr;
   if (screen && (screen->k != k || screen->d != d))
     fail("int8 screen of ", screen->k, " x ", screen->d, " for ", k, " x ", d, " centroids");
   // The product is computed in tiles of rows x columns (8 MiB: large enough for BLAS to run near

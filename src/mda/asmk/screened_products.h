@@ -30,6 +30,9 @@ struct CentroidScreen {
   static CentroidScreen build(const float* centroids, int64_t k, int64_t d);
 };
 
+// The int32 products hold up to 127 * 127 * d: descriptors of more dimensions take the float path.
+constexpr int64_t kMaxScreenedDimension = 130000;
+
 // Whether this build has the int8 products (oneDNN), and whether the CPU runs them on VNNI
 // instructions (where they are about 4x the float rate; elsewhere about 2x at best).
 bool screened_products_available();
