@@ -84,7 +84,7 @@ void screen_row_portable(const int32_t* products, const float* norms, const floa
   for (int64_t j = 0; j < c; ++j) {
     const float p = static_cast<float>(products[j]);
     const float lower = norms[j] - step[j] * (p * r.scale + r.row_l1) - l1[j] * r.row_step;
-    if (lower <= heap[0] + r.slack)
+    if (lower <= std::min(heap[0], r.cap) + r.slack)
       offer(lower, step[j], l1[j], r, col0 + j, heap, count, candidates);
   }
 }
@@ -104,21 +104,53 @@ __attribute__((target("avx2,fma"))) void screen_row_avx2(
         _mm256_loadu_ps(l1 + j), row_step,
         _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmadd_ps(p, scale, row_l1),
                          _mm256_loadu_ps(norms + j)));
-    unsigned pass = static_cast<unsigned>(
-        _mm256_movemask_ps(_mm256_cmp_ps(lower, _mm256_set1_ps(heap[0] + r.slack), _CMP_LE_OQ)));
+    unsigned pass = static_cast<unsigned>(_mm256_movemask_ps(
+        _mm256_cmp_ps(lower, _mm256_set1_ps(std::min(heap[0], r.cap) + r.slack), _CMP_LE_OQ)));
     if (!pass) continue;
     alignas(32) float lowers[8];
     _mm256_store_ps(lowers, lower);
     for (; pass; pass &= pass - 1) {
       const int lane = __builtin_ctz(pass);
       const int64_t at = j + lane;
-      if (lowers[lane] <= heap[0] + r.slack) {
+      if (lowers[lane] <= std::min(heap[0], r.cap) + r.slack) {
         offer(lowers[lane], step[at], l1[at], r, col0 + at, heap, count, candidates);
       }
     }
   }
   screen_row_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, heap, count,
                       candidates);
+}
+// The cap of a row: the upper bounds of its first columns (a multiple of 16, at most 256) are
+// reduced to sixteen lane minima, each the upper bound of a different column, so the count-th
+// smallest of them is at least the row's count-th smallest upper bound (count <= 16). Without
+// it the first columns of every row all become candidates while the heap fills, a
+// data-dependent branch that mispredicts.
+__attribute__((target("avx2,fma"))) float sample_cap_avx2(const int32_t* products,
+                                                          const float* norms, const float* step,
+                                                          const float* l1, int64_t c,
+                                                          const RowScreen& r, int count) {
+  const int64_t columns = std::min<int64_t>(256, c / 16 * 16);
+  if (columns == 0 || count > 16) return std::numeric_limits<float>::infinity();
+  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(r.row_l1);
+  const __m256 row_step = _mm256_set1_ps(r.row_step);
+  __m256 minima[2] = {_mm256_set1_ps(std::numeric_limits<float>::infinity()),
+                      _mm256_set1_ps(std::numeric_limits<float>::infinity())};
+  for (int64_t j = 0; j < columns; j += 8) {
+    const __m256 p =
+        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
+    // norm - step * (p * scale - row_l1) + l1 * row_step: the value plus its error bound.
+    const __m256 upper = _mm256_fmadd_ps(
+        _mm256_loadu_ps(l1 + j), row_step,
+        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, scale, row_l1),
+                         _mm256_loadu_ps(norms + j)));
+    minima[(j / 8) % 2] = _mm256_min_ps(minima[(j / 8) % 2], upper);
+  }
+  alignas(32) float lanes[16];
+  _mm256_store_ps(lanes, minima[0]);
+  _mm256_store_ps(lanes + 8, minima[1]);
+  std::nth_element(lanes, lanes + count - 1, lanes + 16);
+  // The slack covers the rounding of this order of operations as it covers the offer's.
+  return lanes[count - 1] + r.slack;
 }
 const bool kHaveAvx2Fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
@@ -236,6 +268,13 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
       fail("oneDNN int8 product failed on a ", m, " x ", d, " by ", c, " x ", d, " product");
     }
     for (int64_t i = 0; i < m; ++i) {
+#if defined(__x86_64__) && defined(__GNUC__)
+      if (col0 == 0 && kHaveAvx2Fma) {
+        RowScreen& r = screens[static_cast<size_t>(i)];
+        r.cap = sample_cap_avx2(&scratch.products[static_cast<size_t>(i * c)], centroid_norms,
+                                screen.step.data(), screen.l1.data(), c, r, count);
+      }
+#endif
       screen_row(&scratch.products[static_cast<size_t>(i * c)], centroid_norms + col0,
                  &screen.step[static_cast<size_t>(col0)], &screen.l1[static_cast<size_t>(col0)], c,
                  col0, screens[static_cast<size_t>(i)],

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct RowScreen {
   float row_step = 0;  // step_x, inflated
   float row_l1 = 0;    // |x^|_1, inflated
   float slack = 0;
+  // An upper bound on the count-th smallest upper bound, from a sample of the first columns
+  // (infinite until set): it tightens the screen from the start of the row.
+  float cap = std::numeric_limits<float>::infinity();
 };
 
 // One thread's buffers, kept between calls.
