@@ -90,20 +90,29 @@ void screen_row_portable(const int32_t* products, const float* norms, const floa
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// Columns j .. j + 7's bounds without the slack, three multiply-adds: with sign -1 the lower,
+// norm - step * (p * scale + row_l1) - l1 * row_step; with sign +1 the upper,
+// norm - step * (p * scale - row_l1) + l1 * row_step.
+__attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* products,
+                                                          const float* norms, const float* step,
+                                                          const float* l1, int64_t j,
+                                                          const RowScreen& r, float sign) {
+  const __m256 p =
+      _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
+  return _mm256_fmadd_ps(
+      _mm256_loadu_ps(l1 + j), _mm256_set1_ps(sign * r.row_step),
+      _mm256_fnmadd_ps(_mm256_loadu_ps(step + j),
+                       _mm256_fmsub_ps(p, _mm256_set1_ps(r.scale), _mm256_set1_ps(sign * r.row_l1)),
+                       _mm256_loadu_ps(norms + j)));
+}
+
 __attribute__((target("avx2,fma"))) void screen_row_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
     int64_t col0, const RowScreen& r, float* heap, int count,
     std::vector<std::pair<float, int32_t>>& candidates) {
-  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(r.row_l1);
-  const __m256 row_step = _mm256_set1_ps(r.row_step);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    const __m256 p =
-        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
-    const __m256 lower = _mm256_fnmadd_ps(
-        _mm256_loadu_ps(l1 + j), row_step,
-        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmadd_ps(p, scale, row_l1),
-                         _mm256_loadu_ps(norms + j)));
+    const __m256 lower = bounds8(products, norms, step, l1, j, r, -1);
     unsigned pass = static_cast<unsigned>(_mm256_movemask_ps(
         _mm256_cmp_ps(lower, _mm256_set1_ps(std::min(heap[0], r.cap) + r.slack), _CMP_LE_OQ)));
     if (!pass) continue;
@@ -131,19 +140,11 @@ __attribute__((target("avx2,fma"))) float sample_cap_avx2(const int32_t* product
                                                           const RowScreen& r, int count) {
   const int64_t columns = std::min<int64_t>(256, c / 16 * 16);
   if (columns == 0 || count > 16) return std::numeric_limits<float>::infinity();
-  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(r.row_l1);
-  const __m256 row_step = _mm256_set1_ps(r.row_step);
   __m256 minima[2] = {_mm256_set1_ps(std::numeric_limits<float>::infinity()),
                       _mm256_set1_ps(std::numeric_limits<float>::infinity())};
   for (int64_t j = 0; j < columns; j += 8) {
-    const __m256 p =
-        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
-    // norm - step * (p * scale - row_l1) + l1 * row_step: the value plus its error bound.
-    const __m256 upper = _mm256_fmadd_ps(
-        _mm256_loadu_ps(l1 + j), row_step,
-        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, scale, row_l1),
-                         _mm256_loadu_ps(norms + j)));
-    minima[(j / 8) % 2] = _mm256_min_ps(minima[(j / 8) % 2], upper);
+    minima[(j / 8) % 2] =
+        _mm256_min_ps(minima[(j / 8) % 2], bounds8(products, norms, step, l1, j, r, 1));
   }
   alignas(32) float lanes[16];
   _mm256_store_ps(lanes, minima[0]);
