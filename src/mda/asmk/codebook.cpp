@@ -33,7 +33,7 @@ Codebook Codebook::from_centroids(std::vector<float> centroids, int64_t k, int64
   c.centroids = std::move(centroids);
   c.norms = row_norms(c.centroids.data(), k, dim);
   c.fingerprint = codebook_fingerprint(c.centroids);
-  if (uses_screened_products(k) && dim <= kMaxScreenedDimension)
+  if (screens_centroids(k, dim))
     c.screen =
         std::make_shared<const CentroidScreen>(CentroidScreen::build(c.centroids.data(), k, dim));
   return c;

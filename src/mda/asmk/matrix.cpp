@@ -250,6 +250,10 @@ bool uses_screened_products(int64_t words) {
   return method == ProductMethod::kInt8Screened;
 }
 
+bool screens_centroids(int64_t k, int64_t d) {
+  return uses_screened_products(k) && d <= kMaxScreenedDimension;
+}
+
 namespace {
 
 // The running nearest word of one row over one column tile: `row` holds x.c, `norms` ||c||^2.
@@ -350,7 +354,7 @@ void nearest_centroids(const float* x, int64_t n, const float* centroids,
                        const CentroidScreen* screen) {
   if (count < 1 || count > k) fail("cannot assign ", count, " words out of ", k);
   CentroidScreen built_screen;
-  const bool screened = uses_screened_products(k) && d <= kMaxScreenedDimension;
+  const bool screened = screens_centroids(k, d);
   if (screened && !screen) {
     built_screen = CentroidScreen::build(centroids, k, d);
     screen = &built_screen;

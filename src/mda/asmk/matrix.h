@@ -46,6 +46,9 @@ enum class ProductMethod { kAuto, kFloat, kInt8Screened };
 constexpr int64_t kMinScreenedWords = 1024;
 void set_product_method(ProductMethod method);  // for tests and benchmarks
 bool uses_screened_products(int64_t words);
+// Whether nearest_centroids screens k x d centroids: the method chosen for k words, and room in
+// the int32 products for d (screened_products.h's kMaxScreenedDimension).
+bool screens_centroids(int64_t k, int64_t d);
 
 // For each of the n rows of x, the `count` nearest of the k centroids (k x d) by L2 distance,
 // nearest first, ties to the lower index: indices n x count and squared distances n x count.

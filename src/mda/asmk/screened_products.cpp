@@ -190,7 +190,6 @@ CentroidScreen CentroidScreen::build(const float* centroids, int64_t k, int64_t 
     s.max_l1 = std::max(s.max_l1, l1);
     s.max_squared_norm = std::max(s.max_squared_norm, squared);
   }
-  s.max_norm = std::sqrt(s.max_squared_norm);
   return s;
 }
 

@@ -24,7 +24,6 @@ struct CentroidScreen {
   std::vector<int8_t> codes;  // k x d: round(c / step)
   std::vector<float> step;    // per centroid: max |c_j| / 127 (0 for an all-zero centroid)
   std::vector<float> l1;      // per centroid: sum of |c_j|
-  float max_norm = 0;         // the largest centroid L2 norm
   float max_squared_norm = 0;
   float max_step = 0, max_l1 = 0;
 
