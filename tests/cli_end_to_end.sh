@@ -221,6 +221,13 @@ if grep -q import-weights "$work/help.txt"; then
       "$mda" import-weights --weights "$coral/mobilenet_v2_1.0_224_quant.tflite" --out "$work/x.mdam"
     expect_error "V2 weights into V1" 1 "does not match" \
       "$mda" import-weights --weights "$coral/mobilenet_v2_1.0_224_quant.tflite" --set model.backbone=mobilenet_v1 --out "$work/x.mdam"
+    # evaluation.precision int8: MobileNetV1's convolutions in int8; the folder records it.
+    small=(--set evaluation.image_size=96 --set "evaluation.scales=[1.0, 0.5]" --set evaluation.features_num=40 --quiet)
+    check "int8 extraction (MobileNetV1)" "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" \
+      --dataset synthetic --out "$work/int8" "${small[@]}" --set evaluation.precision=int8
+    check "int8 extraction recorded" grep -q '"precision": "int8"' "$work/int8/parts/source.json"
+    expect_error "float features into an int8 folder" 1 "was extracted from other extraction" \
+      "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" --dataset synthetic --out "$work/int8" "${small[@]}"
   else
     echo "SKIPPED: TFLite import checks ($coral is absent)"
   fi
@@ -293,6 +300,12 @@ png(sys.argv[1], 1, 1); png(sys.argv[2], 5000, 3)" "$work/one.png" "$work/thin.p
     expect_error "extract with other settings into a used folder" 1 "was extracted from other extraction" \
       "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
       --out "$work/fx/db" "${ex[@]}" --set evaluation.features_num=41
+    expect_error "int8 needs a MobileNetV1" 1 "evaluation.precision int8 is not available for its resnet18 backbone" \
+      "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --out "$work/fx/int8" "${ex[@]}" --set evaluation.precision=int8
+    expect_error "unknown precision" 1 "evaluation.precision must be float or int8, found 'fp16'" \
+      "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
+      --out "$work/fx/fp16" "${ex[@]}" --set evaluation.precision=fp16
     check "the same model under another path is the same model" bash -c "cp '$work/tiny.mdam' '$work/tiny_copy.mdam' &&
       '$mda' extract --model '$work/tiny_copy.mdam' --data-root '$work/demo/data' --dataset synthetic \
       --out '$work/fx/db' --set evaluation.image_size=96 --set 'evaluation.scales=[1.0, 0.5]' \

@@ -11,6 +11,7 @@
 #include "mda/image/transform.h"
 #include "mda/io/npy.h"
 #include "mda/net/feature_selection.h"
+#include "mda/net/int8_mobilenet.h"
 #include "mda/net/losses.h"
 #include "mda/net/mda_net.h"
 #include "mda/net/mobilenet.h"
@@ -430,6 +431,75 @@ TEST(ModelFile, InferenceLoadingRunsChannelsLastWithTheSameFeatures) {
   }
 }
 
+// Per location of two B x C x H x W maps, the cosine of their C-vectors: mean and minimum.
+std::pair<double, double> location_cosines(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor c = torch::cosine_similarity(a.flatten(2), b.flatten(2), 1, 1e-12);
+  return {c.mean().item<double>(), c.min().item<double>()};
+}
+
+TEST(Int8MobileNet, MatchesFloatOnEverySideParity) {
+  const std::string reason = Int8MobileNetV1::unavailable_reason();
+  if (!reason.empty()) GTEST_SKIP() << "SKIPPED: " << reason;
+  torch::manual_seed(11);
+  MobileNetImpl net(1, 1);
+  {
+    // He-initialised weights keep the activations' scale through the 23 layers, as trained
+    // weights do (the default initialisation shrinks them towards zero, where int8 steps of
+    // 6/255 would be all there is to compare).
+    torch::NoGradGuard no_grad;
+    for (const TfConv& conv : net.convs()) {
+      const torch::Tensor& w = conv->conv->weight;
+      w.normal_(0, std::sqrt(2.0 / static_cast<double>(w[0].numel())));
+      conv->conv->bias.uniform_(-0.1, 0.1);
+    }
+  }
+  net.eval();
+  // Even and odd sides meet the five stride-2 layers in every combination; sizes change from call
+  // to call, small ones among them (where oneDNN cannot reuse a packing made for another size).
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {{64, 64},   {65, 47}, {50, 77}, {33, 96},
+                                                          {300, 260}, {20, 31}, {61, 80}, {64, 64}};
+  std::vector<torch::Tensor> inputs, expected;
+  torch::InferenceMode inference;
+  for (const auto& [h, w] : sizes) {
+    inputs.push_back(torch::rand({1, 3, h, w}));
+    expected.push_back(net.forward(inputs.back()));
+  }
+  ASSERT_EQ(net.enable_int8_inference(), "");
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const torch::Tensor got = net.forward(inputs[i]);
+    ASSERT_EQ(got.sizes(), expected[i].sizes()) << sizes[i].first << " x " << sizes[i].second;
+    const auto [mean, lowest] = location_cosines(got, expected[i]);
+    EXPECT_GT(mean, 0.99) << sizes[i].first << " x " << sizes[i].second;
+    EXPECT_GT(lowest, 0.9) << sizes[i].first << " x " << sizes[i].second;
+    EXPECT_LE(got.max().item<float>(), 6.0f);  // the saturation is the ReLU6
+  }
+  // Training-mode calls (gradients wanted) still take the float path.
+  torch::Tensor x = inputs[0].clone().set_requires_grad(true);
+  {
+    c10::InferenceMode off(false);
+    torch::Tensor y = torch::rand({1, 3, 64, 64}).requires_grad_(true);
+    EXPECT_TRUE(net.forward(y).requires_grad());
+  }
+}
+
+TEST(ModelFile, Int8InferenceNeedsAMobileNetV1OnTheCpu) {
+  test::TempDir dir;
+  MdaNet net(tiny(2, 16));
+  const std::string path = dir.path("r.mdam");
+  save_model(path, *net);
+  test::expect_error([&] { load_model_for_inference(path, torch::kCPU, true); },
+                     {"r.mdam", "evaluation.precision int8", "resnet18", "MobileNetV1"});
+  test::expect_error([&] { load_model_for_inference(path, torch::Device(torch::kCUDA), true); },
+                     {"evaluation.precision int8 runs on the CPU only"});
+  MdaArchitecture v2 = tiny(2, 16);
+  v2.backbone = "mobilenet_v2";
+  v2.skip_layer = 1;
+  MdaNet mobile(v2);
+  save_model(dir.path("v2.mdam"), *mobile);
+  test::expect_error([&] { load_model_for_inference(dir.path("v2.mdam"), torch::kCPU, true); },
+                     {"mobilenet_v2", "linear bottlenecks"});
+}
+
 class TorchvisionReference : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
 
 TEST_P(TorchvisionReference, ForwardMatchesTorchvision) {
@@ -519,6 +589,42 @@ TEST_F(CoralMobileNet, V2SeesAnEgyptianCat) {
   EXPECT_EQ(label, "Egyptian cat");
   EXPECT_NEAR(probability, 0.82, 0.02);
   std::cout << "MobileNetV2: " << label << " " << probability << "\n";
+}
+
+// The int8 network with the Coral weights (uint8 in the file, rounded again per channel) still
+// sees the cat, with nearly the float probability, and its feature map is the float one's within
+// the int8 steps at a size whose sides are odd at some stride-2 layers and even at others.
+TEST_F(CoralMobileNet, V1Int8SeesTheSameCatAndFeatures) {
+  const std::string reason = Int8MobileNetV1::unavailable_reason();
+  if (!reason.empty()) GTEST_SKIP() << "SKIPPED: " << reason;
+  MobileNetImpl net(1, 0);
+  const std::string extractor = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
+  const auto layers = tflite_conv_layers(read_tflite(extractor), extractor);
+  ASSERT_EQ(load_tflite_layers(net, layers, extractor), layers.size());
+  const std::string head = coral_ + "mobilenet_quant_v1_224_head_layers.tflite";
+  const auto head_layers = tflite_conv_layers(read_tflite(head), head);
+  net.eval();
+  torch::InferenceMode inference;
+  const torch::Tensor odd =
+      torch::nn::functional::interpolate(input_, torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{301, 250})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false));
+  const torch::Tensor float_maps = net.forward(odd);
+  const auto [float_label, float_probability] = classify(net.forward(input_), head_layers[0]);
+  ASSERT_EQ(net.enable_int8_inference(), "");
+  const auto [label, probability] = classify(net.forward(input_), head_layers[0]);
+  EXPECT_EQ(label, float_label);
+  EXPECT_NEAR(probability, float_probability, 0.1);
+  std::cout << "MobileNetV1 int8: " << label << " " << probability << " (float "
+            << float_probability << ")\n";
+  const torch::Tensor int8_maps = net.forward(odd);
+  ASSERT_EQ(int8_maps.sizes(), float_maps.sizes());
+  const auto [mean, lowest] = location_cosines(int8_maps, float_maps);
+  std::cout << "int8 / float feature maps, cosine per location: mean " << mean << ", lowest "
+            << lowest << "\n";
+  EXPECT_GT(mean, 0.95) << "lowest " << lowest;
+  EXPECT_GT(lowest, 0.85) << "mean " << mean;
 }
 
 TEST_F(CoralMobileNet, ImportIntoTheStride16MdaBackbone) {

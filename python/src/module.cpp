@@ -191,13 +191,14 @@ PYBIND11_MODULE(_mda, m) {
                              "features of an image over several scales, ranked by attention.")
       .def(py::init([](const std::string& model_path, const std::string& device, int image_size,
                        std::vector<double> scales, int64_t features_num, std::string selection,
-                       int threads) {
+                       int threads, std::string precision) {
              mda::ExtractionOptions o;
              o.image_size = image_size;
              o.scales = std::move(scales);
              o.features_num = features_num;
              o.selection = std::move(selection);
              o.threads = threads;
+             o.precision = std::move(precision);
              py::gil_scoped_release release;
              return mda::Extractor(model_path, o, device);
            }),
@@ -205,7 +206,7 @@ PYBIND11_MODULE(_mda, m) {
            "the settings are evaluation.* of the configuration.",
            py::arg("model_path"), py::arg("device") = "cpu", py::arg("image_size") = 1024,
            py::arg("scales") = mda::ExtractionOptions{}.scales, py::arg("features_num") = 1000,
-           py::arg("selection") = "joint", py::arg("threads") = 0)
+           py::arg("selection") = "joint", py::arg("threads") = 0, py::arg("precision") = "float")
       .def(
           "extract",
           [](const mda::Extractor& e, const py::object& image,

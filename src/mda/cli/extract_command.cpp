@@ -66,8 +66,8 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
     log_info("extracting on ", device.str());
   }
   at::set_num_threads(resolve_threads(config));
-  MdaNet net = load_model_for_inference(stage.model, device);
   ExtractionSettings settings = extraction_settings(config, device);
+  MdaNet net = load_model_for_inference(stage.model, device, settings.int8_backbone);
   FolderExtractionOptions parts;
   parts.part_size = stage.part_size;
   parts.shard = stage.shard;
@@ -123,7 +123,7 @@ int run_extract(const std::vector<std::string>& args) {
               "64")
       .option("--device", "cpu|cuda", "where the network runs", "cpu")
       .config_sections({"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
-                        "evaluation.selection", "runtime."});
+                        "evaluation.selection", "evaluation.precision", "runtime."});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);

@@ -39,7 +39,7 @@ int run_serve(const std::vector<std::string>& args) {
       .option("--topk", "K", "results per query when the request gives no topk", "100")
       .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads",
                         "evaluation.image_size", "evaluation.scales", "evaluation.features_num",
-                        "evaluation.selection"});
+                        "evaluation.selection", "evaluation.precision"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);

@@ -40,6 +40,7 @@ ExtractionOptions extraction_options_from_config(const Config& config) {
     if (!(s > 0 && s <= 16)) fail("evaluation.scales must be in (0, 16], found ", s);
   o.features_num = at_least(config, "evaluation.features_num", 1);
   o.selection = config.get_string("evaluation.selection");
+  o.precision = config.get_string("evaluation.precision");
   o.threads = int_at_least(config, "runtime.threads", 0);
   o.decode_threads = int_at_least(config, "runtime.decode_threads", 0, 256);
   o.on_bad_image = config.get_string("runtime.on_bad_image");

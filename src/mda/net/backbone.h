@@ -22,6 +22,12 @@ class BackboneImpl : public torch::nn::Module {
   // mode within float rounding; the module can no longer be trained or saved. No-op for backbones
   // without BatchNorm.
   virtual void fold_batch_norm() {}
+  // For CPU inference only: runs the convolutions in int8 from now on (evaluation.precision:
+  // int8); the float path stays for training and other devices. Returns why it cannot ("" when
+  // it now does).
+  virtual std::string enable_int8_inference() {
+    return "only a MobileNetV1 backbone has an int8 form";
+  }
 };
 
 // torchvision's ResNet with the same module names, so that a torchvision state_dict loads by name;

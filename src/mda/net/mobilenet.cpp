@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "mda/net/backbone.h"
+#include "mda/net/int8_mobilenet.h"
 #include "mda/net/mobilenet.h"
 #include "mda/util/error.h"
 
@@ -68,7 +69,18 @@ MobileNetImpl::MobileNetImpl(int version, int skip_layer) : version_(version) {
   stride_ = skip_layer == 1 ? 16 : 32;
 }
 
+std::string MobileNetImpl::enable_int8_inference() {
+  if (version_ != 1) {
+    return "only MobileNetV1 has an int8 form (MobileNetV2's linear bottlenecks would need "
+           "activation steps calibrated on images)";
+  }
+  const std::string reason = Int8MobileNetV1::unavailable_reason();
+  if (reason.empty()) int8_ = std::make_shared<const Int8MobileNetV1>(convs_);
+  return reason;
+}
+
 torch::Tensor MobileNetImpl::forward(torch::Tensor x) {
+  if (int8_ && x.device().is_cpu() && !x.requires_grad()) return int8_->forward(x);
   // TF MobileNets take (p - 128) / 128 for 8-bit p, i.e. 2 x - 1 for x = p / 255 (to 1/256).
   x = x * (255.0 / 128.0) - 1.0;
   size_t next_block = 0;

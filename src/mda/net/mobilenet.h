@@ -1,6 +1,7 @@
 // TensorFlow MobileNetV1/V2 backbones (see make_mobilenet in backbone.h).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,12 +10,15 @@
 
 namespace mda {
 
+class Int8MobileNetV1;
+
 class MobileNetImpl : public BackboneImpl {
  public:
   MobileNetImpl(int version, int skip_layer);
   torch::Tensor forward(torch::Tensor x) override;
   int64_t out_channels() const override { return out_channels_; }
   int64_t stride() const override { return stride_; }
+  std::string enable_int8_inference() override;
 
   // Convolutions in execution order, with their TF scope names: the order TFLite files list them.
   const std::vector<TfConv>& convs() const { return convs_; }
@@ -31,6 +35,7 @@ class MobileNetImpl : public BackboneImpl {
   std::vector<Block> blocks_;
   int64_t out_channels_ = 0;
   int64_t stride_ = 0;
+  std::shared_ptr<const Int8MobileNetV1> int8_;  // set by enable_int8_inference
 };
 
 }  // namespace mda

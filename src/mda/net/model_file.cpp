@@ -57,7 +57,10 @@ MdaNet load_model(const std::string& path) {
   return net;
 }
 
-MdaNet load_model_for_inference(const std::string& path, const torch::Device& device) {
+MdaNet load_model_for_inference(const std::string& path, const torch::Device& device,
+                                bool int8_backbone) {
+  if (int8_backbone && !device.is_cpu())
+    fail("evaluation.precision int8 runs on the CPU only, not on ", device.str());
   MdaNet net = load_model(path);
   net->eval();
   net->backbone()->fold_batch_norm();
@@ -71,6 +74,12 @@ MdaNet load_model_for_inference(const std::string& path, const torch::Device& de
       if (parameter.dim() == 4)
         parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
     }
+  }
+  if (int8_backbone) {
+    const std::string reason = net->backbone()->enable_int8_inference();
+    if (!reason.empty())
+      fail(path, ": evaluation.precision int8 is not available for its ",
+           net->architecture().backbone, " backbone: ", reason);
   }
   return net;
 }
