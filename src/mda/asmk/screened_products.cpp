@@ -106,25 +106,40 @@ __attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* product
                        _mm256_loadu_ps(norms + j)));
 }
 
+// The row's constants live in registers for the whole row: `offer` writes through `heap`, which
+// the compiler cannot tell apart from `r`, so reading them through `r` in the loop would reload
+// them every eight columns. The threshold changes only when a word is offered.
 __attribute__((target("avx2,fma"))) void screen_row_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
     int64_t col0, const RowScreen& r, float* heap, int count,
     std::vector<std::pair<float, int32_t>>& candidates) {
+  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(-r.row_l1),
+               row_step = _mm256_set1_ps(-r.row_step);
+  float threshold = std::min(heap[0], r.cap) + r.slack;
+  __m256 limit = _mm256_set1_ps(threshold);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    const __m256 lower = bounds8(products, norms, step, l1, j, r, -1);
-    unsigned pass = static_cast<unsigned>(_mm256_movemask_ps(
-        _mm256_cmp_ps(lower, _mm256_set1_ps(std::min(heap[0], r.cap) + r.slack), _CMP_LE_OQ)));
+    // norm - step * (p * scale + row_l1) - l1 * row_step, as bounds8 with sign -1.
+    const __m256 p =
+        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
+    const __m256 lower = _mm256_fmadd_ps(
+        _mm256_loadu_ps(l1 + j), row_step,
+        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, scale, row_l1),
+                         _mm256_loadu_ps(norms + j)));
+    unsigned pass =
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limit, _CMP_LE_OQ)));
     if (!pass) continue;
     alignas(32) float lowers[8];
     _mm256_store_ps(lowers, lower);
     for (; pass; pass &= pass - 1) {
       const int lane = __builtin_ctz(pass);
       const int64_t at = j + lane;
-      if (lowers[lane] <= std::min(heap[0], r.cap) + r.slack) {
+      if (lowers[lane] <= threshold) {
         offer(lowers[lane], step[at], l1[at], r, col0 + at, heap, count, candidates);
+        threshold = std::min(heap[0], r.cap) + r.slack;
       }
     }
+    limit = _mm256_set1_ps(threshold);
   }
   screen_row_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, heap, count,
                       candidates);
