@@ -163,8 +163,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--scales", default=",".join(str(s) for s in SCALES),
                         help="comma-separated extraction scales (default: HOW's seven)")
-    parser.add_argument("--no-int8", action="store_true",
-                        help="skip the int8 run of MobileNetV1 (evaluation.precision: int8)")
+    parser.add_argument("--float-only", action="store_true",
+                        help="skip the bf16 and int8 runs (evaluation.precision)")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
@@ -191,8 +191,11 @@ def main():
         image = torch.rand(1, 3, args.height, args.width)
         dump = os.path.join(work, backbone + "_")
         # Alternate the two, best of --repeats each, so that machine noise hits both alike.
-        python_rate, cpp_rate, int8_rate = 0.0, 0.0, 0.0
-        int8 = backbone == "mobilenet_v1" and not args.no_int8
+        python_rate, cpp_rate = 0.0, 0.0
+        # evaluation.precision variants of the same model file: bf16 on CPUs with bfloat16
+        # instructions (else mda refuses it), int8 for MobileNetV1.
+        variants = [] if args.float_only else (["bf16"] + (["int8"] if backbone == "mobilenet_v1" else []))
+        variant_rates = {v: 0.0 for v in variants}
         for _ in range(args.repeats):
             with torch.inference_mode():
                 strengths, descriptors = model.extract_local(image, scales, args.features)  # warm-up
@@ -203,10 +206,14 @@ def main():
             cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
                               args.features, dump, scales)
             cpp_rate = max(cpp_rate, cpp["images_per_second"])
-            if int8:  # evaluation.precision: int8, the same model
-                cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                                  args.features, dump + "int8_", scales, "int8")
-                int8_rate = max(int8_rate, cpp["images_per_second"])
+            for v in list(variant_rates):
+                try:
+                    cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
+                                      args.features, dump + v + "_", scales, v)
+                    variant_rates[v] = max(variant_rates[v], cpp["images_per_second"])
+                except subprocess.CalledProcessError as error:
+                    print("SKIPPED %s %s: %s" % (backbone, v, error.stderr.strip().splitlines()[-1]))
+                    del variant_rates[v]
         # Same input (both seed torch's CPU generator with 0), same weights: same features.
         cpp_strengths = np.load(dump + "strengths.npy")
         cpp_descriptors = np.load(dump + "descriptors.npy")
@@ -231,16 +238,16 @@ def main():
                     model.extract_local(image, scales, args.features)
                 channels_last_rate = max(channels_last_rate, args.images / (time.perf_counter() - start))
         rows.append((backbone, cpp_rate, python_rate, channels_last_rate))
-        if int8:
-            # int8 features are not the float ones: how close, as the cosine of each int8 descriptor
-            # to the nearest float descriptor of the same image, and the top strengths' agreement.
-            int8_descriptors = np.load(dump + "int8_descriptors.npy")
-            a = int8_descriptors / np.linalg.norm(int8_descriptors, axis=1, keepdims=True)
+        for v, rate in variant_rates.items():
+            # Their features are not the float ones: how close, as the cosine of each descriptor to
+            # the nearest float descriptor of the same image.
+            theirs = np.load(dump + v + "_descriptors.npy")
+            a = theirs / np.linalg.norm(theirs, axis=1, keepdims=True)
             b = cpp_descriptors / np.linalg.norm(cpp_descriptors, axis=1, keepdims=True)
             nearest = (a @ b.T).max(axis=1)
-            print("%s int8: cosine of each int8 descriptor to its nearest float one: mean %.4f, 5th percentile %.4f"
-                  % (backbone, nearest.mean(), np.percentile(nearest, 5)))
-            rows.append((backbone + " int8", int8_rate, python_rate, channels_last_rate))
+            print("%s %s: cosine of each descriptor to its nearest float one: mean %.4f, 5th percentile %.4f"
+                  % (backbone, v, nearest.mean(), np.percentile(nearest, 5)))
+            rows.append((backbone + " " + v, rate, python_rate, channels_last_rate))
     print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, CPU" % (len(scales), args.width, args.height,
                                                                           args.features, args.threads))
     print("%-14s %10s %14s %8s %26s %8s" % ("backbone", "C++ img/s", "PyTorch img/s", "ratio",

@@ -2,8 +2,8 @@
 // warm-up. Prints one JSON line; bench/local_forward.py compares it with PyTorch in Python.
 //   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES
 //   [PRECISION]]]
-// SCALES: comma-separated, HOW's seven (2.0 ... 0.25) by default; PRECISION float (default) or
-// int8 (evaluation.precision).
+// SCALES: comma-separated, HOW's seven (2.0 ... 0.25) by default; PRECISION float (default),
+// bf16 or int8 (evaluation.precision).
 // With DUMP_PREFIX, the warm-up's features are written to DUMP_PREFIX{strengths,descriptors}.npy
 // so that the Python side can check it computes the same thing.
 #include <ATen/Parallel.h>
@@ -30,11 +30,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(std::stoi(argv[5]));
   const int64_t features = std::stoll(argv[6]);
   const std::string precision = argc == 10 ? argv[9] : "float";
-  if (precision != "float" && precision != "int8") {
-    std::fprintf(stderr, "PRECISION must be float or int8, found '%s'\n", precision.c_str());
-    return 2;
-  }
-  mda::MdaNet net = mda::load_model_for_inference(argv[1], torch::kCPU, precision == "int8");
+  mda::MdaNet net = mda::load_model_for_inference(
+      argv[1], torch::kCPU, mda::parse_backbone_precision(precision, "PRECISION"));
   std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
   if (argc >= 9) {
     scales.clear();

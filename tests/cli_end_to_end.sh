@@ -303,7 +303,7 @@ png(sys.argv[1], 1, 1); png(sys.argv[2], 5000, 3)" "$work/one.png" "$work/thin.p
     expect_error "int8 needs a MobileNetV1" 1 "evaluation.precision int8 is not available for its resnet18 backbone" \
       "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
       --out "$work/fx/int8" "${ex[@]}" --set evaluation.precision=int8
-    expect_error "unknown precision" 1 "evaluation.precision must be float or int8, found 'fp16'" \
+    expect_error "unknown precision" 1 "evaluation.precision must be float, bf16 or int8, found 'fp16'" \
       "$mda" extract --model "$work/tiny.mdam" --data-root "$work/demo/data" --dataset synthetic \
       --out "$work/fx/fp16" "${ex[@]}" --set evaluation.precision=fp16
     check "the same model under another path is the same model" bash -c "cp '$work/tiny.mdam' '$work/tiny_copy.mdam' &&

@@ -18,6 +18,7 @@
 #include "mda/net/model_file.h"
 #include "mda/net/pca_whitening.h"
 #include "mda/net/weight_import.h"
+#include "mda/util/cpu_features.h"
 #include "mda/util/fs.h"
 #include "mda/util/strings.h"
 #include "test_helpers.h"
@@ -482,22 +483,58 @@ TEST(Int8MobileNet, MatchesFloatOnEverySideParity) {
   }
 }
 
+TEST(ModelFile, Bfloat16InferenceKeepsTheMapsWithinItsRounding) {
+  test::TempDir dir;
+  torch::manual_seed(5);
+  MdaNet net(tiny(3, 16));
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  if (!cpu_has_bfloat16()) {
+    test::expect_error(
+        [&] { load_model_for_inference(path, torch::kCPU, BackbonePrecision::kBfloat16); },
+        {"evaluation.precision bf16", "no bfloat16 instructions"});
+    GTEST_SKIP() << "SKIPPED: this CPU has no bfloat16 instructions (the refusal was checked)";
+  }
+  MdaNet plain = load_model_for_inference(path, torch::kCPU);
+  MdaNet fast = load_model_for_inference(path, torch::kCPU, BackbonePrecision::kBfloat16);
+  EXPECT_EQ(fast->backbone()->parameters().front().scalar_type(), torch::kBFloat16);
+  torch::InferenceMode inference;
+  const torch::Tensor image = torch::rand({1, 3, 90, 130});
+  const AttentionMaps a = plain->forward(image);
+  const AttentionMaps b = fast->forward(image);
+  EXPECT_EQ(b.descriptors.scalar_type(), torch::kFloat32);
+  ASSERT_EQ(a.descriptors.sizes(), b.descriptors.sizes());
+  const auto [mean, lowest] = location_cosines(a.descriptors, b.descriptors);
+  EXPECT_GT(mean, 0.995) << "lowest " << lowest;
+  EXPECT_GT(lowest, 0.95) << "mean " << mean;
+  const double attention_error =
+      ((a.attention - b.attention).abs().max() / a.attention.abs().max()).item<double>();
+  EXPECT_LT(attention_error, 0.05);
+  EXPECT_GT(attention_error, 0.0);  // bfloat16 did run: float would give exactly the same maps
+  const LocalFeatures features = fast->extract_local(image, {1.0, 0.707}, 50);
+  EXPECT_EQ(features.count(), 50);
+}
+
 TEST(ModelFile, Int8InferenceNeedsAMobileNetV1OnTheCpu) {
   test::TempDir dir;
   MdaNet net(tiny(2, 16));
   const std::string path = dir.path("r.mdam");
   save_model(path, *net);
-  test::expect_error([&] { load_model_for_inference(path, torch::kCPU, true); },
+  test::expect_error([&] { load_model_for_inference(path, torch::kCPU, BackbonePrecision::kInt8); },
                      {"r.mdam", "evaluation.precision int8", "resnet18", "MobileNetV1"});
-  test::expect_error([&] { load_model_for_inference(path, torch::Device(torch::kCUDA), true); },
-                     {"evaluation.precision int8 runs on the CPU only"});
+  test::expect_error(
+      [&] {
+        load_model_for_inference(path, torch::Device(torch::kCUDA), BackbonePrecision::kInt8);
+      },
+      {"evaluation.precision int8 runs on the CPU only"});
   MdaArchitecture v2 = tiny(2, 16);
   v2.backbone = "mobilenet_v2";
   v2.skip_layer = 1;
   MdaNet mobile(v2);
   save_model(dir.path("v2.mdam"), *mobile);
-  test::expect_error([&] { load_model_for_inference(dir.path("v2.mdam"), torch::kCPU, true); },
-                     {"mobilenet_v2", "linear bottlenecks"});
+  test::expect_error(
+      [&] { load_model_for_inference(dir.path("v2.mdam"), torch::kCPU, BackbonePrecision::kInt8); },
+      {"mobilenet_v2", "linear bottlenecks"});
 }
 
 class TorchvisionReference : public ::testing::TestWithParam<std::tuple<const char*, int>> {};

@@ -177,5 +177,5 @@ def test_extractor_from_paths_bytes_and_arrays(demo):
     # int8 extraction is for MobileNetV1 backbones only (the demo's model is a ResNet).
     with pytest.raises(mda.Error, match="evaluation.precision int8 is not available"):
         mda.Extractor(str(demo / "train" / "best.mdam"), precision="int8")
-    with pytest.raises(mda.Error, match="must be float or int8"):
+    with pytest.raises(mda.Error, match="must be float, bf16 or int8"):
         mda.Extractor(str(demo / "train" / "best.mdam"), precision="fp16")

@@ -62,7 +62,7 @@ Extractor::Extractor(const std::string& model_path, ExtractionOptions options,
   at::set_num_threads(options.threads > 0
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  state->net = load_model_for_inference(model_path, torch_device, state->settings.int8_backbone);
+  state->net = load_model_for_inference(model_path, torch_device, state->settings.precision);
   state_ = std::move(state);
 }
 

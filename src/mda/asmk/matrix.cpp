@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "mda/asmk/screened_products.h"
+#include "mda/util/cpu_features.h"
 #include "mda/util/error.h"
 #include "mda/util/run_on_threads.h"
 

@@ -8,7 +8,6 @@
 #include "mda/util/error.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 #ifdef MDA_HAVE_DNNL
@@ -211,21 +210,6 @@ CentroidScreen CentroidScreen::build(const float* centroids, int64_t k, int64_t 
 bool screened_products_available() {
 #ifdef MDA_HAVE_DNNL
   return true;
-#else
-  return false;
-#endif
-}
-
-bool cpu_has_vnni() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool vnni = [] {
-    // CPUID leaf 7, sub-leaf 0: ECX bit 11 AVX512_VNNI; sub-leaf 1: EAX bit 4 AVX-VNNI.
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    const bool avx512_vnni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (c >> 11 & 1);
-    const bool avx_vnni = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
-    return avx512_vnni || avx_vnni;
-  }();
-  return vnni;
 #else
   return false;
 #endif

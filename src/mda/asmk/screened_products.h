@@ -33,10 +33,10 @@ struct CentroidScreen {
 // The int32 products hold up to 127 * 127 * d: descriptors of more dimensions take the float path.
 constexpr int64_t kMaxScreenedDimension = 130000;
 
-// Whether this build has the int8 products (oneDNN), and whether the CPU runs them on VNNI
-// instructions (where they are about 4x the float rate; elsewhere about 2x at best).
+// Whether this build has the int8 products (oneDNN); they pay off where the CPU has VNNI
+// instructions (cpu_has_vnni in mda/util/cpu_features.h: about 4x the float rate; elsewhere about
+// 2x at best).
 bool screened_products_available();
-bool cpu_has_vnni();
 
 // The per-row constants of the screen. A word's value (norm_j - 2 x^.c^) is
 // norm_j - product_j * scale * step_j, its error at most step_j * row_l1 + l1_j * row_step +

@@ -67,7 +67,7 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
   }
   at::set_num_threads(resolve_threads(config));
   ExtractionSettings settings = extraction_settings(config, device);
-  MdaNet net = load_model_for_inference(stage.model, device, settings.int8_backbone);
+  MdaNet net = load_model_for_inference(stage.model, device, settings.precision);
   FolderExtractionOptions parts;
   parts.part_size = stage.part_size;
   parts.shard = stage.shard;

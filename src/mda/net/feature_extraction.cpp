@@ -74,9 +74,7 @@ ExtractionSettings extraction_settings(const ExtractionOptions& options,
   settings.scales = options.scales;
   settings.features_num = options.features_num;
   settings.selection = parse_head_selection(options.selection, "evaluation.selection");
-  if (options.precision != "float" && options.precision != "int8")
-    fail("evaluation.precision must be float or int8, found '", options.precision, "'");
-  settings.int8_backbone = options.precision == "int8";
+  settings.precision = parse_backbone_precision(options.precision, "evaluation.precision");
   settings.device = device;
   settings.stream.threads = options.decode_threads;
   settings.stream.on_bad_image = parse_bad_image_policy(options.on_bad_image);

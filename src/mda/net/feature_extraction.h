@@ -55,7 +55,8 @@ struct ExtractionSettings {
   std::vector<double> scales = {1.0};
   int64_t features_num = 1000;
   HeadSelection selection = HeadSelection::kJoint;
-  bool int8_backbone = false;  // evaluation.precision: int8 (load_model_for_inference applies it)
+  // evaluation.precision (load_model_for_inference applies it).
+  BackbonePrecision precision = BackbonePrecision::kFloat;
   torch::Device device = torch::kCPU;
   ImageStreamOptions stream;
   ProgressCallback on_image;  // called after each image of a list: (done, all)

@@ -124,8 +124,9 @@ Value extraction_source(const std::vector<ExtractionItem>& items,
   extraction.set("scales", Value(std::move(scales)));
   extraction.set("features_num", Value(settings.features_num));
   extraction.set("selection", Value(head_selection_name(settings.selection)));
-  // Recorded only when int8, so that folders of float features made before it stay valid.
-  if (settings.int8_backbone) extraction.set("precision", Value(std::string("int8")));
+  // Recorded only when not float, so that folders of float features made before it stay valid.
+  if (settings.precision != BackbonePrecision::kFloat)
+    extraction.set("precision", Value(backbone_precision_name(settings.precision)));
   Value source = Value::empty_dict();
   source.set("images", images);
   source.set("model", model);

@@ -82,6 +82,8 @@ torch::Tensor MdaNetImpl::reduction_input(const torch::Tensor& features) const {
 }
 
 AttentionMaps MdaNetImpl::forward(const torch::Tensor& images) {
+  if (bfloat16_backbone_)
+    return head(backbone_->forward(images.to(torch::kBFloat16)).to(torch::kFloat32));
   return head(backbone_->forward(images));
 }
 
@@ -93,6 +95,19 @@ torch::Tensor MdaNetImpl::pooled_descriptors(const AttentionMaps& maps) {
 torch::Tensor MdaNetImpl::combine_heads(const torch::Tensor& per_head) {
   const torch::Tensor mean = per_head.mean(1);
   return mean / (mean.norm(2, -1, true) + 1e-6);
+}
+
+void MdaNetImpl::use_bfloat16_backbone() {
+  torch::NoGradGuard no_grad;
+  backbone_->to(torch::kBFloat16);
+  // A BatchNorm folded into a convolution left it a bias that is not a registered parameter.
+  for (const auto& module : backbone_->modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+      if (conv->bias.defined() && conv->bias.scalar_type() != torch::kBFloat16)
+        conv->bias = conv->bias.to(torch::kBFloat16);
+    }
+  }
+  bfloat16_backbone_ = true;
 }
 
 LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,

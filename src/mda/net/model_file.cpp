@@ -4,6 +4,7 @@
 
 #include "mda/io/tensor_archive.h"
 #include "mda/net/state_dict.h"
+#include "mda/util/cpu_features.h"
 #include "mda/util/error.h"
 #include "mda/version.h"
 
@@ -58,9 +59,16 @@ MdaNet load_model(const std::string& path) {
 }
 
 MdaNet load_model_for_inference(const std::string& path, const torch::Device& device,
-                                bool int8_backbone) {
-  if (int8_backbone && !device.is_cpu())
-    fail("evaluation.precision int8 runs on the CPU only, not on ", device.str());
+                                BackbonePrecision precision) {
+  if (precision != BackbonePrecision::kFloat && !device.is_cpu()) {
+    fail("evaluation.precision ", backbone_precision_name(precision),
+         " runs on the CPU only, not on ", device.str());
+  }
+  if (precision == BackbonePrecision::kBfloat16 && !cpu_has_bfloat16()) {
+    fail(
+        "evaluation.precision bf16: this CPU has no bfloat16 instructions (AVX512_BF16 or AMX), "
+        "where oneDNN would emulate them more slowly than float");
+  }
   MdaNet net = load_model(path);
   net->eval();
   net->backbone()->fold_batch_norm();
@@ -75,7 +83,8 @@ MdaNet load_model_for_inference(const std::string& path, const torch::Device& de
         parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
     }
   }
-  if (int8_backbone) {
+  if (precision == BackbonePrecision::kBfloat16) net->use_bfloat16_backbone();
+  if (precision == BackbonePrecision::kInt8) {
     const std::string reason = net->backbone()->enable_int8_inference();
     if (!reason.empty())
       fail(path, ": evaluation.precision int8 is not available for its ",
