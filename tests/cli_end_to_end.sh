@@ -223,11 +223,16 @@ if grep -q import-weights "$work/help.txt"; then
       "$mda" import-weights --weights "$coral/mobilenet_v2_1.0_224_quant.tflite" --set model.backbone=mobilenet_v1 --out "$work/x.mdam"
     # evaluation.precision int8: MobileNetV1's convolutions in int8; the folder records it.
     small=(--set evaluation.image_size=96 --set "evaluation.scales=[1.0, 0.5]" --set evaluation.features_num=40 --quiet)
-    check "int8 extraction (MobileNetV1)" "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" \
-      --dataset synthetic --out "$work/int8" "${small[@]}" --set evaluation.precision=int8
-    check "int8 extraction recorded" grep -q '"precision": "int8"' "$work/int8/parts/source.json"
-    expect_error "float features into an int8 folder" 1 "was extracted from other extraction" \
-      "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" --dataset synthetic --out "$work/int8" "${small[@]}"
+    if grep -qE "avx512_vnni|avx_vnni" /proc/cpuinfo; then
+      check "int8 extraction (MobileNetV1)" "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" \
+        --dataset synthetic --out "$work/int8" "${small[@]}" --set evaluation.precision=int8
+      check "int8 extraction recorded" grep -q '"precision": "int8"' "$work/int8/parts/source.json"
+      expect_error "float features into an int8 folder" 1 "was extracted from other extraction" \
+        "$mda" extract --model "$work/mnv1.mdam" --data-root "$work/demo/data" --dataset synthetic --out "$work/int8" "${small[@]}"
+    else
+      expect_error "int8 refused without VNNI" 1 "no VNNI instructions" "$mda" extract --model "$work/mnv1.mdam" \
+        --data-root "$work/demo/data" --dataset synthetic --out "$work/int8" "${small[@]}" --set evaluation.precision=int8
+    fi
   else
     echo "SKIPPED: TFLite import checks ($coral is absent)"
   fi

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "mda/util/cpu_features.h"
 #include "mda/util/error.h"
 
 namespace mda {
@@ -91,6 +92,9 @@ std::string Int8MobileNetV1::unavailable_reason() {
   const auto& engines = at::globalContext().supportedQEngines();
   if (std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) == engines.end())
     return "this libtorch has no oneDNN quantized engine";
+  // Without VNNI oneDNN sums pairs of 8-bit products in saturating 16-bit lanes, which full-range
+  // activations can overflow, and gains little over float.
+  if (!cpu_has_vnni()) return "this CPU has no VNNI instructions (AVX512_VNNI or AVX-VNNI)";
   return "";
 }
 

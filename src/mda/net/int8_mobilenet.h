@@ -23,7 +23,8 @@ namespace mda {
 
 class Int8MobileNetV1 {
  public:
-  // Why this libtorch cannot run it ("" when it can): the oneDNN quantized engine is needed.
+  // Why it cannot run here ("" when it can): it needs libtorch's oneDNN quantized engine and a CPU
+  // with VNNI instructions.
   static std::string unavailable_reason();
 
   // Packs the convolutions of a MobileNetV1 (each 1x1 or 3x3, stride 1 or 2, with ReLU6).
