@@ -585,6 +585,16 @@ class CoralMobileNet : public ::testing::Test {
                                                          .mode(torch::kBilinear)
                                                          .align_corners(false));
   }
+  // The V1 embedding extractor loaded into `net` (every layer), and the classifier's layer.
+  TfliteConvLayer load_v1_and_head(MobileNetImpl& net) {
+    const std::string extractor = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
+    const auto layers = tflite_conv_layers(read_tflite(extractor), extractor);
+    EXPECT_EQ(load_tflite_layers(net, layers, extractor), layers.size());
+    const std::string head = coral_ + "mobilenet_quant_v1_224_head_layers.tflite";
+    const auto head_layers = tflite_conv_layers(read_tflite(head), head);
+    if (head_layers.size() != 1u) fail(head, ": expected one layer, found ", head_layers.size());
+    return head_layers[0];
+  }
   // Global average pool, then the 1x1 logits convolution, then softmax.
   std::pair<std::string, float> classify(const torch::Tensor& features,
                                          const TfliteConvLayer& logits) {
@@ -602,14 +612,9 @@ class CoralMobileNet : public ::testing::Test {
 
 TEST_F(CoralMobileNet, V1EmbeddingExtractorAndHeadSeeAnEgyptianCat) {
   MobileNetImpl net(1, 0);
-  const std::string extractor = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
-  const auto layers = tflite_conv_layers(read_tflite(extractor), extractor);
-  EXPECT_EQ(load_tflite_layers(net, layers, extractor), layers.size());
-  const std::string head = coral_ + "mobilenet_quant_v1_224_head_layers.tflite";
-  const auto head_layers = tflite_conv_layers(read_tflite(head), head);
-  ASSERT_EQ(head_layers.size(), 1u);
+  const TfliteConvLayer logits = load_v1_and_head(net);
   torch::NoGradGuard no_grad;
-  const auto [label, probability] = classify(net.forward(input_), head_layers[0]);
+  const auto [label, probability] = classify(net.forward(input_), logits);
   EXPECT_EQ(label, "Egyptian cat");
   EXPECT_NEAR(probability, 0.87, 0.02);
   std::cout << "MobileNetV1: " << label << " " << probability << "\n";
@@ -635,11 +640,7 @@ TEST_F(CoralMobileNet, V1Int8SeesTheSameCatAndFeatures) {
   const std::string reason = Int8MobileNetV1::unavailable_reason();
   if (!reason.empty()) GTEST_SKIP() << "SKIPPED: " << reason;
   MobileNetImpl net(1, 0);
-  const std::string extractor = coral_ + "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite";
-  const auto layers = tflite_conv_layers(read_tflite(extractor), extractor);
-  ASSERT_EQ(load_tflite_layers(net, layers, extractor), layers.size());
-  const std::string head = coral_ + "mobilenet_quant_v1_224_head_layers.tflite";
-  const auto head_layers = tflite_conv_layers(read_tflite(head), head);
+  const TfliteConvLayer logits = load_v1_and_head(net);
   net.eval();
   torch::InferenceMode inference;
   const torch::Tensor odd =
@@ -648,9 +649,9 @@ TEST_F(CoralMobileNet, V1Int8SeesTheSameCatAndFeatures) {
                                                      .mode(torch::kBilinear)
                                                      .align_corners(false));
   const torch::Tensor float_maps = net.forward(odd);
-  const auto [float_label, float_probability] = classify(net.forward(input_), head_layers[0]);
+  const auto [float_label, float_probability] = classify(net.forward(input_), logits);
   ASSERT_EQ(net.enable_int8_inference(), "");
-  const auto [label, probability] = classify(net.forward(input_), head_layers[0]);
+  const auto [label, probability] = classify(net.forward(input_), logits);
   EXPECT_EQ(label, float_label);
   EXPECT_NEAR(probability, float_probability, 0.1);
   std::cout << "MobileNetV1 int8: " << label << " " << probability << " (float "
