@@ -66,6 +66,8 @@ case "$stage" in
       done
     done
     python3 "$here/summarize_training_experiment.py" --paired final-how final-mda . > results.md
-    cat results.md ;;
+    cat results.md
+    # Each arm's best seed by validation, with its model card, into the repository's models/.
+    python3 "$here/ship_models.py" . "$here/../models" ;;
   *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
 esac
