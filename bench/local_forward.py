@@ -144,10 +144,11 @@ class MdaModel(torch.nn.Module):
         return score[order], torch.cat(descriptors)[order]
 
 
-def cpp_extract(build, model, width, height, images, threads, count, dump, scales, precision="float"):
+def cpp_extract(build, model, width, height, images, threads, count, dump, scales, precision="float",
+                device="cpu"):
     out = subprocess.run([os.path.join(build, "bench", "mda_bench_local_forward"), model, str(width), str(height),
                           str(images), str(threads), str(count), dump, ",".join(str(s) for s in scales),
-                          precision],
+                          precision, device],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -163,12 +164,16 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--scales", default=",".join(str(s) for s in SCALES),
                         help="comma-separated extraction scales (default: HOW's seven)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where both sides run (cuda: PyTorch eager on the GPU against mda on the GPU)")
     parser.add_argument("--float-only", action="store_true",
                         help="skip the bf16 and int8 runs (evaluation.precision)")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     mda = os.path.join(args.build, "mda")
     work = tempfile.mkdtemp()
     rows = []
@@ -186,15 +191,16 @@ def main():
         subprocess.run([mda, "import-weights", "--weights", weights, "--out", model_path, "--quiet",
                         "--set", "model.backbone=" + backbone, "--set", "model.skip_layer=%d" % skip], check=True)
         arch, tensors = read_model_file(model_path)
-        model = MdaModel(arch, {k[len(""):]: v for k, v in tensors.items()}).eval()
+        model = MdaModel(arch, {k[len(""):]: v for k, v in tensors.items()}).eval().to(device)
         torch.manual_seed(0)
-        image = torch.rand(1, 3, args.height, args.width)
+        image = torch.rand(1, 3, args.height, args.width).to(device)
         dump = os.path.join(work, backbone + "_")
         # Alternate the two, best of --repeats each, so that machine noise hits both alike.
         python_rate, cpp_rate = 0.0, 0.0
-        # evaluation.precision variants of the same model file: bf16 on CPUs with bfloat16
-        # instructions (else mda refuses it), int8 for MobileNetV1.
-        variants = [] if args.float_only else (["bf16"] + (["int8"] if backbone == "mobilenet_v1" else []))
+        # evaluation.precision variants of the same model file: bf16 on CUDA and on CPUs with
+        # bfloat16 instructions (else mda refuses it), int8 for MobileNetV1 on the CPU.
+        int8 = backbone == "mobilenet_v1" and args.device == "cpu"
+        variants = [] if args.float_only else (["bf16"] + (["int8"] if int8 else []))
         variant_rates = {v: 0.0 for v in variants}
         for _ in range(args.repeats):
             with torch.inference_mode():
@@ -202,14 +208,15 @@ def main():
                 start = time.perf_counter()
                 for _ in range(args.images):
                     model.extract_local(image, scales, args.features)
+                sync()
                 python_rate = max(python_rate, args.images / (time.perf_counter() - start))
             cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                              args.features, dump, scales)
+                              args.features, dump, scales, "float", args.device)
             cpp_rate = max(cpp_rate, cpp["images_per_second"])
             for v in list(variant_rates):
                 try:
                     cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                                      args.features, dump + v + "_", scales, v)
+                                      args.features, dump + v + "_", scales, v, args.device)
                     variant_rates[v] = max(variant_rates[v], cpp["images_per_second"])
                 except subprocess.CalledProcessError as error:
                     print("SKIPPED %s %s: %s" % (backbone, v, error.stderr.strip().splitlines()[-1]))
@@ -217,10 +224,10 @@ def main():
         # Same input (both seed torch's CPU generator with 0), same weights: same features.
         cpp_strengths = np.load(dump + "strengths.npy")
         cpp_descriptors = np.load(dump + "descriptors.npy")
-        strength_error = np.abs(cpp_strengths - strengths.numpy()).max()
+        strength_error = np.abs(cpp_strengths - strengths.cpu().numpy()).max()
         # Features whose strengths tie within float rounding may come in either order: each C++
         # row is compared with the PyTorch rows within three places of it.
-        theirs = descriptors.numpy()
+        theirs = descriptors.cpu().numpy()
         descriptor_error = max(
             min(np.abs(cpp_descriptors[i] - theirs[j]).max() for j in range(max(0, i - 3), min(len(theirs), i + 4)))
             for i in range(len(cpp_descriptors))) / np.abs(theirs).max()
@@ -236,6 +243,7 @@ def main():
                 start = time.perf_counter()
                 for _ in range(args.images):
                     model.extract_local(image, scales, args.features)
+                sync()
                 channels_last_rate = max(channels_last_rate, args.images / (time.perf_counter() - start))
         rows.append((backbone, cpp_rate, python_rate, channels_last_rate))
         for v, rate in variant_rates.items():
@@ -248,8 +256,9 @@ def main():
             print("%s %s: cosine of each descriptor to its nearest float one: mean %.4f, 5th percentile %.4f"
                   % (backbone, v, nearest.mean(), np.percentile(nearest, 5)))
             rows.append((backbone + " " + v, rate, python_rate, channels_last_rate))
-    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, CPU" % (len(scales), args.width, args.height,
-                                                                          args.features, args.threads))
+    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, %s" % (len(scales), args.width, args.height,
+                                                                         args.features, args.threads,
+                                                                         args.device.upper()))
     print("%-14s %10s %14s %8s %26s %8s" % ("backbone", "C++ img/s", "PyTorch img/s", "ratio",
                                             "PyTorch channels-last img/s", "ratio"))
     for backbone, cpp_rate, python_rate, channels_last_rate in rows:

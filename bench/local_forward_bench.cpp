@@ -1,9 +1,10 @@
 // Times MdaNet::extract_local (multi-scale local features, top-n) on a random image, after a
 // warm-up. Prints one JSON line; bench/local_forward.py compares it with PyTorch in Python.
 //   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES
-//   [PRECISION]]]
+//   [PRECISION [DEVICE]]]]
 // SCALES: comma-separated, HOW's seven (2.0 ... 0.25) by default; PRECISION float (default),
-// bf16 or int8 (evaluation.precision).
+// bf16 or int8 (evaluation.precision); DEVICE cpu (default) or cuda. Each image's features come
+// back to the CPU, so the timing includes the device's work.
 // With DUMP_PREFIX, the warm-up's features are written to DUMP_PREFIX{strengths,descriptors}.npy
 // so that the Python side can check it computes the same thing.
 #include <ATen/Parallel.h>
@@ -18,10 +19,10 @@
 #include "mda/net/model_file.h"
 
 int main(int argc, char** argv) {
-  if (argc < 7 || argc > 10) {
+  if (argc < 7 || argc > 11) {
     std::fprintf(stderr,
                  "usage: %s MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES "
-                 "[PRECISION]]]\n",
+                 "[PRECISION [DEVICE]]]]\n",
                  argv[0]);
     return 2;
   }
@@ -29,9 +30,15 @@ int main(int argc, char** argv) {
   const int images = std::stoi(argv[4]);
   at::set_num_threads(std::stoi(argv[5]));
   const int64_t features = std::stoll(argv[6]);
-  const std::string precision = argc == 10 ? argv[9] : "float";
+  const std::string precision = argc >= 10 ? argv[9] : "float";
+  const std::string device_name = argc == 11 ? argv[10] : "cpu";
+  if (device_name != "cpu" && device_name != "cuda") {
+    std::fprintf(stderr, "DEVICE must be cpu or cuda, found '%s'\n", device_name.c_str());
+    return 2;
+  }
+  const torch::Device device = device_name == "cuda" ? torch::kCUDA : torch::kCPU;
   mda::MdaNet net = mda::load_model_for_inference(
-      argv[1], torch::kCPU, mda::parse_backbone_precision(precision, "PRECISION"));
+      argv[1], device, mda::parse_backbone_precision(precision, "PRECISION"));
   std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
   if (argc >= 9) {
     scales.clear();
@@ -39,7 +46,7 @@ int main(int argc, char** argv) {
     for (std::string item; std::getline(list, item, ',');) scales.push_back(std::stod(item));
   }
   torch::manual_seed(0);
-  const torch::Tensor image = torch::rand({1, 3, height, width});
+  const torch::Tensor image = torch::rand({1, 3, height, width}).to(device);
   const mda::LocalFeatures first = net->extract_local(image, scales, features);  // warm-up
   if (argc >= 8 && argv[7][0] != 0) {
     mda::write_npy(std::string(argv[7]) + "strengths.npy",

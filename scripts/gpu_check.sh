@@ -29,7 +29,8 @@ echo "cpus: $jobs"
 step configure 120 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DMDA_STB_INCLUDE_DIR="$deps/stb" \
   -DGTEST_ROOT="$deps/gtest" -DTORCH_CUDA_ARCH_LIST=9.0 || exit 1
-TAIL=5 step build 360 ninja -C build-gpu -j "$jobs" mda mda_net_tests mda_bench_torch_quantize ||
+TAIL=5 step build 360 ninja -C build-gpu -j "$jobs" mda mda_net_tests mda_bench_torch_quantize \
+  mda_bench_local_forward ||
   exit 1
 mda="$PWD/build-gpu/mda"
 
@@ -51,6 +52,13 @@ step extract_cpu 120 "$mda" extract --model "$out/mnv1_mda.mdam" --images "$out/
   --out "$out/feat_cpu" --device cpu
 step extract_cuda 120 "$mda" extract --model "$out/mnv1_mda.mdam" --data-root "$deps/data" \
   --dataset grocery --out "$out/feat_cuda" --device cuda --set runtime.decode_threads=12
+# The same with the backbone in bfloat16 (evaluation.precision: bf16): the two steps' times compare.
+step extract_cuda_bf16 120 "$mda" extract --model "$out/mnv1_mda.mdam" --data-root "$deps/data" \
+  --dataset grocery --out "$out/feat_cuda_bf16" --device cuda --set runtime.decode_threads=12 \
+  --set evaluation.precision=bf16
+# Multi-scale extraction against PyTorch eager on the GPU, float and bf16 (needs torchvision).
+TAIL=16 step local_forward_cuda 150 python3 bench/local_forward.py build-gpu --device cuda \
+  --images 8 --repeats 2 --shared "$deps/data"
 step codebook_cuda 60 "$mda" train-codebook --features "$out/feat_cuda" --out "$out/words.npy" \
   --set train_codebook.codebook.size=8192 --device cuda
 
@@ -69,5 +77,5 @@ TAIL=20 step train_cuda 170 "$mda" train --device cuda --set training.mixed_prec
   --set training.validation.data_root="$out/data" --set training.validation.dataset=grocery_val \
   --set training.validation.image_size=464 --set training.validation.codebook_size=1024 \
   --set training.validation.every=1 --set runtime.decode_threads=12
-rm -rf "$out/feat_cpu/parts" "$out/feat_cuda/parts" "$out/data"
+rm -rf "$out/feat_cpu/parts" "$out/feat_cuda/parts" "$out/feat_cuda_bf16/parts" "$out/data"
 exit 0

@@ -16,7 +16,7 @@ struct ExtractionOptions {
   std::vector<double> scales = {2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25};
   int64_t features_num = 1000;        // n, local features kept per image
   std::string selection = "joint";    // joint | head_max | quota (method.md 1.8)
-  std::string precision = "float";    // float | bf16 | int8 (backbone, CPU only; int8: MobileNetV1)
+  std::string precision = "float";    // float | bf16 | int8 (backbone; int8: MobileNetV1, CPU)
   int threads = 0;                    // compute threads, 0 = one per core
   int decode_threads = 4;             // image decoding threads running ahead of the network
   std::string on_bad_image = "fail";  // fail | skip

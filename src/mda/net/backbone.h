@@ -10,9 +10,9 @@
 
 namespace mda {
 
-// The arithmetic of the backbone's convolutions at inference (evaluation.precision): float, or on
-// the CPU bfloat16 (any backbone, CPUs with bfloat16 instructions) or int8 (MobileNetV1). The
-// attention heads and the reduction always run in float.
+// The arithmetic of the backbone's convolutions at inference (evaluation.precision): float,
+// bfloat16 (any backbone; CUDA, or CPUs with bfloat16 instructions) or int8 (MobileNetV1 on the
+// CPU). The attention heads and the reduction always run in float.
 enum class BackbonePrecision { kFloat, kBfloat16, kInt8 };
 // "float", "bf16" or "int8"; anything else is an error naming `key`.
 BackbonePrecision parse_backbone_precision(const std::string& text, const std::string& key);

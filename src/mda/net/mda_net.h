@@ -27,8 +27,8 @@ class MdaNetImpl : public torch::nn::Module {
   int64_t backbone_channels() const { return backbone_->out_channels(); }
   int64_t group_channels() const { return group_; }  // floor(Cs / N)
   std::shared_ptr<BackboneImpl> backbone() const { return backbone_; }
-  // For inference only: the backbone's weights become bfloat16 and it runs in bfloat16 from now
-  // on (S returns to float for the heads), evaluation.precision: bf16.
+  // For inference only (CPU or CUDA): the backbone's weights become bfloat16 and it runs in
+  // bfloat16 from now on (S returns to float for the heads), evaluation.precision: bf16.
   void use_bfloat16_backbone();
 
   // The branch after the backbone: S (B x Cs x H x W) -> attention maps and local descriptors.

@@ -60,11 +60,9 @@ MdaNet load_model(const std::string& path) {
 
 MdaNet load_model_for_inference(const std::string& path, const torch::Device& device,
                                 BackbonePrecision precision) {
-  if (precision != BackbonePrecision::kFloat && !device.is_cpu()) {
-    fail("evaluation.precision ", backbone_precision_name(precision),
-         " runs on the CPU only, not on ", device.str());
-  }
-  if (precision == BackbonePrecision::kBfloat16 && !cpu_has_bfloat16()) {
+  if (precision == BackbonePrecision::kInt8 && !device.is_cpu())
+    fail("evaluation.precision int8 runs on the CPU only, not on ", device.str());
+  if (precision == BackbonePrecision::kBfloat16 && device.is_cpu() && !cpu_has_bfloat16()) {
     fail(
         "evaluation.precision bf16: this CPU has no bfloat16 instructions (AVX512_BF16 or AMX), "
         "where oneDNN would emulate them more slowly than float");

@@ -19,8 +19,8 @@ MdaArchitecture read_model_architecture(const std::string& path);
 MdaNet load_model(const std::string& path);
 // The same, in eval mode on `device`, ready for extraction and for nothing else: BatchNorm folded
 // into the convolutions and, on the CPU, convolution weights in channels-last layout (which oneDNN
-// runs fastest). `precision` (evaluation.precision) other than float is for the CPU only: bf16
-// needs a CPU with bfloat16 instructions, int8 a MobileNetV1 backbone; otherwise an error says why.
+// runs fastest). `precision` (evaluation.precision): bf16 needs CUDA or a CPU with bfloat16
+// instructions, int8 the CPU and a MobileNetV1 backbone; otherwise an error says why.
 MdaNet load_model_for_inference(const std::string& path, const torch::Device& device,
                                 BackbonePrecision precision = BackbonePrecision::kFloat);
 // Whether the file starts like an mda archive (as opposed to .pth/.safetensors/.tflite weights).
