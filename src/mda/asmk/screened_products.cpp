@@ -77,54 +77,62 @@ inline void offer(float lower, float step, float l1, const RowScreen& r, int64_t
   }
 }
 
+// What a word's lower bound is compared with: the count-th smallest upper bound so far, or the
+// row's cap where that is lower, plus the slack.
+inline float screen_threshold(const RowScreen& r, const float* heap) {
+  return std::min(heap[0], r.cap) + r.slack;
+}
+
 void screen_row_portable(const int32_t* products, const float* norms, const float* step,
                          const float* l1, int64_t c, int64_t col0, const RowScreen& r, float* heap,
                          int count, std::vector<std::pair<float, int32_t>>& candidates) {
   for (int64_t j = 0; j < c; ++j) {
     const float p = static_cast<float>(products[j]);
     const float lower = norms[j] - step[j] * (p * r.scale + r.row_l1) - l1[j] * r.row_step;
-    if (lower <= std::min(heap[0], r.cap) + r.slack)
+    if (lower <= screen_threshold(r, heap))
       offer(lower, step[j], l1[j], r, col0 + j, heap, count, candidates);
   }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// Columns j .. j + 7's bounds without the slack, three multiply-adds: with sign -1 the lower,
-// norm - step * (p * scale + row_l1) - l1 * row_step; with sign +1 the upper,
+// A row's constants broadcast to eight lanes for one side of the bound (sign -1 the lower, +1
+// the upper): made once per row, so that the loops keep them in registers (`offer` writes through
+// `heap`, which the compiler cannot tell apart from the RowScreen, and would reload its fields).
+struct BoundConstants8 {
+  __m256 scale, row_l1, row_step;
+};
+__attribute__((target("avx2,fma"))) inline BoundConstants8 bound_constants8(const RowScreen& r,
+                                                                            float sign) {
+  return {_mm256_set1_ps(r.scale), _mm256_set1_ps(sign * r.row_l1),
+          _mm256_set1_ps(sign * r.row_step)};
+}
+
+// Columns j .. j + 7's bounds without the slack, three multiply-adds: the lower,
+// norm - step * (p * scale + row_l1) - l1 * row_step, or the upper,
 // norm - step * (p * scale - row_l1) + l1 * row_step.
 __attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* products,
                                                           const float* norms, const float* step,
                                                           const float* l1, int64_t j,
-                                                          const RowScreen& r, float sign) {
+                                                          const BoundConstants8& b) {
   const __m256 p =
       _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
   return _mm256_fmadd_ps(
-      _mm256_loadu_ps(l1 + j), _mm256_set1_ps(sign * r.row_step),
-      _mm256_fnmadd_ps(_mm256_loadu_ps(step + j),
-                       _mm256_fmsub_ps(p, _mm256_set1_ps(r.scale), _mm256_set1_ps(sign * r.row_l1)),
+      _mm256_loadu_ps(l1 + j), b.row_step,
+      _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, b.scale, b.row_l1),
                        _mm256_loadu_ps(norms + j)));
 }
 
-// The row's constants live in registers for the whole row: `offer` writes through `heap`, which
-// the compiler cannot tell apart from `r`, so reading them through `r` in the loop would reload
-// them every eight columns. The threshold changes only when a word is offered.
+// The threshold changes only when a word is offered, so it is kept in a register too.
 __attribute__((target("avx2,fma"))) void screen_row_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
     int64_t col0, const RowScreen& r, float* heap, int count,
     std::vector<std::pair<float, int32_t>>& candidates) {
-  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(-r.row_l1),
-               row_step = _mm256_set1_ps(-r.row_step);
-  float threshold = std::min(heap[0], r.cap) + r.slack;
+  const BoundConstants8 lower_bound = bound_constants8(r, -1);
+  float threshold = screen_threshold(r, heap);
   __m256 limit = _mm256_set1_ps(threshold);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    // norm - step * (p * scale + row_l1) - l1 * row_step, as bounds8 with sign -1.
-    const __m256 p =
-        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
-    const __m256 lower = _mm256_fmadd_ps(
-        _mm256_loadu_ps(l1 + j), row_step,
-        _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, scale, row_l1),
-                         _mm256_loadu_ps(norms + j)));
+    const __m256 lower = bounds8(products, norms, step, l1, j, lower_bound);
     unsigned pass =
         static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limit, _CMP_LE_OQ)));
     if (!pass) continue;
@@ -135,7 +143,7 @@ __attribute__((target("avx2,fma"))) void screen_row_avx2(
       const int64_t at = j + lane;
       if (lowers[lane] <= threshold) {
         offer(lowers[lane], step[at], l1[at], r, col0 + at, heap, count, candidates);
-        threshold = std::min(heap[0], r.cap) + r.slack;
+        threshold = screen_threshold(r, heap);
       }
     }
     limit = _mm256_set1_ps(threshold);
@@ -154,11 +162,12 @@ __attribute__((target("avx2,fma"))) float sample_cap_avx2(const int32_t* product
                                                           const RowScreen& r, int count) {
   const int64_t columns = std::min<int64_t>(256, c / 16 * 16);
   if (columns == 0 || count > 16) return std::numeric_limits<float>::infinity();
+  const BoundConstants8 upper_bound = bound_constants8(r, 1);
   __m256 minima[2] = {_mm256_set1_ps(std::numeric_limits<float>::infinity()),
                       _mm256_set1_ps(std::numeric_limits<float>::infinity())};
   for (int64_t j = 0; j < columns; j += 8) {
     minima[(j / 8) % 2] =
-        _mm256_min_ps(minima[(j / 8) % 2], bounds8(products, norms, step, l1, j, r, 1));
+        _mm256_min_ps(minima[(j / 8) % 2], bounds8(products, norms, step, l1, j, upper_bound));
   }
   alignas(32) float lanes[16];
   _mm256_store_ps(lanes, minima[0]);
