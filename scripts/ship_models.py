@@ -62,7 +62,6 @@ def card(arm, run, seeds, model_file):
     config = open(os.path.join(run, "train.config.yaml")).read()
     get = lambda key: config_value(config, key)  # noqa: E731
     backbone = get("model.backbone")
-    epochs = [e for e in history["epochs"]]
     lines = [
         "# %s, %s, trained on grocery" % (ARM_NAMES.get(arm, arm), backbone),
         "",
@@ -81,7 +80,7 @@ def card(arm, run, seeds, model_file):
         "- data: grocery's training manifest without the products held out for validation "
         "(`grocery_val`, made by scripts/grocery_common.sh); grocery's test products and ukbench1k unseen",
         "- schedule: %d epochs of %s tuples (%s-pixel images), learning rate %s (attention %s), "
-        "diversity weight %s, seed %s" % (len(epochs), get("training.qsize"), get("training.image_size"),
+        "diversity weight %s, seed %s" % (len(history["epochs"]), get("training.qsize"), get("training.image_size"),
                                           get("training.optimizer.lr"), get("training.optimizer.attention_lr"),
                                           get("training.diversity_weight"), get("training.seed")),
         "- starting weights: %s, licence %s" % STARTS.get(backbone, ("model.pretrained of the configuration",
