@@ -9,7 +9,12 @@
 #   final    SEEDS runs per arm at the full budget with the chosen settings, evaluated on grocery
 #            and ukbench1k (selection mode $SELECTION), summarised with paired differences
 # CPU sizes (2 cores): MobileNetV1 from the Coral weights, 320-pixel training images, 10 epochs of
-# 500 tuples (5,000 tuples per run); a final run takes about an hour here.
+# 500 tuples (5,000 tuples per run); a run takes about an hour here.
+# The whole comparison takes longer than one working session, and a machine's disk does not outlive
+# its session, so every finished run leaves its small results (history.json, the evaluation's
+# metrics, the done marker; no models) in LEDGER, a folder kept in the repository
+# (results/controlled_comparison/README.md). A later session restores them and goes on with the
+# runs that are missing.
 set -euo pipefail
 data="$(cd "${1:-../shared/data}" && pwd)"
 out="${2:-controlled_comparison}"
@@ -21,29 +26,55 @@ HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-2e
 # The shared choices; the defaults are the project's (method.md section 0).
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
 STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
 source "$here/grocery_common.sh"
 mkdir -p "$out"
 cd "$out"
 make_split
 
+restore() {  # restore RUN_FOLDER: the ledger's results of an earlier session's finished run
+  [ -d "$ledger/$1" ] || return 0
+  mkdir -p "$1"
+  cp -rn "$ledger/$1/." "$1/"
+}
+record() {  # record RUN_FOLDER: a finished run's small results into the ledger
+  mkdir -p "$ledger/$1"
+  cp "$1/history.json" "$1/train.config.yaml" "$1/done" "$ledger/$1/"
+  if [ -d "$1/eval" ]; then
+    mkdir -p "$ledger/$1/eval"
+    cp "$1"/eval/metrics_*.json "$ledger/$1/eval/"
+  fi
+}
+trial() {  # trial NAME SEED EPOCHS [overrides...]: train unless the ledger or the folder has it
+  restore "$1-s$2"
+  local had_it=0
+  [ -f "$1-s$2/done" ] && had_it=1
+  train "$@"
+  [ "$had_it" = 1 ] || record "$1-s$2"
+}
+
 best_validation() {  # best_validation RUN_FOLDER -> Medium mAP of the best epoch
+  if [ ! -f "$1/history.json" ] && [ -f "$1/best_validation.txt" ]; then
+    cat "$1/best_validation.txt"  # an early run whose history was lost (see the ledger's README)
+    return
+  fi
   python3 -c "import json,sys; print(max(e['medium'] for e in json.load(open(sys.argv[1]))['validation']))" "$1/history.json"
 }
 
 case "$stage" in
   shared)
     for a in how mda; do
-      train "shared-$a-base" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-      train "shared-$a-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-      train "shared-$a-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
-      train "shared-$a-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
-      train "shared-$a-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
+      trial "shared-$a-base" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      trial "shared-$a-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      trial "shared-$a-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
+      trial "shared-$a-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
+      trial "shared-$a-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
     done
     for run in shared-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
   lr)
     for a in how mda; do
       for lr in $LRS; do
-        LR="$lr" train "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+        LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
       done
     done
     for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
@@ -52,8 +83,9 @@ case "$stage" in
       # The learning rate each arm's lr stage validated best (LR when that stage did not run).
       lr="$LR"
       best=-1
+      for run in "$ledger"/lr-$a-*-s0; do restore "$(basename "$run")"; done
       for run in lr-$a-*-s0; do
-        [ -f "$run/history.json" ] || continue
+        [ -f "$run/done" ] || continue
         v="$(best_validation "$run")"
         if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
           best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
@@ -61,13 +93,17 @@ case "$stage" in
       done
       echo "arm $a: learning rate $lr"
       for seed in $SEEDS; do
+        # A final run enters the ledger only once evaluated.
+        restore "final-$a-s$seed"
+        [ -f "final-$a-s$seed/eval/metrics_ukbench1k.json" ] && continue
         LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
         evaluate "final-$a-s$seed/best.mdam" "final-$a-s$seed/eval"
+        record "final-$a-s$seed"
+        # models/ holds each arm's best seed so far, so that no session's best model is lost.
+        python3 "$here/ship_models.py" . "$here/../models" --arms "$a"
       done
     done
     python3 "$here/summarize_training_experiment.py" --paired final-how final-mda . > results.md
-    cat results.md
-    # Each arm's best seed by validation, with its model card, into the repository's models/.
-    python3 "$here/ship_models.py" . "$here/../models" ;;
+    cat results.md ;;
   *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
 esac

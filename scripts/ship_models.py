@@ -7,7 +7,9 @@ starting weights.
   /usr/bin/python3 scripts/ship_models.py CC_DIR [MODELS_DIR] [--arms how mda]
 
 CC_DIR is the output folder of scripts/controlled_comparison.sh ... final: it holds
-final-ARM-sSEED/{best.mdam,history.json,train.config.yaml,eval/metrics_*.json}.
+final-ARM-sSEED/{best.mdam,history.json,train.config.yaml,eval/metrics_*.json}. A run restored
+from the comparison's ledger (trained in an earlier session) has no best.mdam: when it is the best
+seed, the model models/ already holds must be that run's (its card names it), and is kept.
 """
 import argparse
 import glob
@@ -69,6 +71,8 @@ def card(arm, run, seeds, model_file):
         "`scripts/controlled_comparison.sh ../shared/data OUT final` and chosen by "
         "`scripts/ship_models.py` as the seed with the best validation mAP of its arm." % (model_file, model_file),
         "",
+        "Run: `%s`" % os.path.basename(os.path.normpath(run)),
+        "",
         "## Architecture",
         "",
         "backbone %s (skip_layer %s), attention %s, %s head(s), %s-d descriptors, channel mapping %s, "
@@ -117,18 +121,28 @@ def main():
     os.makedirs(args.models_dir, exist_ok=True)
     for arm in args.arms:
         seeds = sorted(r for r in glob.glob(os.path.join(args.cc_dir, "final-%s-s*" % arm))
-                       if os.path.exists(os.path.join(r, "history.json")) and os.path.exists(os.path.join(r, "best.mdam")))
+                       if os.path.exists(os.path.join(r, "history.json"))
+                       and os.path.exists(os.path.join(r, "train.config.yaml")))
         if not seeds:
-            sys.exit("%s: no finished final-%s-s* run (history.json and best.mdam)" % (args.cc_dir, arm))
+            sys.exit("%s: no finished final-%s-s* run (history.json and train.config.yaml)" % (args.cc_dir, arm))
         run = max(seeds, key=lambda r: best_validation(r)[0]["medium"])
         config = open(os.path.join(run, "train.config.yaml")).read()
         name = "%s_%s_grocery" % (arm, config_value(config, "model.backbone"))
         model_file = os.path.join(args.models_dir, name + ".mdam")
-        temporary = model_file + ".tmp"
-        shutil.copyfile(os.path.join(run, "best.mdam"), temporary)
-        os.replace(temporary, model_file)
-        with open(os.path.join(args.models_dir, name + ".md"), "w") as out:
+        card_file = os.path.join(args.models_dir, name + ".md")
+        run_line = "Run: `%s`" % os.path.basename(os.path.normpath(run))
+        if os.path.exists(os.path.join(run, "best.mdam")):
+            temporary = model_file + ".tmp"
+            shutil.copyfile(os.path.join(run, "best.mdam"), temporary)
+            os.replace(temporary, model_file)
+        elif not (os.path.exists(model_file) and os.path.exists(card_file)
+                  and run_line in open(card_file).read().splitlines()):
+            sys.exit("%s: the best seed %s has no best.mdam here and %s does not hold its model; "
+                     "train it again" % (args.cc_dir, run, model_file))
+        temporary = card_file + ".tmp"
+        with open(temporary, "w") as out:
             out.write(card(arm, run, seeds, "models/" + name + ".mdam"))
+        os.replace(temporary, card_file)
         print("%s: %s from %s (%.1f MB)" % (arm, model_file, run, os.path.getsize(model_file) / 1e6))
     return 0
 

@@ -59,3 +59,24 @@ def test_a_missing_arm_is_an_error(tmp_path):
     result = subprocess.run([sys.executable, SCRIPT, str(tmp_path), str(tmp_path / "m"), "--arms", "how"],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "no finished final-how-s*" in result.stderr
+
+
+def test_a_best_seed_from_an_earlier_session_keeps_the_shipped_model(tmp_path):
+    make_run(tmp_path, 0, [70.0], 0.40)
+    models = tmp_path / "models"
+    subprocess.run([sys.executable, SCRIPT, str(tmp_path), str(models), "--arms", "mda"], check=True)
+    # A later session: seed 0 restored from the ledger without its model, seed 1 trained here.
+    (tmp_path / "final-mda-s0" / "best.mdam").unlink()
+    make_run(tmp_path, 1, [65.0], 0.45)
+    subprocess.run([sys.executable, SCRIPT, str(tmp_path), str(models), "--arms", "mda"], check=True)
+    assert (models / "mda_mobilenet_v1_grocery.mdam").read_bytes() == b"model of seed 0"
+    card = (models / "mda_mobilenet_v1_grocery.md").read_text()
+    assert "Run: `final-mda-s0`" in card and "| 1 | 65.00 (epoch 0) | 45.00 | 90.00 |" in card
+
+
+def test_a_best_seed_whose_model_is_lost_is_an_error(tmp_path):
+    make_run(tmp_path, 0, [70.0], 0.40)
+    (tmp_path / "final-mda-s0" / "best.mdam").unlink()
+    result = subprocess.run([sys.executable, SCRIPT, str(tmp_path), str(tmp_path / "m"), "--arms", "mda"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "train it again" in result.stderr
