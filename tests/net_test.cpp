@@ -432,6 +432,50 @@ TEST(ModelFile, InferenceLoadingRunsChannelsLastWithTheSameFeatures) {
   }
 }
 
+// The biases folding leaves on the convolutions follow the network to another device or type
+// (they once stayed float on the CPU: a ResNet loaded for inference on CUDA could not run).
+TEST(ModelFile, FoldedBiasesMoveWithTheNetwork) {
+  test::TempDir dir;
+  torch::manual_seed(9);
+  MdaNet net(tiny(2, 8));
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  MdaNet fast = load_model_for_inference(path, torch::kCPU);
+  fast->to(torch::kFloat64);
+  int64_t biases = 0;
+  for (const auto& module : fast->backbone()->modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+      ASSERT_TRUE(conv->bias.defined());
+      EXPECT_EQ(conv->bias.scalar_type(), torch::kFloat64);
+      ++biases;
+    }
+  }
+  EXPECT_GE(biases, 10);
+  torch::InferenceMode inference;
+  const LocalFeatures f =
+      fast->extract_local(torch::rand({1, 3, 64, 64}, torch::kFloat64), {1.0}, 20);
+  EXPECT_EQ(f.count(), 20);
+}
+
+// The same folded model loaded for inference straight onto the GPU (where the CPU-only biases
+// of the first folding failed).
+TEST(ModelFile, CudaInferenceLoadingMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
+  test::TempDir dir;
+  torch::manual_seed(9);
+  MdaNet net(tiny(2, 8));
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  MdaNet cpu = load_model_for_inference(path, torch::kCPU);
+  MdaNet gpu = load_model_for_inference(path, torch::kCUDA);
+  torch::InferenceMode inference;
+  const torch::Tensor image = torch::rand({1, 3, 64, 80});
+  const LocalFeatures a = cpu->extract_local(image, {1.0, 0.5}, 30);
+  const LocalFeatures b = gpu->extract_local(image.to(torch::kCUDA), {1.0, 0.5}, 30);
+  ASSERT_EQ(a.count(), b.count());
+  EXPECT_NEAR(a.strengths[0], b.strengths[0], 1e-3);
+}
+
 // Per location of two B x C x H x W maps, the cosine of their C-vectors: mean and minimum.
 std::pair<double, double> location_cosines(const torch::Tensor& a, const torch::Tensor& b) {
   const torch::Tensor c = torch::cosine_similarity(a.flatten(2), b.flatten(2), 1, 1e-12);

@@ -100,13 +100,6 @@ torch::Tensor MdaNetImpl::combine_heads(const torch::Tensor& per_head) {
 void MdaNetImpl::use_bfloat16_backbone() {
   torch::NoGradGuard no_grad;
   backbone_->to(torch::kBFloat16);
-  // A BatchNorm folded into a convolution left it a bias that is not a registered parameter.
-  for (const auto& module : backbone_->modules(/*include_self=*/false)) {
-    if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
-      if (conv->bias.defined() && conv->bias.scalar_type() != torch::kBFloat16)
-        conv->bias = conv->bias.to(torch::kBFloat16);
-    }
-  }
   bfloat16_backbone_ = true;
 }
 

@@ -14,13 +14,15 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padd
 }
 
 // conv then bn in eval mode = conv with weights scaled per output channel by
-// gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps). The bias is set on the
-// convolution outside its parameters, so state dicts do not change.
+// gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps). The convolution was made
+// without a bias parameter, so the bias is registered as a buffer ("folded_bias") that the
+// convolution's `bias` shares: a later to(device) or to(dtype) moves it with the weights. (A
+// folded network is for inference only; its state dict is not that of a model file.)
 void fold_into(nn::Conv2d& c, const nn::BatchNorm2d& bn) {
   torch::NoGradGuard no_grad;
   const torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
   c->weight.mul_(scale.view({-1, 1, 1, 1}));
-  c->bias = bn->bias - bn->running_mean * scale;
+  c->bias = c->register_buffer("folded_bias", bn->bias - bn->running_mean * scale);
 }
 
 // bn(conv(x)), or the folded convolution alone.
