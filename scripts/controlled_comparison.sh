@@ -39,7 +39,8 @@ restore() {  # restore RUN_FOLDER: the ledger's results of an earlier session's 
 }
 record() {  # record RUN_FOLDER: a finished run's small results into the ledger
   mkdir -p "$ledger/$1"
-  cp "$1/history.json" "$1/train.config.yaml" "$1/done" "$ledger/$1/"
+  sha256sum "$(dirname "$mda")/mda-net" | cut -d' ' -f1 > "$1/mda-net.sha256"
+  cp "$1/history.json" "$1/train.config.yaml" "$1/mda-net.sha256" "$1/done" "$ledger/$1/"
   if [ -d "$1/eval" ]; then
     mkdir -p "$ledger/$1/eval"
     cp "$1"/eval/metrics_*.json "$ledger/$1/eval/"
@@ -54,11 +55,27 @@ trial() {  # trial NAME SEED EPOCHS [overrides...]: train unless the ledger or t
 }
 
 best_validation() {  # best_validation RUN_FOLDER -> Medium mAP of the best epoch
-  if [ ! -f "$1/history.json" ] && [ -f "$1/best_validation.txt" ]; then
-    cat "$1/best_validation.txt"  # an early run whose history was lost (see the ledger's README)
-    return
-  fi
   python3 -c "import json,sys; print(max(e['medium'] for e in json.load(open(sys.argv[1]))['validation']))" "$1/history.json"
+}
+untrained_validation() {  # untrained_validation RUN_FOLDER -> Medium mAP before the first epoch
+  python3 -c "import json,sys; print('%.4f' % [e['medium'] for e in json.load(open(sys.argv[1]))['validation'] if e['epoch'] == 0][0])" "$1/history.json"
+}
+# Runs of one arm from the same initial model compare only if the same pipeline (decoders,
+# quantization, validation) measured them: their untrained validation must then be equal. A
+# mismatch means the binary changed between sessions in a way that moves the figures.
+check_same_pipeline() {  # check_same_pipeline RUN_FOLDER...
+  local first="" run value
+  for run in "$@"; do
+    value="$(untrained_validation "$run")"
+    if [ -z "$first" ]; then
+      first="$value"
+    elif [ "$value" != "$first" ]; then
+      echo "controlled_comparison: $run starts at validation mAP $value, $1 at $first: these runs" \
+        "were made by different pipelines; remove the ledger folders of the older ones" \
+        "($ledger) and run them again" >&2
+      exit 1
+    fi
+  done
 }
 
 case "$stage" in
@@ -72,20 +89,29 @@ case "$stage" in
     done
     for run in shared-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
   lr)
+    # An interrupted trial first (its checkpoint does not outlive this machine), then the rest.
+    trials=()
     for a in how mda; do
       for lr in $LRS; do
-        LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+        if [ -f "lr-$a-$lr-s0/checkpoint.pt" ]; then trials=("$a:$lr" "${trials[@]}"); else trials+=("$a:$lr"); fi
       done
     done
-    for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
+    for t in "${trials[@]}"; do
+      a="${t%%:*}" lr="${t#*:}"
+      LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+    done
+    for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
+    for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
   final)
     for a in how mda; do
       # The learning rate each arm's lr stage validated best (LR when that stage did not run).
       lr="$LR"
       best=-1
       for run in "$ledger"/lr-$a-*-s0; do restore "$(basename "$run")"; done
-      for run in lr-$a-*-s0; do
-        [ -f "$run/done" ] || continue
+      runs=()
+      for run in lr-$a-*-s0; do [ -f "$run/done" ] && runs+=("$run"); done
+      [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}"
+      for run in "${runs[@]}"; do
         v="$(best_validation "$run")"
         if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
           best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
@@ -102,7 +128,13 @@ case "$stage" in
         # models/ holds each arm's best seed so far, so that no session's best model is lost.
         python3 "$here/ship_models.py" . "$here/../models" --arms "$a"
       done
+      # Seed 0 starts from the lr trials' initial model.
+      [ ${#runs[@]} -gt 0 ] && [ -f "final-$a-s0/done" ] && check_same_pipeline "${runs[@]}" "final-$a-s0"
     done
+    if [ "$(cat final-*-s*/mda-net.sha256 2>/dev/null | sort -u | wc -l)" -gt 1 ]; then
+      echo "controlled_comparison: the final runs were trained by different mda-net binaries" \
+        "(mda-net.sha256 in the ledger); check that the training and evaluation code did not change" >&2
+    fi
     python3 "$here/summarize_training_experiment.py" --paired final-how final-mda . > results.md
     cat results.md ;;
   *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
