@@ -56,6 +56,10 @@ step extract_cuda 120 "$mda" extract --model "$out/mnv1_mda.mdam" --data-root "$
 step extract_cuda_bf16 120 "$mda" extract --model "$out/mnv1_mda.mdam" --data-root "$deps/data" \
   --dataset grocery --out "$out/feat_cuda_bf16" --device cuda --set runtime.decode_threads=12 \
   --set evaluation.precision=bf16
+# Images of one size 8 at a time (evaluation.batch_size): against extract_cuda's time.
+step extract_cuda_batch8 120 "$mda" extract --model "$out/mnv1_mda.mdam" --data-root "$deps/data" \
+  --dataset grocery --out "$out/feat_cuda_batch8" --device cuda --set runtime.decode_threads=12 \
+  --set evaluation.batch_size=8
 # Multi-scale extraction against PyTorch eager on the GPU, float and bf16 (needs torchvision).
 TAIL=16 step local_forward_cuda 150 python3 bench/local_forward.py build-gpu --device cuda \
   --images 8 --repeats 2 --shared "$deps/data"
@@ -77,5 +81,6 @@ TAIL=20 step train_cuda 170 "$mda" train --device cuda --set training.mixed_prec
   --set training.validation.data_root="$out/data" --set training.validation.dataset=grocery_val \
   --set training.validation.image_size=464 --set training.validation.codebook_size=1024 \
   --set training.validation.every=1 --set runtime.decode_threads=12
-rm -rf "$out/feat_cpu/parts" "$out/feat_cuda/parts" "$out/feat_cuda_bf16/parts" "$out/data"
+rm -rf "$out/feat_cpu/parts" "$out/feat_cuda/parts" "$out/feat_cuda_bf16/parts" \
+  "$out/feat_cuda_batch8/parts" "$out/data"
 exit 0

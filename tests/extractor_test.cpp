@@ -5,6 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <map>
+#include <tuple>
+
 #include "mda/codebook.h"
 #include "mda/data/synthetic_dataset.h"
 #include "mda/extractor.h"
@@ -91,6 +94,62 @@ TEST_F(ExtractorApi, GivesTheNetworkLibrarysFeaturesFromFilesBytesAndBuffers) {
         extractor.extract_encoded({1, 2, 3}, std::nullopt, "junk bytes");
       },
       {"junk bytes"});
+}
+
+// Features equal within the float rounding of another convolution batch size: the same kept
+// locations (near-equal strengths may swap places), strengths and descriptors within rounding.
+void expect_near_features(const LocalFeatures& a, const LocalFeatures& b, const std::string& what) {
+  ASSERT_EQ(a.count(), b.count()) << what;
+  ASSERT_EQ(a.dim, b.dim) << what;
+  std::map<std::tuple<int, int, float>, int64_t> where;
+  for (int64_t j = 0; j < b.count(); ++j) {
+    const size_t k = static_cast<size_t>(j);
+    where[{b.xs[k], b.ys[k], b.scales[k]}] = j;
+  }
+  int64_t matched = 0;
+  for (int64_t i = 0; i < a.count(); ++i) {
+    const size_t k = static_cast<size_t>(i);
+    EXPECT_NEAR(a.strengths[k], b.strengths[k], 1e-5) << what << " feature " << i;
+    const auto found = where.find({a.xs[k], a.ys[k], a.scales[k]});
+    if (found == where.end()) continue;
+    ++matched;
+    for (int64_t t = 0; t < a.dim; ++t) {
+      EXPECT_NEAR(a.descriptors[static_cast<size_t>(i * a.dim + t)],
+                  b.descriptors[static_cast<size_t>(found->second * b.dim + t)], 1e-4)
+          << what << " feature " << i;
+    }
+  }
+  EXPECT_GE(matched, a.count() - 2) << what;
+}
+
+// evaluation.batch_size: consecutive images of one size go through the network together; a list
+// that alternates sizes (database images, then query crops of other sizes, then database images)
+// gives every image its own features, in its own place.
+TEST_F(ExtractorApi, BatchedExtractionGivesEveryImageItsOwnFeatures) {
+  MdaNet net = load_model_for_inference(model_, torch::kCPU);
+  const std::vector<ExtractionItem> db = revisited_items(dataset_, "db");
+  const std::vector<ExtractionItem> queries = revisited_items(dataset_, "queries");
+  std::vector<ExtractionItem> items(db.begin(), db.begin() + 4);
+  items.insert(items.end(), queries.begin(), queries.end());
+  items.insert(items.end(), db.begin() + 4, db.end());
+  ExtractionSettings one = extraction_settings(options_, torch::kCPU), three = one;
+  three.batch_size = 3;
+  const std::vector<LocalFeatures> a = extract_local_features(*net, items, one);
+  int64_t calls = 0;
+  three.on_image = [&](int64_t done, int64_t) { EXPECT_EQ(done, ++calls); };
+  const std::vector<LocalFeatures> b = extract_local_features(*net, items, three);
+  EXPECT_EQ(calls, static_cast<int64_t>(items.size()));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_GT(a[i].count(), 0);
+    expect_near_features(a[i], b[i], items[i].path);
+  }
+  // Different images really differ (a batch that gave every image the first one's features
+  // would not pass the comparison above).
+  EXPECT_NE(b[0].descriptors, b[1].descriptors);
+  ExtractionOptions bad = options_;
+  bad.batch_size = 0;
+  test::expect_error([&] { extraction_settings(bad, torch::kCPU); }, {"evaluation.batch_size"});
 }
 
 TEST_F(ExtractorApi, CropsKeepTheScaleOfTheFullImageAsRevisitopQueries) {

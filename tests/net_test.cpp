@@ -316,6 +316,48 @@ TEST(FeatureSelection, EveryModeKeepsDistinctLocationsOnARealNetwork) {
   }
 }
 
+// Several images of one size through the network together: each gets the features it gets alone.
+TEST(MdaNet, BatchedExtractionMatchesOneImageAtATime) {
+  torch::manual_seed(7);
+  MdaNet net(tiny(3, 16));
+  net->eval();
+  const torch::Tensor images = torch::rand({3, 3, 72, 96});
+  const std::vector<double> scales = {1.0, 0.707, 0.5};
+  const std::vector<LocalFeatures> batch = net->extract_local_batch(images, scales, 60);
+  ASSERT_EQ(batch.size(), 3u);
+  for (int64_t b = 0; b < 3; ++b) {
+    const LocalFeatures alone = net->extract_local(images.narrow(0, b, 1), scales, 60);
+    const LocalFeatures& together = batch[static_cast<size_t>(b)];
+    ASSERT_EQ(together.count(), alone.count());
+    // Near-equal strengths may swap places under another batch size's rounding: the kept
+    // locations as sets, the strongest feature in place.
+    std::set<std::tuple<int, int, float>> places_alone, places_together;
+    for (int64_t i = 0; i < alone.count(); ++i) {
+      const size_t k = static_cast<size_t>(i);
+      EXPECT_NEAR(together.strengths[k], alone.strengths[k], 1e-5) << "image " << b;
+      places_alone.insert({alone.xs[k], alone.ys[k], alone.scales[k]});
+      places_together.insert({together.xs[k], together.ys[k], together.scales[k]});
+    }
+    size_t common = 0;
+    for (const auto& place : places_alone) common += places_together.count(place);
+    EXPECT_GE(common, places_alone.size() - 2) << "image " << b;
+    EXPECT_EQ(together.xs[0], alone.xs[0]);
+    EXPECT_EQ(together.ys[0], alone.ys[0]);
+    EXPECT_EQ(together.heads[0], alone.heads[0]);
+    for (int64_t t = 0; t < alone.dim; ++t) {
+      EXPECT_NEAR(together.descriptors[static_cast<size_t>(t)],
+                  alone.descriptors[static_cast<size_t>(t)], 1e-4)
+          << "image " << b;
+    }
+  }
+  EXPECT_NE(batch[0].descriptors, batch[1].descriptors);
+  test::expect_error(
+      [&] {
+        net->extract_local_batch(torch::rand({2, 1, 8, 8}), scales, 5);
+      },
+      {"B x 3 x H x W"});
+}
+
 // The CUDA build check: the same network and image give the same local features on the GPU.
 TEST(MdaNet, CudaExtractionMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
@@ -342,6 +384,12 @@ TEST(MdaNet, CudaExtractionMatchesCpu) {
   EXPECT_EQ(gpu.xs[0], cpu.xs[0]);
   EXPECT_EQ(gpu.ys[0], cpu.ys[0]);
   EXPECT_EQ(gpu.heads[0], cpu.heads[0]);
+  // The image again inside a batch of two on the GPU.
+  const std::vector<LocalFeatures> batch = net->extract_local_batch(
+      torch::cat({torch::rand({1, 3, 96, 128}), image}).to(torch::kCUDA), {1.0, 0.707, 0.5}, 100);
+  ASSERT_EQ(batch[1].count(), gpu.count());
+  EXPECT_NEAR(batch[1].strengths[0], gpu.strengths[0], 1e-3);
+  EXPECT_EQ(batch[1].xs[0], gpu.xs[0]);
   for (int64_t k = 0; k < cpu.dim; ++k)
     EXPECT_NEAR(gpu.descriptors[static_cast<size_t>(k)], cpu.descriptors[static_cast<size_t>(k)],
                 1e-3);

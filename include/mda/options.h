@@ -17,6 +17,7 @@ struct ExtractionOptions {
   int64_t features_num = 1000;        // n, local features kept per image
   std::string selection = "joint";    // joint | head_max | quota (method.md 1.8)
   std::string precision = "float";    // float | bf16 | int8 (backbone; int8: MobileNetV1, CPU)
+  int batch_size = 1;                 // images of one size through the network together (GPU)
   int threads = 0;                    // compute threads, 0 = one per core
   int decode_threads = 4;             // image decoding threads running ahead of the network
   std::string on_bad_image = "fail";  // fail | skip

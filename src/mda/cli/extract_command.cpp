@@ -123,7 +123,8 @@ int run_extract(const std::vector<std::string>& args) {
               "64")
       .option("--device", "cpu|cuda", "where the network runs", "cpu")
       .config_sections({"evaluation.image_size", "evaluation.scales", "evaluation.features_num",
-                        "evaluation.selection", "evaluation.precision", "runtime."});
+                        "evaluation.selection", "evaluation.precision", "evaluation.batch_size",
+                        "runtime."});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);

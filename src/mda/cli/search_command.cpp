@@ -57,8 +57,8 @@ int run_search(const std::vector<std::string>& args) {
       .option("--pairs-topk", "K", "pairs.txt lines and results.json entries per query", "100")
       .config_sections({"query_ivf.", "build_ivf.ivf.use_idf", "runtime.threads",
                         "evaluation.image_size", "evaluation.scales", "evaluation.features_num",
-                        "evaluation.selection", "evaluation.precision", "runtime.decode_threads",
-                        "runtime.on_bad_image"});
+                        "evaluation.selection", "evaluation.precision", "evaluation.batch_size",
+                        "runtime.decode_threads", "runtime.on_bad_image"});
   add_common_options(parser);
   if (!parser.parse(args)) return 0;
   const Config config = setup_command(parser);

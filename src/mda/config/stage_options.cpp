@@ -41,6 +41,7 @@ ExtractionOptions extraction_options_from_config(const Config& config) {
   o.features_num = at_least(config, "evaluation.features_num", 1);
   o.selection = config.get_string("evaluation.selection");
   o.precision = config.get_string("evaluation.precision");
+  o.batch_size = int_at_least(config, "evaluation.batch_size", 1, 1024);
   o.threads = int_at_least(config, "runtime.threads", 0);
   o.decode_threads = int_at_least(config, "runtime.decode_threads", 0, 256);
   o.on_bad_image = config.get_string("runtime.on_bad_image");

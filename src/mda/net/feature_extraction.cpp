@@ -75,6 +75,9 @@ ExtractionSettings extraction_settings(const ExtractionOptions& options,
   settings.features_num = options.features_num;
   settings.selection = parse_head_selection(options.selection, "evaluation.selection");
   settings.precision = parse_backbone_precision(options.precision, "evaluation.precision");
+  if (options.batch_size < 1)
+    fail("evaluation.batch_size must be at least 1, found ", options.batch_size);
+  settings.batch_size = options.batch_size;
   settings.device = device;
   settings.stream.threads = options.decode_threads;
   settings.stream.on_bad_image = parse_bad_image_policy(options.on_bad_image);
@@ -112,16 +115,36 @@ std::vector<LocalFeatures> extract_local_features(MdaNetImpl& net,
                                                   const ExtractionSettings& settings) {
   std::vector<LocalFeatures> features(items.size());
   int64_t done = 0;
+  // evaluation.batch_size: consecutive images of one size wait for each other and go through the
+  // network together; a different size, a full batch or the end of the list runs the waiting ones.
+  std::vector<size_t> waiting;
+  std::vector<torch::Tensor> waiting_images;
+  const auto run_waiting = [&] {
+    if (waiting.empty()) return;
+    const torch::Tensor batch =
+        waiting_images.size() == 1 ? waiting_images[0] : torch::cat(waiting_images, 0);
+    std::vector<LocalFeatures> batch_features =
+        net.extract_local_batch(batch, settings.scales, settings.features_num, settings.selection);
+    for (size_t k = 0; k < waiting.size(); ++k) {
+      features[waiting[k]] = std::move(batch_features[k]);
+      if (settings.on_image) settings.on_image(++done, static_cast<int64_t>(items.size()));
+    }
+    waiting.clear();
+    waiting_images.clear();
+  };
   const std::vector<size_t> skipped = for_each_image(
       item_paths(items), settings.stream,
       [&](size_t i, const Image& image) {
-        features[i] = net.extract_local(image_tensor(image, settings.device), settings.scales,
-                                        settings.features_num, settings.selection);
-        if (settings.on_image) settings.on_image(++done, static_cast<int64_t>(items.size()));
+        torch::Tensor x = image_tensor(image, settings.device);
+        if (!waiting_images.empty() && waiting_images[0].sizes() != x.sizes()) run_waiting();
+        waiting.push_back(i);
+        waiting_images.push_back(std::move(x));
+        if (static_cast<int>(waiting.size()) >= settings.batch_size) run_waiting();
       },
       [&](size_t i, Image image) {
         return prepare_extraction_image(items[i], std::move(image), settings.image_size);
       });
+  run_waiting();
   // runtime.on_bad_image: skip (fail has thrown already): an unreadable image keeps its place with
   // no features, so positions still match the list (and a dataset's ground truth); it is never
   // retrieved, and the feature folder lists it in skipped.txt.

@@ -57,6 +57,7 @@ struct ExtractionSettings {
   HeadSelection selection = HeadSelection::kJoint;
   // evaluation.precision (load_model_for_inference applies it).
   BackbonePrecision precision = BackbonePrecision::kFloat;
+  int batch_size = 1;  // evaluation.batch_size
   torch::Device device = torch::kCPU;
   ImageStreamOptions stream;
   ProgressCallback on_image;  // called after each image of a list: (done, all)

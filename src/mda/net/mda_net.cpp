@@ -1,6 +1,7 @@
 #include "mda/net/mda_net.h"
 
 #include <cmath>
+#include <utility>
 
 #include "mda/net/feature_selection.h"
 #include "mda/util/error.h"
@@ -108,10 +109,22 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
                                         HeadSelection selection) {
   if (image.dim() != 4 || image.size(0) != 1)
     fail("extract_local expects one image (1 x 3 x H x W)");
+  return std::move(extract_local_batch(image, scales, count, selection)[0]);
+}
+
+std::vector<LocalFeatures> MdaNetImpl::extract_local_batch(const torch::Tensor& images,
+                                                           const std::vector<double>& scales,
+                                                           int64_t count, HeadSelection selection) {
+  if (images.dim() != 4 || images.size(0) < 1 || images.size(1) != 3)
+    fail("extract_local_batch expects B x 3 x H x W images, found ", images.sizes());
   if (scales.empty()) fail("extract_local needs at least one scale");
   torch::InferenceMode no_autograd;
-  std::vector<torch::Tensor> maps_of_scales, descriptors, xs, ys, scale_of;
-  const int64_t height = image.size(2), width = image.size(3);
+  const int64_t batch = images.size(0);
+  // Per scale, one forward of the whole batch; per image, its rows of every scale.
+  std::vector<std::vector<torch::Tensor>> maps_of_scales(static_cast<size_t>(batch)),
+      descriptors(static_cast<size_t>(batch));
+  std::vector<torch::Tensor> xs, ys, scale_of;
+  const int64_t height = images.size(2), width = images.size(3);
   for (double s : scales) {
     if (!(s > 0)) fail("extraction scale must be positive, found ", s);
     // A scale that shrinks a side below one pixel has nothing to look at (a thin image, e.g.
@@ -119,48 +132,56 @@ LocalFeatures MdaNetImpl::extract_local(const torch::Tensor& image,
     if (std::floor(static_cast<double>(height) * s) < 1 ||
         std::floor(static_cast<double>(width) * s) < 1)
       continue;
-    torch::Tensor x = image;
+    torch::Tensor x = images;
     if (s != 1.0) {
-      x = F::interpolate(image, F::InterpolateFuncOptions()
-                                    .scale_factor(std::vector<double>{s, s})
-                                    .mode(torch::kBilinear)
-                                    .align_corners(false)
-                                    .recompute_scale_factor(false));
+      x = F::interpolate(images, F::InterpolateFuncOptions()
+                                     .scale_factor(std::vector<double>{s, s})
+                                     .mode(torch::kBilinear)
+                                     .align_corners(false)
+                                     .recompute_scale_factor(false));
     }
     const AttentionMaps maps = forward(x);
     const int64_t h = maps.attention.size(2), w = maps.attention.size(3);
-    maps_of_scales.push_back(maps.attention[0].reshape({maps.attention.size(1), -1}));
-    descriptors.push_back(maps.descriptors[0].reshape({maps.descriptors.size(1), -1}).t());
+    for (int64_t b = 0; b < batch; ++b) {
+      const size_t i = static_cast<size_t>(b);
+      maps_of_scales[i].push_back(maps.attention[b].reshape({maps.attention.size(1), -1}));
+      descriptors[i].push_back(maps.descriptors[b].reshape({maps.descriptors.size(1), -1}).t());
+    }
     const torch::Tensor grid =
-        torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(image.device()));
+        torch::arange(h * w, torch::TensorOptions().dtype(torch::kInt64).device(images.device()));
     xs.push_back((grid % w).to(torch::kInt32));
     ys.push_back((grid / w).to(torch::kInt32));
     scale_of.push_back(
-        torch::full({h * w}, static_cast<float>(s), image.options().dtype(torch::kFloat32)));
+        torch::full({h * w}, static_cast<float>(s), images.options().dtype(torch::kFloat32)));
   }
-  if (maps_of_scales.empty()) {
+  if (xs.empty()) {
     fail("an image of ", width, " x ", height,
          " pixels is too small for every extraction scale (each gives a side under one pixel)");
   }
-  const torch::Tensor attention = torch::cat(maps_of_scales, 1);  // N x P
-  const int64_t keep = std::min<int64_t>(count, attention.size(1));
-  const SelectedLocations selected = select_feature_locations(attention, keep, selection);
-  const torch::Tensor order = selected.positions;
-  const auto pick = [&](const std::vector<torch::Tensor>& parts) {
-    return torch::cat(parts).index_select(0, order).cpu().contiguous();
-  };
-  const torch::Tensor d = pick(descriptors).to(torch::kFloat32);
-  const torch::Tensor st = selected.scores.cpu().to(torch::kFloat32).contiguous();
-  const torch::Tensor hd = selected.heads.cpu().to(torch::kInt32).contiguous();
-  const torch::Tensor px = pick(xs), py = pick(ys), sc = pick(scale_of);
-  LocalFeatures out;
-  out.dim = d.size(1);
-  out.descriptors.assign(d.data_ptr<float>(), d.data_ptr<float>() + d.numel());
-  out.strengths.assign(st.data_ptr<float>(), st.data_ptr<float>() + st.numel());
-  out.heads.assign(hd.data_ptr<int32_t>(), hd.data_ptr<int32_t>() + hd.numel());
-  out.xs.assign(px.data_ptr<int32_t>(), px.data_ptr<int32_t>() + px.numel());
-  out.ys.assign(py.data_ptr<int32_t>(), py.data_ptr<int32_t>() + py.numel());
-  out.scales.assign(sc.data_ptr<float>(), sc.data_ptr<float>() + sc.numel());
+  const torch::Tensor all_xs = torch::cat(xs), all_ys = torch::cat(ys),
+                      all_scales = torch::cat(scale_of);
+  std::vector<LocalFeatures> out(static_cast<size_t>(batch));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const torch::Tensor attention = torch::cat(maps_of_scales[i], 1);  // N x P
+    const int64_t keep = std::min<int64_t>(count, attention.size(1));
+    const SelectedLocations selected = select_feature_locations(attention, keep, selection);
+    const torch::Tensor order = selected.positions;
+    const auto pick = [&](const torch::Tensor& rows) {
+      return rows.index_select(0, order).cpu().contiguous();
+    };
+    const torch::Tensor d = pick(torch::cat(descriptors[i])).to(torch::kFloat32);
+    const torch::Tensor st = selected.scores.cpu().to(torch::kFloat32).contiguous();
+    const torch::Tensor hd = selected.heads.cpu().to(torch::kInt32).contiguous();
+    const torch::Tensor px = pick(all_xs), py = pick(all_ys), sc = pick(all_scales);
+    LocalFeatures& f = out[i];
+    f.dim = d.size(1);
+    f.descriptors.assign(d.data_ptr<float>(), d.data_ptr<float>() + d.numel());
+    f.strengths.assign(st.data_ptr<float>(), st.data_ptr<float>() + st.numel());
+    f.heads.assign(hd.data_ptr<int32_t>(), hd.data_ptr<int32_t>() + hd.numel());
+    f.xs.assign(px.data_ptr<int32_t>(), px.data_ptr<int32_t>() + px.numel());
+    f.ys.assign(py.data_ptr<int32_t>(), py.data_ptr<int32_t>() + py.numel());
+    f.scales.assign(sc.data_ptr<float>(), sc.data_ptr<float>() + sc.numel());
+  }
   return out;
 }
 

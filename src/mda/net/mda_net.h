@@ -46,6 +46,13 @@ class MdaNetImpl : public torch::nn::Module {
   // (joint: scored by the max over heads, divided by its maximum over all scales, as HOW).
   LocalFeatures extract_local(const torch::Tensor& image, const std::vector<double>& scales,
                               int64_t count, HeadSelection selection = HeadSelection::kJoint);
+  // The same for B images of one size (B x 3 x H x W), each scale one forward of the whole batch
+  // (evaluation.batch_size: a GPU runs small images far below its capacity one at a time). Each
+  // image's features are extract_local's of it alone, within the float rounding of batched
+  // convolutions.
+  std::vector<LocalFeatures> extract_local_batch(const torch::Tensor& images,
+                                                 const std::vector<double>& scales, int64_t count,
+                                                 HeadSelection selection = HeadSelection::kJoint);
 
   // Parameters of the attention branch (channel mapping and heads), e.g. for separate learning
   // rates.
