@@ -17,6 +17,7 @@
 
 #include "mda/io/npy.h"
 #include "mda/net/model_file.h"
+#include "mda/util/allocator_tuning.h"
 
 int main(int argc, char** argv) {
   if (argc < 7 || argc > 11) {
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
+  // As the mda programs do (GLIBC_TUNABLES set in the environment leaves malloc as it is: the
+  // "before" of bench/README.md).
+  mda::keep_freed_memory_for_reuse();
   const int64_t width = std::stoll(argv[2]), height = std::stoll(argv[3]);
   const int images = std::stoi(argv[4]);
   at::set_num_threads(std::stoi(argv[5]));

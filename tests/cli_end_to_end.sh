@@ -411,6 +411,10 @@ for image in np.unique(ids):
     "$mda" train "${tr[@]}" --set training.out="$work/tr_stop"
   expect_error "resume with another configuration" 1 "only training.epochs may change" \
     "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" --set training.margin=0.5 --resume
+  # Training never reads evaluation.*: a setting there (or a key a newer mda adds there) does not
+  # strand a run.
+  check "resume with another evaluation section" "$mda" train "${tr[@]}" --set training.out="$work/tr_stop" \
+    --set evaluation.features_num=77 --resume --quiet
   expect_error "resume without a checkpoint" 1 "no checkpoint" \
     "$mda" train "${tr[@]}" --set training.out="$work/tr_none" --resume
   check "trained model extracts" "$mda" extract --model "$work/tr_straight/best.mdam" --data-root "$work/syn" --dataset va \

@@ -2,6 +2,7 @@
 
 #include "mda/asmk/matrix.h"
 
+#include "mda/util/allocator_tuning.h"
 #include "mda/util/log.h"
 
 namespace mda {
@@ -28,6 +29,7 @@ Config setup_command(const ArgParser& parser) {
   set_log_quiet(parser.flag_set("--quiet"));
   set_log_verbose(parser.flag_set("--verbose"));
   if (parser.has("--log")) set_log_file(parser.get("--log"));
+  if (!allocator_tuning().empty()) log_debug(allocator_tuning());
   Config config;
   if (parser.has("--config")) config.merge_file(parser.get("--config"));
   for (const std::string& assignment : parser.all("--set")) config.set_override(assignment);

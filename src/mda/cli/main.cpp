@@ -19,6 +19,7 @@
 #ifdef MDA_HAVE_MPI
 #include "mda/mpi/mpi_job.h"
 #endif
+#include "mda/util/allocator_tuning.h"
 #include "mda/util/collective.h"
 #include "mda/util/log.h"
 #include "mda/version.h"
@@ -179,6 +180,7 @@ int run_as_mpi_rank(const Command& command, const std::vector<std::string>& args
 }  // namespace
 
 int main(int argc, char** argv) {
+  mda::keep_freed_memory_for_reuse();
   if (argc < 2) {
     print_usage();
     return 2;

@@ -50,10 +50,13 @@ Checkpoint load_checkpoint(const std::string& path, MdaNetImpl& net, torch::opti
 
 std::string comparable_config(const std::string& yaml) {
   std::string out;
-  bool in_training = false;
+  bool in_training = false, in_evaluation = false;
   for (const std::string& line : split(yaml, '\n')) {
-    if (!line.empty() && line[0] != ' ') in_training = starts_with(line, "training:");
-    if (in_training && starts_with(line, "  epochs:")) continue;
+    if (!line.empty() && line[0] != ' ') {
+      in_training = starts_with(line, "training:");
+      in_evaluation = starts_with(line, "evaluation:");
+    }
+    if (in_evaluation || (in_training && starts_with(line, "  epochs:"))) continue;
     out += line + '\n';
   }
   return out;

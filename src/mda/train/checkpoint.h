@@ -25,7 +25,8 @@ Checkpoint load_checkpoint(const std::string& path, MdaNetImpl& net, torch::opti
                            const torch::Device& device);
 
 // The configuration a resumed run must match: everything but the number of epochs, which may be
-// raised to train further.
+// raised to train further, and the evaluation section, which training never reads (a key added
+// there by a newer mda must not strand a run begun by an older one).
 std::string comparable_config(const std::string& yaml);
 
 }  // namespace mda
