@@ -37,6 +37,15 @@ MdaArchitecture tiny(int heads = 3, int dim = 16, const std::string& attention =
   return a;
 }
 
+// A tiny model written to `dir`, its weights drawn under `seed`: the path.
+std::string saved_tiny_model(const test::TempDir& dir, uint64_t seed, int heads, int dim) {
+  torch::manual_seed(seed);
+  MdaNet net(tiny(heads, dim));
+  const std::string path = dir.path("m.mdam");
+  save_model(path, *net);
+  return path;
+}
+
 // Central differences of `loss` at `checks` entries of `x` (every `stride`-th, wrapping), each
 // perturbed in place and restored, against the analytic gradient `analytic` of the same shape.
 void expect_central_differences(const torch::Tensor& x, const torch::Tensor& analytic,
@@ -484,10 +493,7 @@ TEST(ModelFile, InferenceLoadingRunsChannelsLastWithTheSameFeatures) {
 // (they once stayed float on the CPU: a ResNet loaded for inference on CUDA could not run).
 TEST(ModelFile, FoldedBiasesMoveWithTheNetwork) {
   test::TempDir dir;
-  torch::manual_seed(9);
-  MdaNet net(tiny(2, 8));
-  const std::string path = dir.path("m.mdam");
-  save_model(path, *net);
+  const std::string path = saved_tiny_model(dir, 9, 2, 8);
   MdaNet fast = load_model_for_inference(path, torch::kCPU);
   fast->to(torch::kFloat64);
   int64_t biases = 0;
@@ -510,10 +516,7 @@ TEST(ModelFile, FoldedBiasesMoveWithTheNetwork) {
 TEST(ModelFile, CudaInferenceLoadingMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible";
   test::TempDir dir;
-  torch::manual_seed(9);
-  MdaNet net(tiny(2, 8));
-  const std::string path = dir.path("m.mdam");
-  save_model(path, *net);
+  const std::string path = saved_tiny_model(dir, 9, 2, 8);
   MdaNet cpu = load_model_for_inference(path, torch::kCPU);
   MdaNet gpu = load_model_for_inference(path, torch::kCUDA);
   torch::InferenceMode inference;
@@ -577,10 +580,7 @@ TEST(Int8MobileNet, MatchesFloatOnEverySideParity) {
 
 TEST(ModelFile, Bfloat16InferenceKeepsTheMapsWithinItsRounding) {
   test::TempDir dir;
-  torch::manual_seed(5);
-  MdaNet net(tiny(3, 16));
-  const std::string path = dir.path("m.mdam");
-  save_model(path, *net);
+  const std::string path = saved_tiny_model(dir, 5, 3, 16);
   if (!cpu_has_bfloat16()) {
     test::expect_error(
         [&] { load_model_for_inference(path, torch::kCPU, BackbonePrecision::kBfloat16); },
