@@ -5,9 +5,7 @@
 
 #include <torch/torch.h>
 
-#include <map>
-#include <tuple>
-
+#include "local_features_checks.h"
 #include "mda/codebook.h"
 #include "mda/data/synthetic_dataset.h"
 #include "mda/extractor.h"
@@ -96,32 +94,6 @@ TEST_F(ExtractorApi, GivesTheNetworkLibrarysFeaturesFromFilesBytesAndBuffers) {
       {"junk bytes"});
 }
 
-// Features equal within the float rounding of another convolution batch size: the same kept
-// locations (near-equal strengths may swap places), strengths and descriptors within rounding.
-void expect_near_features(const LocalFeatures& a, const LocalFeatures& b, const std::string& what) {
-  ASSERT_EQ(a.count(), b.count()) << what;
-  ASSERT_EQ(a.dim, b.dim) << what;
-  std::map<std::tuple<int, int, float>, int64_t> where;
-  for (int64_t j = 0; j < b.count(); ++j) {
-    const size_t k = static_cast<size_t>(j);
-    where[{b.xs[k], b.ys[k], b.scales[k]}] = j;
-  }
-  int64_t matched = 0;
-  for (int64_t i = 0; i < a.count(); ++i) {
-    const size_t k = static_cast<size_t>(i);
-    EXPECT_NEAR(a.strengths[k], b.strengths[k], 1e-5) << what << " feature " << i;
-    const auto found = where.find({a.xs[k], a.ys[k], a.scales[k]});
-    if (found == where.end()) continue;
-    ++matched;
-    for (int64_t t = 0; t < a.dim; ++t) {
-      EXPECT_NEAR(a.descriptors[static_cast<size_t>(i * a.dim + t)],
-                  b.descriptors[static_cast<size_t>(found->second * b.dim + t)], 1e-4)
-          << what << " feature " << i;
-    }
-  }
-  EXPECT_GE(matched, a.count() - 2) << what;
-}
-
 // evaluation.batch_size: consecutive images of one size go through the network together; a list
 // that alternates sizes (database images, then query crops of other sizes, then database images)
 // gives every image its own features, in its own place.
@@ -149,7 +121,7 @@ TEST_F(ExtractorApi, BatchedExtractionGivesEveryImageItsOwnFeatures) {
   EXPECT_NE(b[0].descriptors, b[1].descriptors);
   ExtractionOptions bad = options_;
   bad.batch_size = 0;
-  test::expect_error([&] { extraction_settings(bad, torch::kCPU); }, {"evaluation.batch_size"});
+  test::expect_error([&] { Extractor(model_, bad); }, {"batch_size must be positive"});
 }
 
 TEST_F(ExtractorApi, CropsKeepTheScaleOfTheFullImageAsRevisitopQueries) {

@@ -50,6 +50,8 @@ Extractor::Extractor(const std::string& model_path, ExtractionOptions options,
     fail("Extractor: image_size must be positive, found ", options.image_size);
   if (options.features_num < 1)
     fail("Extractor: features_num must be positive, found ", options.features_num);
+  if (options.batch_size < 1)
+    fail("Extractor: batch_size must be positive, found ", options.batch_size);
   if (options.scales.empty()) fail("Extractor: scales must list at least one scale");
   for (double s : options.scales)
     if (!(s > 0 && s <= 16)) fail("Extractor: scales must be in (0, 16], found ", s);

@@ -75,8 +75,6 @@ ExtractionSettings extraction_settings(const ExtractionOptions& options,
   settings.features_num = options.features_num;
   settings.selection = parse_head_selection(options.selection, "evaluation.selection");
   settings.precision = parse_backbone_precision(options.precision, "evaluation.precision");
-  if (options.batch_size < 1)
-    fail("evaluation.batch_size must be at least 1, found ", options.batch_size);
   settings.batch_size = options.batch_size;
   settings.device = device;
   settings.stream.threads = options.decode_threads;
