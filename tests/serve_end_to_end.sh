@@ -199,9 +199,19 @@ else
 fi
 
 # --- 6. SIGTERM: the request in flight is answered, then the server exits 0
-curl -s -X POST --data-binary "@$jpg/q000.jpg" "$url/search?topk=1" > "$work/inflight.json" &
-curl_pid=$!
-sleep 0.05
+# The signal waits until /metrics reports the request running (on a loaded machine no fixed sleep
+# is enough for it to arrive); a request that ends before it is seen is sent again.
+seen_running=0
+for _ in $(seq 1 20); do
+  curl -s -X POST --data-binary "@$jpg/q000.jpg" "$url/search?topk=1" > "$work/inflight.json" &
+  curl_pid=$!
+  while kill -0 "$curl_pid" 2> /dev/null; do
+    if curl -s "$url/metrics" | grep -q '^mda_requests_running [1-9]'; then seen_running=1; break; fi
+  done
+  [ "$seen_running" = 1 ] && break
+  wait "$curl_pid"
+done
+check "SIGTERM: a search seen running before the signal" test "$seen_running" = 1
 check "SIGTERM: clean exit" stop_server
 wait "$curl_pid"
 check "SIGTERM: the request in flight was answered" grep -q '"results"' "$work/inflight.json"

@@ -43,6 +43,16 @@ class Admission {
     return Ticket(this);
   }
 
+  // Requests holding a slot now, and requests waiting for one.
+  int running() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return running_;
+  }
+  int waiting() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return waiting_;
+  }
+
   // How many requests share the cores: those holding a slot now, or the recent average when it
   // is higher (a client's gap between two requests would otherwise look like an idle server, and
   // the next request take every core just before another one arrives).

@@ -357,7 +357,7 @@ class Service {
                        {"log_records", status.log_records}};
   }
 
-  std::string gauges() const {
+  std::string gauges() {
     const LiveIndexStatus status = live_.status();
     const IndexStatistics stats = live_.index().statistics();
     return cat("# TYPE mda_index_images gauge\nmda_index_images ", stats.images,
@@ -365,6 +365,8 @@ class Service {
                "\n# TYPE mda_log_records gauge\nmda_log_records ", status.log_records,
                "\n# TYPE mda_log_bytes gauge\nmda_log_bytes ", status.log_bytes,
                "\n# TYPE mda_index_generation gauge\nmda_index_generation ", status.generation,
+               "\n# TYPE mda_requests_running gauge\nmda_requests_running ", admission_.running(),
+               "\n# TYPE mda_requests_waiting gauge\nmda_requests_waiting ", admission_.waiting(),
                "\n");
   }
 
