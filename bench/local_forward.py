@@ -6,7 +6,7 @@ import-weights`, loads that file's weights into an equivalent PyTorch model, che
 the same local features on a small image, then times extraction of the top 1000 features over the
 7 HOW scales of a WIDTH x HEIGHT image in both.
 
-  python3 bench/local_forward.py BUILD_DIR [--width 1024 --height 768 --images 2 --threads N --repeats 2]
+  python3 bench/local_forward.py BUILD_DIR [--width 1024 --height 768 --images 2 --threads N --repeats 2 --warmup 3]
 """
 import argparse
 import json
@@ -145,10 +145,10 @@ class MdaModel(torch.nn.Module):
 
 
 def cpp_extract(build, model, width, height, images, threads, count, dump, scales, precision="float",
-                device="cpu"):
+                device="cpu", warmup=1):
     out = subprocess.run([os.path.join(build, "bench", "mda_bench_local_forward"), model, str(width), str(height),
                           str(images), str(threads), str(count), dump, ",".join(str(s) for s in scales),
-                          precision, device],
+                          precision, device, str(warmup)],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -162,6 +162,9 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--features", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="extractions before each timing, on both sides (a process's first ones are "
+                             "slower while its heap grows)")
     parser.add_argument("--scales", default=",".join(str(s) for s in SCALES),
                         help="comma-separated extraction scales (default: HOW's seven)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
@@ -195,28 +198,40 @@ def main():
         torch.manual_seed(0)
         image = torch.rand(1, 3, args.height, args.width).to(device)
         dump = os.path.join(work, backbone + "_")
-        # Alternate the two, best of --repeats each, so that machine noise hits both alike.
-        python_rate, cpp_rate = 0.0, 0.0
+        # PyTorch's own best layout too: the model converted to channels-last (as mda loads it).
+        channels_last = MdaModel(arch, tensors).eval().to(device).to(memory_format=torch.channels_last)
+
+        def python_timing(m):
+            """img/s of m after --warmup extractions, timed as the C++ side times itself."""
+            with torch.inference_mode():
+                for _ in range(args.warmup):
+                    features = m.extract_local(image, scales, args.features)
+                sync()
+                start = time.perf_counter()
+                for _ in range(args.images):
+                    m.extract_local(image, scales, args.features)
+                sync()
+                return args.images / (time.perf_counter() - start), features
+
+        # All sides alternate, best of --repeats each, so that machine noise hits them alike; each
+        # C++ run is a fresh process with the same warm-up as the Python side.
+        python_rate, channels_last_rate, cpp_rate = 0.0, 0.0, 0.0
         # evaluation.precision variants of the same model file: bf16 on CUDA and on CPUs with
         # bfloat16 instructions (else mda refuses it), int8 for MobileNetV1 on the CPU.
         int8 = backbone == "mobilenet_v1" and args.device == "cpu"
         variants = [] if args.float_only else (["bf16"] + (["int8"] if int8 else []))
         variant_rates = {v: 0.0 for v in variants}
         for _ in range(args.repeats):
-            with torch.inference_mode():
-                strengths, descriptors = model.extract_local(image, scales, args.features)  # warm-up
-                start = time.perf_counter()
-                for _ in range(args.images):
-                    model.extract_local(image, scales, args.features)
-                sync()
-                python_rate = max(python_rate, args.images / (time.perf_counter() - start))
+            rate, (strengths, descriptors) = python_timing(model)
+            python_rate = max(python_rate, rate)
+            channels_last_rate = max(channels_last_rate, python_timing(channels_last)[0])
             cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                              args.features, dump, scales, "float", args.device)
+                              args.features, dump, scales, "float", args.device, args.warmup)
             cpp_rate = max(cpp_rate, cpp["images_per_second"])
             for v in list(variant_rates):
                 try:
                     cpp = cpp_extract(args.build, model_path, args.width, args.height, args.images, args.threads,
-                                      args.features, dump + v + "_", scales, v, args.device)
+                                      args.features, dump + v + "_", scales, v, args.device, args.warmup)
                     variant_rates[v] = max(variant_rates[v], cpp["images_per_second"])
                 except subprocess.CalledProcessError as error:
                     print("SKIPPED %s %s: %s" % (backbone, v, error.stderr.strip().splitlines()[-1]))
@@ -234,17 +249,6 @@ def main():
         same = strength_error < 1e-3 and descriptor_error < 1e-3
         print("%s: C++ and PyTorch features agree: %s (strength error %.2e, relative descriptor error %.2e)"
               % (backbone, same, strength_error, descriptor_error))
-        # PyTorch's own best layout too: the model converted to channels-last (as mda loads it).
-        model = model.to(memory_format=torch.channels_last)
-        channels_last_rate = 0.0
-        for _ in range(args.repeats):
-            with torch.inference_mode():
-                model.extract_local(image, scales, args.features)
-                start = time.perf_counter()
-                for _ in range(args.images):
-                    model.extract_local(image, scales, args.features)
-                sync()
-                channels_last_rate = max(channels_last_rate, args.images / (time.perf_counter() - start))
         rows.append((backbone, cpp_rate, python_rate, channels_last_rate))
         for v, rate in variant_rates.items():
             # Their features are not the float ones: how close, as the cosine of each descriptor to

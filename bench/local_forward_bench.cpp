@@ -1,10 +1,11 @@
 // Times MdaNet::extract_local (multi-scale local features, top-n) on a random image, after a
 // warm-up. Prints one JSON line; bench/local_forward.py compares it with PyTorch in Python.
 //   mda_bench_local_forward MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES
-//   [PRECISION [DEVICE]]]]
+//   [PRECISION [DEVICE [WARMUP]]]]]
 // SCALES: comma-separated, HOW's seven (2.0 ... 0.25) by default; PRECISION float (default),
 // bf16 or int8 (evaluation.precision); DEVICE cpu (default) or cuda. Each image's features come
-// back to the CPU, so the timing includes the device's work.
+// back to the CPU, so the timing includes the device's work. WARMUP (default 1): extractions
+// before the timing starts (a process's first extractions are slower while its heap grows).
 // With DUMP_PREFIX, the warm-up's features are written to DUMP_PREFIX{strengths,descriptors}.npy
 // so that the Python side can check it computes the same thing.
 #include <ATen/Parallel.h>
@@ -20,10 +21,10 @@
 #include "mda/util/allocator_tuning.h"
 
 int main(int argc, char** argv) {
-  if (argc < 7 || argc > 11) {
+  if (argc < 7 || argc > 12) {
     std::fprintf(stderr,
                  "usage: %s MODEL WIDTH HEIGHT IMAGES THREADS FEATURES [DUMP_PREFIX [SCALES "
-                 "[PRECISION [DEVICE]]]]\n",
+                 "[PRECISION [DEVICE [WARMUP]]]]]\n",
                  argv[0]);
     return 2;
   }
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(std::stoi(argv[5]));
   const int64_t features = std::stoll(argv[6]);
   const std::string precision = argc >= 10 ? argv[9] : "float";
-  const std::string device_name = argc == 11 ? argv[10] : "cpu";
+  const std::string device_name = argc >= 11 ? argv[10] : "cpu";
+  const int warmup = argc == 12 ? std::stoi(argv[11]) : 1;
   if (device_name != "cpu" && device_name != "cuda") {
     std::fprintf(stderr, "DEVICE must be cpu or cuda, found '%s'\n", device_name.c_str());
     return 2;
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   const torch::Tensor image = torch::rand({1, 3, height, width}).to(device);
   const mda::LocalFeatures first = net->extract_local(image, scales, features);  // warm-up
+  for (int i = 1; i < warmup; ++i) net->extract_local(image, scales, features);
   if (argc >= 8 && argv[7][0] != 0) {
     mda::write_npy(std::string(argv[7]) + "strengths.npy",
                    mda::NdArray::from_vector(first.strengths, {first.count()}));
