@@ -34,7 +34,6 @@ import os
 # One thread on both sides: set before numpy loads its BLAS.
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,29 +41,10 @@ import time
 
 import numpy as np
 
+from cpu_info import cpu_flags, cpu_model  # noqa: F401  (serve_load and asmk_python import them from here)
+
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
 DIM, QUERY_MA, ALPHA, TAU = 128, 5, 3.0, 0.0
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def cpu_flags():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return " ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags)
-    except OSError:
-        pass
-    return ""
 
 
 def numpy_sgemm_gflops():

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from cpu_info import cpu_flags, cpu_model
+
 SCALES = [2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25]
 DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "int32": np.int32,
           "uint8": np.uint8, "float16": np.float16, "uint16": np.uint16}
@@ -260,7 +262,8 @@ def main():
             print("%s %s: cosine of each descriptor to its nearest float one: mean %.4f, 5th percentile %.4f"
                   % (backbone, v, nearest.mean(), np.percentile(nearest, 5)))
             rows.append((backbone + " " + v, rate, python_rate, channels_last_rate))
-    print("\nlocal forward, %d scales, %dx%d, top %d, %d threads, %s" % (len(scales), args.width, args.height,
+    print("\ncpu: %s (%s)" % (cpu_model(), cpu_flags()))
+    print("local forward, %d scales, %dx%d, top %d, %d threads, %s" % (len(scales), args.width, args.height,
                                                                          args.features, args.threads,
                                                                          args.device.upper()))
     print("%-14s %10s %14s %8s %26s %8s" % ("backbone", "C++ img/s", "PyTorch img/s", "ratio",
