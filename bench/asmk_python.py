@@ -17,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from asmk_query import NumpyIvf, cpu_model, make_data  # noqa: E402  (sets one BLAS thread)
+from asmk_query import NumpyIvf, make_data  # noqa: E402  (sets one BLAS thread)
+from cpu_info import cpu_model  # noqa: E402
 
 import numpy as np  # noqa: E402
 

@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from cpu_info import cpu_flags, cpu_model  # noqa: F401  (serve_load and asmk_python import them from here)
+from cpu_info import cpu_flags, cpu_model
 
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
 DIM, QUERY_MA, ALPHA, TAU = 128, 5, 3.0, 0.0

@@ -175,6 +175,8 @@ def main():
                         help="skip the bf16 and int8 runs (evaluation.precision)")
     parser.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     args = parser.parse_args()
+    if args.warmup < 1:
+        parser.error("--warmup must be at least 1 (the C++ side always warms up once)")
     scales = [float(s) for s in args.scales.split(",")]
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -28,7 +28,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from asmk_query import cpu_model, make_data, write_folder  # noqa: E402
+from asmk_query import make_data, write_folder  # noqa: E402
+from cpu_info import cpu_model  # noqa: E402
 
 SMALL = ["--set", "evaluation.image_size=256", "--set", "evaluation.scales=[1.0,0.707]",
          "--set", "evaluation.features_num=200"]

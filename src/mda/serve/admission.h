@@ -44,11 +44,11 @@ class Admission {
   }
 
   // Requests holding a slot now, and requests waiting for one.
-  int running() {
+  int running() const {
     const std::lock_guard<std::mutex> lock(mutex_);
     return running_;
   }
-  int waiting() {
+  int waiting() const {
     const std::lock_guard<std::mutex> lock(mutex_);
     return waiting_;
   }
@@ -69,7 +69,7 @@ class Admission {
     }
     freed_.notify_one();
   }
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable freed_;
   const int slots_, max_waiting_;
   int running_ = 0, waiting_ = 0;

@@ -357,7 +357,7 @@ class Service {
                        {"log_records", status.log_records}};
   }
 
-  std::string gauges() {
+  std::string gauges() const {
     const LiveIndexStatus status = live_.status();
     const IndexStatistics stats = live_.index().statistics();
     return cat("# TYPE mda_index_images gauge\nmda_index_images ", stats.images,
