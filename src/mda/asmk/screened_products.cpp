@@ -305,6 +305,7 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
       const float* c = centroids + j * d;
       for (int64_t t = 0; t < d; t += 64 / static_cast<int64_t>(sizeof(float)))
         __builtin_prefetch(c + t);
+      __builtin_prefetch(c + d - 1);  // a row that does not start on a cache line ends on one more
       __builtin_prefetch(centroid_norms + j);
     }
     candidates.resize(kept);
