@@ -90,10 +90,12 @@ case "$stage" in
     done
     for run in shared-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
   lr)
-    # An interrupted trial first (its checkpoint does not outlive this machine), then the rest.
+    # An interrupted trial first (its checkpoint does not outlive this machine), then the rest,
+    # rate by rate with the arms alternating, so that a comparison cut short by the end of a
+    # session has spent the same budget on both arms (within one trial).
     trials=()
-    for a in how mda; do
-      for lr in $LRS; do
+    for lr in $LRS; do
+      for a in how mda; do
         if [ -f "lr-$a-$lr-s0/checkpoint.pt" ]; then trials=("$a:$lr" "${trials[@]}"); else trials+=("$a:$lr"); fi
       done
     done
