@@ -253,6 +253,61 @@ TEST(Aggregate, ResidualSumsPerWordThenBitsOrUnitVectors) {
   EXPECT_NEAR(multi.vectors[2] / multi.vectors[3], 0.9, 1e-6);
 }
 
+// aggregate() sums residuals eight dimensions at a time and orders the pairs by a counting sort for
+// small codebooks or a sorted key list for large ones; both must give, bit for bit, what a plain
+// loop over the descriptors in ascending order gives (the order fixes the double rounding).
+TEST(Aggregate, EveryOrderingAndWidthMatchesAPlainLoop) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (int64_t d : {5, 8, 13, 128}) {
+    for (int64_t k : {3, 64, 100000}) {  // 100000 > 4 x pairs: the sorted-key path
+      for (int ma : {1, 3}) {
+        const int64_t n = 40;
+        std::vector<float> x(static_cast<size_t>(n * d)), c(static_cast<size_t>(k * d));
+        for (float& v : x) v = normal(rng);
+        for (float& v : c) v = normal(rng) * 0.1f;
+        std::vector<int32_t> words(static_cast<size_t>(n * ma));
+        std::uniform_int_distribution<int32_t> word(
+            0, static_cast<int32_t>(std::min<int64_t>(k, 20) - 1));
+        for (int32_t& w : words) w = word(rng);
+        std::map<int32_t, std::vector<double>> sums;
+        for (int64_t i = 0; i < n; ++i)
+          for (int a = 0; a < ma; ++a) {
+            const int32_t w = words[static_cast<size_t>(i * ma + a)];
+            auto& sum = sums.try_emplace(w, static_cast<size_t>(d), 0.0).first->second;
+            for (int64_t t = 0; t < d; ++t)
+              sum[static_cast<size_t>(t)] +=
+                  static_cast<double>(x[static_cast<size_t>(i * d + t)]) -
+                  c[static_cast<size_t>(w * d + t)];
+          }
+        const AggregatedImage bits = aggregate(x.data(), n, d, words.data(), ma, c.data(), k, true);
+        const AggregatedImage unit =
+            aggregate(x.data(), n, d, words.data(), ma, c.data(), k, false);
+        ASSERT_EQ(bits.count(), static_cast<int64_t>(sums.size())) << d << " " << k << " " << ma;
+        size_t g = 0;
+        for (const auto& [w, sum] : sums) {
+          ASSERT_EQ(bits.words[g], w);
+          ASSERT_EQ(unit.words[g], w);
+          double norm = 0;
+          for (double v : sum) norm += v * v;
+          norm = std::sqrt(norm) + 1e-6;
+          for (int64_t t = 0; t < d; ++t) {
+            const bool bit = (bits.codes[g * static_cast<size_t>(bits.code_bytes()) +
+                                         static_cast<size_t>(t / 8)] >>
+                              (t % 8)) &
+                             1;
+            EXPECT_EQ(bit, sum[static_cast<size_t>(t)] > 0)
+                << "d " << d << " k " << k << " t " << t;
+            EXPECT_EQ(unit.vectors[g * static_cast<size_t>(d) + static_cast<size_t>(t)],
+                      static_cast<float>(sum[static_cast<size_t>(t)] / norm));
+          }
+          ++g;
+        }
+      }
+    }
+  }
+}
+
 // The reference: per image and word, residual sums from the descriptors directly; scores summed
 // over every word; no inverted file.
 struct Reference {

@@ -6,6 +6,45 @@
 #include "mda/util/error.h"
 
 namespace mda {
+namespace {
+
+// residual += sum over the group's descriptors of (x - c), in double, descriptor by descriptor (the
+// order fixes the rounding). Cloned per instruction set: the baseline build's two-wide doubles
+// made this most of a query's aggregation.
+// The sum of the residuals (x - c) of a word's descriptors, in double and descriptor by descriptor
+// (that order fixes the rounding), into residual; with code, also its signs as bits (LSB first).
+// Cloned per instruction set: in the baseline build's two-wide doubles, and bit by bit, this was
+// most of a query's aggregation.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void sum_residuals(
+    const float* descriptors, const int64_t* rows, size_t count, const float* centroid, int64_t dim,
+    double* residual, uint8_t* code) {
+  int64_t t0 = 0;
+  for (; t0 + 8 <= dim; t0 += 8) {
+    double c[8], sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int u = 0; u < 8; ++u) c[u] = centroid[t0 + u];
+    for (size_t j = 0; j < count; ++j) {
+      const float* x = descriptors + rows[j] * dim + t0;
+      for (int u = 0; u < 8; ++u) sum[u] += static_cast<double>(x[u]) - c[u];
+    }
+    for (int u = 0; u < 8; ++u) residual[t0 + u] = sum[u];
+    if (code != nullptr) {
+      unsigned bits = 0;
+      for (int u = 0; u < 8; ++u) bits |= static_cast<unsigned>(sum[u] > 0) << u;
+      code[t0 / 8] = static_cast<uint8_t>(bits);
+    }
+  }
+  for (; t0 < dim; ++t0) {
+    double sum = 0;
+    for (size_t j = 0; j < count; ++j)
+      sum +=
+          static_cast<double>(descriptors[rows[j] * dim + t0]) - static_cast<double>(centroid[t0]);
+    residual[t0] = sum;
+    if (code != nullptr)
+      code[t0 / 8] |= static_cast<uint8_t>(static_cast<unsigned>(sum > 0) << (t0 % 8));
+  }
+}
+
+}  // namespace
 
 AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
                           const int32_t* assignments, int ma, const float* centroids, int64_t k,
@@ -13,45 +52,62 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
   AggregatedImage out;
   out.dim = dim;
   out.binary = binary;
-  // Group the (descriptor, word) pairs by word.
-  std::vector<std::pair<int32_t, int64_t>> pairs;
-  pairs.reserve(static_cast<size_t>(n * ma));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int a = 0; a < ma; ++a) {
-      const int32_t word = assignments[i * ma + a];
-      if (word < 0 || word >= k) fail("visual word ", word, " outside the codebook of ", k);
-      pairs.emplace_back(word, i);
+  const int64_t pairs = n * ma;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int32_t word = assignments[p];
+    if (word < 0 || word >= k) fail("visual word ", word, " outside the codebook of ", k);
+  }
+  // The (word, descriptor) pairs in ascending order: a counting sort by word where the codebook
+  // is small beside the pairs, a sort of packed keys otherwise (no pass over a large codebook).
+  std::vector<int64_t> rows(static_cast<size_t>(pairs));
+  std::vector<int32_t> group_words, group_starts;
+  if (k <= 4 * pairs) {
+    std::vector<int32_t> starts(static_cast<size_t>(k) + 1, 0);
+    for (int64_t p = 0; p < pairs; ++p) ++starts[static_cast<size_t>(assignments[p]) + 1];
+    for (int64_t w = 0; w < k; ++w) {
+      if (starts[static_cast<size_t>(w + 1)] > 0) {
+        group_words.push_back(static_cast<int32_t>(w));
+        group_starts.push_back(starts[static_cast<size_t>(w)]);
+      }
+      starts[static_cast<size_t>(w + 1)] += starts[static_cast<size_t>(w)];
+    }
+    for (int64_t p = 0; p < pairs; ++p)
+      rows[static_cast<size_t>(starts[static_cast<size_t>(assignments[p])]++)] = p / ma;
+  } else {
+    std::vector<uint64_t> keys(static_cast<size_t>(pairs));
+    for (int64_t p = 0; p < pairs; ++p)
+      keys[static_cast<size_t>(p)] =
+          static_cast<uint64_t>(assignments[p]) << 32 | static_cast<uint64_t>(p / ma);
+    std::sort(keys.begin(), keys.end());
+    for (int64_t p = 0; p < pairs; ++p) {
+      const auto word = static_cast<int32_t>(keys[static_cast<size_t>(p)] >> 32);
+      if (group_words.empty() || group_words.back() != word) {
+        group_words.push_back(word);
+        group_starts.push_back(static_cast<int32_t>(p));
+      }
+      rows[static_cast<size_t>(p)] =
+          static_cast<int64_t>(keys[static_cast<size_t>(p)] & 0xffffffffu);
     }
   }
-  std::sort(pairs.begin(), pairs.end());
+  group_starts.push_back(static_cast<int32_t>(pairs));
+  out.words = group_words;
+  if (binary)
+    out.codes.assign(group_words.size() * static_cast<size_t>(out.code_bytes()), 0);
+  else
+    out.vectors.reserve(group_words.size() * static_cast<size_t>(dim));
   std::vector<double> residual(static_cast<size_t>(dim));
-  for (size_t start = 0; start < pairs.size();) {
-    const int32_t word = pairs[start].first;
-    std::fill(residual.begin(), residual.end(), 0.0);
-    size_t end = start;
-    for (; end < pairs.size() && pairs[end].first == word; ++end) {
-      const float* x = descriptors + pairs[end].second * dim;
-      const float* c = centroids + static_cast<int64_t>(word) * dim;
-      for (int64_t t = 0; t < dim; ++t)
-        residual[static_cast<size_t>(t)] += static_cast<double>(x[t]) - c[t];
-    }
-    out.words.push_back(word);
-    if (binary) {
-      const size_t base = out.codes.size();
-      out.codes.resize(base + static_cast<size_t>(out.code_bytes()), 0);
-      // Branch-free: the signs of residuals are coin flips, and a branch per bit mispredicted half
-      // the time (it was most of the aggregation's time).
-      for (int64_t t = 0; t < dim; ++t) {
-        out.codes[base + static_cast<size_t>(t / 8)] |= static_cast<uint8_t>(
-            static_cast<unsigned>(residual[static_cast<size_t>(t)] > 0) << (t % 8));
-      }
-    } else {
+  for (size_t g = 0; g < group_words.size(); ++g) {
+    uint8_t* code = binary ? out.codes.data() + g * static_cast<size_t>(out.code_bytes()) : nullptr;
+    sum_residuals(descriptors, rows.data() + group_starts[g],
+                  static_cast<size_t>(group_starts[g + 1] - group_starts[g]),
+                  centroids + static_cast<int64_t>(group_words[g]) * dim, dim, residual.data(),
+                  code);
+    if (!binary) {
       double norm = 0;
       for (double v : residual) norm += v * v;
       norm = std::sqrt(norm) + 1e-6;
       for (double v : residual) out.vectors.push_back(static_cast<float>(v / norm));
     }
-    start = end;
   }
   return out;
 }
