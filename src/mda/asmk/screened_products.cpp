@@ -48,7 +48,7 @@ constexpr int64_t kColumns = 4096;  // a tile of m x 4096 int32 products: 4 MiB 
 
 // x.c in float, eight interleaved partial sums in a fixed order: the exact recomputation.
 using Floats8 = float __attribute__((vector_size(32)));
-float dot(const float* a, const float* b, int64_t d) {
+inline float dot(const float* a, const float* b, int64_t d) {
   Floats8 sum{};
   int64_t t = 0;
   for (; t + 8 <= d; t += 8) {
@@ -60,6 +60,18 @@ float dot(const float* a, const float* b, int64_t d) {
   float s = ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
   for (; t < d; ++t) s += a[t] * b[t];
   return s;
+}
+
+// Each candidate's value norm_j - 2 x.c_j, exactly as `dot` computes it. Cloned for AVX2 without
+// FMA (the same multiplies and adds, so the same bits): the baseline build splits the eight sums
+// over two SSE registers and kept them on the stack.
+__attribute__((target_clones("avx2", "default"))) void recompute_candidates(
+    const float* row, const float* centroids, const float* centroid_norms, int64_t d,
+    std::pair<float, int32_t>* candidates, size_t count) {
+  for (size_t n = 0; n < count; ++n) {
+    const int32_t j = candidates[n].second;
+    candidates[n] = {centroid_norms[j] - 2 * dot(row, centroids + j * d, d), j};
+  }
 }
 
 // A word whose lower bound is at most the heap's top (the count-th smallest upper bound so far)
@@ -335,10 +347,7 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
     if (i + 1 < m) keep_and_prefetch(i + 1);
     std::vector<std::pair<float, int32_t>>& candidates = scratch.candidates[static_cast<size_t>(i)];
     const size_t kept = candidates.size();
-    for (auto& candidate : candidates) {
-      const int32_t j = candidate.second;
-      candidate = {centroid_norms[j] - 2 * dot(x + i * d, centroids + j * d, d), j};
-    }
+    recompute_candidates(x + i * d, centroids, centroid_norms, d, candidates.data(), kept);
     if (kept < static_cast<size_t>(count))  // cannot happen: the count best upper bounds pass
       fail("int8 screen kept ", kept, " of ", count, " words for row ", i);
     const auto end = candidates.begin() + static_cast<std::ptrdiff_t>(kept);
