@@ -142,13 +142,15 @@ TEST(ScreenedProducts, GiveTheFloatPathsWordsOnRandomDataOfEveryShape) {
   };
   for (const Shape& s :
        {Shape{50, 5, 13, 1}, Shape{300, 1024, 128, 1}, Shape{700, 8200, 40, 1e-20f},
-        Shape{90, 3000, 128, 1e15f}, Shape{260, 700, 7, 0.5f}}) {
+        Shape{90, 3000, 128, 1e15f}, Shape{260, 700, 7, 0.5f}, Shape{120, 4101, 16, 1}}) {
     std::vector<float> x(static_cast<size_t>(s.n * s.d)), c(static_cast<size_t>(s.k * s.d));
     for (float& v : x) v = normal(rng) * s.scale;
     for (float& v : c) v = normal(rng) * s.scale;
     std::fill_n(x.begin(), s.d, 0.0f);            // an all-zero row
     std::fill_n(c.begin() + 2 * s.d, s.d, 0.0f);  // an all-zero word
-    for (int count : {1, 5}) {
+    // 10 words: more than the vector screen's lanes keep (the portable screen); 4,101 words: a
+    // second tile of five columns (one pass with offers, partly outside the vector loop).
+    for (int count : {1, 5, 10}) {
       if (count > s.k) continue;
       Assignment floats;
       {

@@ -74,43 +74,63 @@ __attribute__((target_clones("avx2", "default"))) void recompute_candidates(
   }
 }
 
-// A word whose lower bound is at most the heap's top (the count-th smallest upper bound so far)
-// becomes a candidate; its upper bound is offered to the heap. Upper bounds only ever lower the
-// top, so a candidate kept early may be dropped at the end, never the reverse. `lower` is
-// without the slack.
-inline void offer(float lower, float step, float l1, const RowScreen& r, int64_t at, float* heap,
-                  int count, std::vector<std::pair<float, int32_t>>& candidates) {
-  candidates.emplace_back(lower - r.slack, static_cast<int32_t>(at));
-  const float error = step * r.row_l1 + l1 * r.row_step + r.slack;
-  const float upper = (lower - r.slack) + 2 * error;
+// Each tile of a row is screened in two passes. The first finds the count smallest upper bounds
+// so far (a max-heap of count values, the row's `heap`); the second keeps as candidates the words
+// whose lower bound is at most the count-th of them plus twice the slack: the true count nearest
+// always pass, whatever the rounding of either bound. A threshold known before the second pass
+// offers each row only about its final candidates; choosing them in one pass with a threshold
+// that settles as it goes offered twice as many, each a mispredicted branch and a heap update.
+inline float upper_bound(int32_t product, float norm, float step, float l1, const RowScreen& r) {
+  return norm - step * (static_cast<float>(product) * r.scale - r.row_l1) + l1 * r.row_step;
+}
+inline float lower_bound(int32_t product, float norm, float step, float l1, const RowScreen& r) {
+  return norm - step * (static_cast<float>(product) * r.scale + r.row_l1) - l1 * r.row_step;
+}
+inline void offer_upper(float upper, float* heap, int count) {
   if (upper < heap[0]) {
     std::pop_heap(heap, heap + count);
     heap[count - 1] = upper;
     std::push_heap(heap, heap + count);
   }
 }
-
-// What a word's lower bound is compared with: the count-th smallest upper bound so far, or the
-// row's cap where that is lower, plus the slack.
-inline float screen_threshold(const RowScreen& r, const float* heap) {
-  return std::min(heap[0], r.cap) + r.slack;
+// What a lower bound is compared with once the heap holds this tile's upper bounds.
+inline float candidate_limit(const RowScreen& r, const float* heap) {
+  return heap[0] + 2 * r.slack;
 }
 
-void screen_row_portable(const int32_t* products, const float* norms, const float* step,
-                         const float* l1, int64_t c, int64_t col0, const RowScreen& r, float* heap,
-                         int count, std::vector<std::pair<float, int32_t>>& candidates) {
+void tile_uppers_portable(const int32_t* products, const float* norms, const float* step,
+                          const float* l1, int64_t c, const RowScreen& r, float* heap, int count) {
+  for (int64_t j = 0; j < c; ++j)
+    offer_upper(upper_bound(products[j], norms[j], step[j], l1[j], r), heap, count);
+}
+
+void tile_candidates_portable(const int32_t* products, const float* norms, const float* step,
+                              const float* l1, int64_t c, int64_t col0, const RowScreen& r,
+                              float limit, std::vector<std::pair<float, int32_t>>& candidates) {
   for (int64_t j = 0; j < c; ++j) {
-    const float p = static_cast<float>(products[j]);
-    const float lower = norms[j] - step[j] * (p * r.scale + r.row_l1) - l1[j] * r.row_step;
-    if (lower <= screen_threshold(r, heap))
-      offer(lower, step[j], l1[j], r, col0 + j, heap, count, candidates);
+    const float lower = lower_bound(products[j], norms[j], step[j], l1[j], r);
+    if (lower <= limit) candidates.emplace_back(lower, static_cast<int32_t>(col0 + j));
+  }
+}
+
+// The later tiles of a long row in one pass: the first tile's threshold is already close to the
+// row's, so few words pass it, and each that does lowers it with its own upper bound (a second
+// pass over every tile cost more than it saved at 65,536 words).
+void tile_offers_portable(const int32_t* products, const float* norms, const float* step,
+                          const float* l1, int64_t c, int64_t col0, const RowScreen& r, float* heap,
+                          int count, std::vector<std::pair<float, int32_t>>& candidates) {
+  for (int64_t j = 0; j < c; ++j) {
+    const float lower = lower_bound(products[j], norms[j], step[j], l1[j], r);
+    if (lower <= candidate_limit(r, heap)) {
+      candidates.emplace_back(lower, static_cast<int32_t>(col0 + j));
+      offer_upper(upper_bound(products[j], norms[j], step[j], l1[j], r), heap, count);
+    }
   }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // A row's constants broadcast to eight lanes for one side of the bound (sign -1 the lower, +1
-// the upper): made once per row, so that the loops keep them in registers (`offer` writes through
-// `heap`, which the compiler cannot tell apart from the RowScreen, and would reload its fields).
+// the upper): made once per row, so that the loops keep them in registers.
 struct BoundConstants8 {
   __m256 scale, row_l1, row_step;
 };
@@ -135,71 +155,145 @@ __attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* product
                        _mm256_loadu_ps(norms + j)));
 }
 
-// The threshold changes only when a word is offered, so it is kept in a register too.
-__attribute__((target("avx2,fma"))) void screen_row_avx2(
+// The first pass for Count (at most kMostLaneCount) words: each of sixteen lanes keeps its Count
+// smallest upper bounds in sorted registers (a min/max insertion, no branch); the row's Count
+// smallest are among them. Two sets of eight lanes keep two insertions in flight.
+constexpr int kMostLaneCount = 8;
+template <int Count>
+__attribute__((target("avx2,fma"))) inline void insert(__m256* sorted, __m256 v) {
+  for (int q = 0; q < Count; ++q) {
+    const __m256 low = _mm256_min_ps(sorted[q], v);
+    v = _mm256_max_ps(sorted[q], v);
+    sorted[q] = low;
+  }
+}
+template <int Count>
+__attribute__((target("avx2,fma"))) void tile_uppers_avx2(const int32_t* products,
+                                                          const float* norms, const float* step,
+                                                          const float* l1, int64_t c,
+                                                          const RowScreen& r, float* heap) {
+  const BoundConstants8 upper = bound_constants8(r, 1);
+  __m256 best[2][Count];
+  for (auto& set : best)
+    for (__m256& v : set) v = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  int64_t j = 0;
+  for (; j + 16 <= c; j += 16) {
+    insert<Count>(best[0], bounds8(products, norms, step, l1, j, upper));
+    insert<Count>(best[1], bounds8(products, norms, step, l1, j + 8, upper));
+  }
+  if (j + 8 <= c) {
+    insert<Count>(best[0], bounds8(products, norms, step, l1, j, upper));
+    j += 8;
+  }
+  alignas(32) float lanes[8];
+  for (auto& set : best) {
+    for (const __m256& v : set) {
+      _mm256_store_ps(lanes, v);
+      for (float u : lanes) offer_upper(u, heap, Count);
+    }
+  }
+  tile_uppers_portable(products + j, norms + j, step + j, l1 + j, c - j, r, heap, Count);
+}
+
+__attribute__((target("avx2,fma"))) void tile_candidates_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
-    int64_t col0, const RowScreen& r, float* heap, int count,
+    int64_t col0, const RowScreen& r, float limit,
     std::vector<std::pair<float, int32_t>>& candidates) {
-  const BoundConstants8 lower_bound = bound_constants8(r, -1);
-  float threshold = screen_threshold(r, heap);
-  __m256 limit = _mm256_set1_ps(threshold);
+  const BoundConstants8 lower_constants = bound_constants8(r, -1);
+  const __m256 limits = _mm256_set1_ps(limit);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    const __m256 lower = bounds8(products, norms, step, l1, j, lower_bound);
+    const __m256 lower = bounds8(products, norms, step, l1, j, lower_constants);
     unsigned pass =
-        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limit, _CMP_LE_OQ)));
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limits, _CMP_LE_OQ)));
     if (!pass) continue;
     alignas(32) float lowers[8];
     _mm256_store_ps(lowers, lower);
     for (; pass; pass &= pass - 1) {
       const int lane = __builtin_ctz(pass);
-      const int64_t at = j + lane;
-      if (lowers[lane] <= threshold) {
-        offer(lowers[lane], step[at], l1[at], r, col0 + at, heap, count, candidates);
-        threshold = screen_threshold(r, heap);
-      }
+      candidates.emplace_back(lowers[lane], static_cast<int32_t>(col0 + j + lane));
     }
-    limit = _mm256_set1_ps(threshold);
   }
-  screen_row_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, heap, count,
-                      candidates);
+  tile_candidates_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, limit,
+                           candidates);
 }
-// The cap of a row: the upper bounds of its first columns (a multiple of 16, at most 256) are
-// reduced to sixteen lane minima, each the upper bound of a different column, so the count-th
-// smallest of them is at least the row's count-th smallest upper bound (count <= 16). Without
-// it the first columns of every row all become candidates while the heap fills, a
-// data-dependent branch that mispredicts.
-__attribute__((target("avx2,fma"))) float sample_cap_avx2(const int32_t* products,
-                                                          const float* norms, const float* step,
-                                                          const float* l1, int64_t c,
-                                                          const RowScreen& r, int count) {
-  const int64_t columns = std::min<int64_t>(256, c / 16 * 16);
-  if (columns == 0 || count > 16) return std::numeric_limits<float>::infinity();
-  const BoundConstants8 upper_bound = bound_constants8(r, 1);
-  __m256 minima[2] = {_mm256_set1_ps(std::numeric_limits<float>::infinity()),
-                      _mm256_set1_ps(std::numeric_limits<float>::infinity())};
-  for (int64_t j = 0; j < columns; j += 8) {
-    minima[(j / 8) % 2] =
-        _mm256_min_ps(minima[(j / 8) % 2], bounds8(products, norms, step, l1, j, upper_bound));
+__attribute__((target("avx2,fma"))) void tile_offers_avx2(
+    const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
+    int64_t col0, const RowScreen& r, float* heap, int count,
+    std::vector<std::pair<float, int32_t>>& candidates) {
+  const BoundConstants8 lower_constants = bound_constants8(r, -1);
+  float limit = candidate_limit(r, heap);
+  __m256 limits = _mm256_set1_ps(limit);
+  int64_t j = 0;
+  for (; j + 8 <= c; j += 8) {
+    const __m256 lower = bounds8(products, norms, step, l1, j, lower_constants);
+    unsigned pass =
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limits, _CMP_LE_OQ)));
+    if (!pass) continue;
+    alignas(32) float lowers[8];
+    _mm256_store_ps(lowers, lower);
+    for (; pass; pass &= pass - 1) {
+      const int64_t at = j + __builtin_ctz(pass);
+      if (lowers[at - j] > limit) continue;
+      candidates.emplace_back(lowers[at - j], static_cast<int32_t>(col0 + at));
+      offer_upper(upper_bound(products[at], norms[at], step[at], l1[at], r), heap, count);
+      limit = candidate_limit(r, heap);
+    }
+    limits = _mm256_set1_ps(limit);
   }
-  alignas(32) float lanes[16];
-  _mm256_store_ps(lanes, minima[0]);
-  _mm256_store_ps(lanes + 8, minima[1]);
-  std::nth_element(lanes, lanes + count - 1, lanes + 16);
-  // The slack covers the rounding of this order of operations as it covers the offer's.
-  return lanes[count - 1] + r.slack;
+  tile_offers_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, heap, count,
+                       candidates);
 }
 const bool kHaveAvx2Fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
 
-void screen_row(const int32_t* products, const float* norms, const float* step, const float* l1,
-                int64_t c, int64_t col0, const RowScreen& r, float* heap, int count,
-                std::vector<std::pair<float, int32_t>>& candidates) {
+void screen_tile(const int32_t* products, const float* norms, const float* step, const float* l1,
+                 int64_t c, int64_t col0, const RowScreen& r, float* heap, int count,
+                 std::vector<std::pair<float, int32_t>>& candidates) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (kHaveAvx2Fma)
-    return screen_row_avx2(products, norms, step, l1, c, col0, r, heap, count, candidates);
+  if (kHaveAvx2Fma && col0 > 0) {
+    tile_offers_avx2(products, norms, step, l1, c, col0, r, heap, count, candidates);
+    return;
+  }
+  if (kHaveAvx2Fma && count <= kMostLaneCount) {
+    switch (count) {
+      case 1:
+        tile_uppers_avx2<1>(products, norms, step, l1, c, r, heap);
+        break;
+      case 2:
+        tile_uppers_avx2<2>(products, norms, step, l1, c, r, heap);
+        break;
+      case 3:
+        tile_uppers_avx2<3>(products, norms, step, l1, c, r, heap);
+        break;
+      case 4:
+        tile_uppers_avx2<4>(products, norms, step, l1, c, r, heap);
+        break;
+      case 5:
+        tile_uppers_avx2<5>(products, norms, step, l1, c, r, heap);
+        break;
+      case 6:
+        tile_uppers_avx2<6>(products, norms, step, l1, c, r, heap);
+        break;
+      case 7:
+        tile_uppers_avx2<7>(products, norms, step, l1, c, r, heap);
+        break;
+      default:
+        tile_uppers_avx2<8>(products, norms, step, l1, c, r, heap);
+        break;
+    }
+    tile_candidates_avx2(products, norms, step, l1, c, col0, r, candidate_limit(r, heap),
+                         candidates);
+    return;
+  }
 #endif
-  screen_row_portable(products, norms, step, l1, c, col0, r, heap, count, candidates);
+  if (col0 > 0) {
+    tile_offers_portable(products, norms, step, l1, c, col0, r, heap, count, candidates);
+    return;
+  }
+  tile_uppers_portable(products, norms, step, l1, c, r, heap, count);
+  tile_candidates_portable(products, norms, step, l1, c, col0, r, candidate_limit(r, heap),
+                           candidates);
 }
 
 // oneDNN generates its int8 kernels on the first product of a process (about 12 ms here, more
@@ -308,18 +402,11 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
       fail("oneDNN int8 product failed on a ", m, " x ", d, " by ", c, " x ", d, " product");
     }
     for (int64_t i = 0; i < m; ++i) {
-#if defined(__x86_64__) && defined(__GNUC__)
-      if (col0 == 0 && kHaveAvx2Fma) {
-        RowScreen& r = screens[static_cast<size_t>(i)];
-        r.cap = sample_cap_avx2(&scratch.products[static_cast<size_t>(i * c)], centroid_norms,
-                                screen.step.data(), screen.l1.data(), c, r, count);
-      }
-#endif
-      screen_row(&scratch.products[static_cast<size_t>(i * c)], centroid_norms + col0,
-                 &screen.step[static_cast<size_t>(col0)], &screen.l1[static_cast<size_t>(col0)], c,
-                 col0, screens[static_cast<size_t>(i)],
-                 &scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)], count,
-                 scratch.candidates[static_cast<size_t>(i)]);
+      screen_tile(&scratch.products[static_cast<size_t>(i * c)], centroid_norms + col0,
+                  &screen.step[static_cast<size_t>(col0)], &screen.l1[static_cast<size_t>(col0)], c,
+                  col0, screens[static_cast<size_t>(i)],
+                  &scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)], count,
+                  scratch.candidates[static_cast<size_t>(i)]);
     }
   }
   // The candidates that can still be among the count nearest, recomputed exactly. Their centroids
@@ -327,7 +414,9 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
   // and fetched from memory one row ahead of their products: waiting for them one by one took
   // about a tenth of a query's quantization (perf, 65,536 words).
   const auto keep_and_prefetch = [&](int64_t i) {
-    const float top = scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)];
+    const float top =
+        candidate_limit(screens[static_cast<size_t>(i)],
+                        &scratch.upper_heap[static_cast<size_t>(i) * static_cast<size_t>(count)]);
     std::vector<std::pair<float, int32_t>>& candidates = scratch.candidates[static_cast<size_t>(i)];
     size_t kept = 0;
     for (const auto& candidate : candidates) {

@@ -39,18 +39,15 @@ constexpr int64_t kMaxScreenedDimension = 130000;
 bool screened_products_available();
 
 // The per-row constants of the screen. A word's value (norm_j - 2 x^.c^) is
-// norm_j - product_j * scale * step_j, its error at most step_j * row_l1 + l1_j * row_step +
-// slack; the screen computes the lower bound without the slack, as
-// norm_j - step_j * (product_j * scale + row_l1) - l1_j * row_step (three multiply-adds), and
-// compares it with the threshold plus the slack.
+// norm_j - product_j * scale * step_j, its error at most step_j * row_l1 + l1_j * row_step; the
+// bounds are computed from it without the slack (three multiply-adds each), and the slack covers
+// the float rounding of computing them: a word is a candidate when its lower bound is at most the
+// count-th smallest upper bound plus twice the slack.
 struct RowScreen {
   float scale = 0;     // 2 * step_x
   float row_step = 0;  // step_x, inflated
   float row_l1 = 0;    // |x^|_1, inflated
   float slack = 0;
-  // An upper bound on the count-th smallest upper bound, from a sample of the first columns
-  // (infinite until set): it tightens the screen from the start of the row.
-  float cap = std::numeric_limits<float>::infinity();
 };
 
 // One thread's buffers, kept between calls.
