@@ -148,9 +148,10 @@ TEST(ScreenedProducts, GiveTheFloatPathsWordsOnRandomDataOfEveryShape) {
     for (float& v : c) v = normal(rng) * s.scale;
     std::fill_n(x.begin(), s.d, 0.0f);            // an all-zero row
     std::fill_n(c.begin() + 2 * s.d, s.d, 0.0f);  // an all-zero word
-    // 10 words: more than the vector screen's lanes keep (the portable screen); 4,101 words: a
-    // second tile of five columns (one pass with offers, partly outside the vector loop).
-    for (int count : {1, 5, 10}) {
+    // 10 words: more than its lanes keep of each (the threshold then may not be the exact
+    // count-th upper bound); 40: more than the vector screen takes (the portable screen); 4,101
+    // words: a second tile of five columns (one pass with offers, partly outside the vector loop).
+    for (int count : {1, 5, 10, 40}) {
       if (count > s.k) continue;
       Assignment floats;
       {

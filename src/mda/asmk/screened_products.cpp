@@ -155,44 +155,48 @@ __attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* product
                        _mm256_loadu_ps(norms + j)));
 }
 
-// The first pass for Count (at most kMostLaneCount) words: each of sixteen lanes keeps its Count
-// smallest upper bounds in sorted registers (a min/max insertion, no branch); the row's Count
-// smallest are among them. Two sets of eight lanes keep two insertions in flight.
-constexpr int kMostLaneCount = 8;
-template <int Count>
+// The first pass: each of sixteen lanes keeps its Depth smallest upper bounds in sorted registers
+// (a min/max insertion, no branch), and those 16 x Depth values go to the heap. The count-th
+// smallest of them is the row's exact count-th smallest upper bound unless more than Depth of the
+// count smallest share a lane, and never below it (they are upper bounds of distinct words), so
+// the screen stays exact either way; two per lane keep the threshold exact for nearly every row
+// at a third of the insertions that five would take.
+constexpr int kMostWords = 32;  // the vector screen's most words per row (more: portable)
+template <int Depth>
 __attribute__((target("avx2,fma"))) inline void insert(__m256* sorted, __m256 v) {
-  for (int q = 0; q < Count; ++q) {
+  for (int q = 0; q < Depth; ++q) {
     const __m256 low = _mm256_min_ps(sorted[q], v);
     v = _mm256_max_ps(sorted[q], v);
     sorted[q] = low;
   }
 }
-template <int Count>
+template <int Depth>
 __attribute__((target("avx2,fma"))) void tile_uppers_avx2(const int32_t* products,
                                                           const float* norms, const float* step,
                                                           const float* l1, int64_t c,
-                                                          const RowScreen& r, float* heap) {
+                                                          const RowScreen& r, float* heap,
+                                                          int count) {
   const BoundConstants8 upper = bound_constants8(r, 1);
-  __m256 best[2][Count];
+  __m256 best[2][Depth];
   for (auto& set : best)
     for (__m256& v : set) v = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   int64_t j = 0;
   for (; j + 16 <= c; j += 16) {
-    insert<Count>(best[0], bounds8(products, norms, step, l1, j, upper));
-    insert<Count>(best[1], bounds8(products, norms, step, l1, j + 8, upper));
+    insert<Depth>(best[0], bounds8(products, norms, step, l1, j, upper));
+    insert<Depth>(best[1], bounds8(products, norms, step, l1, j + 8, upper));
   }
   if (j + 8 <= c) {
-    insert<Count>(best[0], bounds8(products, norms, step, l1, j, upper));
+    insert<Depth>(best[0], bounds8(products, norms, step, l1, j, upper));
     j += 8;
   }
   alignas(32) float lanes[8];
   for (auto& set : best) {
     for (const __m256& v : set) {
       _mm256_store_ps(lanes, v);
-      for (float u : lanes) offer_upper(u, heap, Count);
+      for (float u : lanes) offer_upper(u, heap, count);
     }
   }
-  tile_uppers_portable(products + j, norms + j, step + j, l1 + j, c - j, r, heap, Count);
+  tile_uppers_portable(products + j, norms + j, step + j, l1 + j, c - j, r, heap, count);
 }
 
 __attribute__((target("avx2,fma"))) void tile_candidates_avx2(
@@ -255,32 +259,11 @@ void screen_tile(const int32_t* products, const float* norms, const float* step,
     tile_offers_avx2(products, norms, step, l1, c, col0, r, heap, count, candidates);
     return;
   }
-  if (kHaveAvx2Fma && count <= kMostLaneCount) {
-    switch (count) {
-      case 1:
-        tile_uppers_avx2<1>(products, norms, step, l1, c, r, heap);
-        break;
-      case 2:
-        tile_uppers_avx2<2>(products, norms, step, l1, c, r, heap);
-        break;
-      case 3:
-        tile_uppers_avx2<3>(products, norms, step, l1, c, r, heap);
-        break;
-      case 4:
-        tile_uppers_avx2<4>(products, norms, step, l1, c, r, heap);
-        break;
-      case 5:
-        tile_uppers_avx2<5>(products, norms, step, l1, c, r, heap);
-        break;
-      case 6:
-        tile_uppers_avx2<6>(products, norms, step, l1, c, r, heap);
-        break;
-      case 7:
-        tile_uppers_avx2<7>(products, norms, step, l1, c, r, heap);
-        break;
-      default:
-        tile_uppers_avx2<8>(products, norms, step, l1, c, r, heap);
-        break;
+  if (kHaveAvx2Fma && count <= kMostWords) {
+    if (count == 1) {
+      tile_uppers_avx2<1>(products, norms, step, l1, c, r, heap, count);
+    } else {
+      tile_uppers_avx2<2>(products, norms, step, l1, c, r, heap, count);
     }
     tile_candidates_avx2(products, norms, step, l1, c, col0, r, candidate_limit(r, heap),
                          candidates);
