@@ -98,17 +98,22 @@ inline float candidate_limit(const RowScreen& r, const float* heap) {
   return heap[0] + 2 * r.slack;
 }
 
-void tile_uppers_portable(const int32_t* products, const float* norms, const float* step,
-                          const float* l1, int64_t c, const RowScreen& r, float* heap, int count) {
-  for (int64_t j = 0; j < c; ++j)
+// The first pass: the upper bounds offered to the heap, the lower bounds written over the products.
+void tile_bounds_portable(int32_t* products, const float* norms, const float* step, const float* l1,
+                          int64_t c, const RowScreen& r, float* heap, int count) {
+  for (int64_t j = 0; j < c; ++j) {
     offer_upper(upper_bound(products[j], norms[j], step[j], l1[j], r), heap, count);
+    const float lower = lower_bound(products[j], norms[j], step[j], l1[j], r);
+    std::memcpy(products + j, &lower, sizeof lower);
+  }
 }
 
-void tile_candidates_portable(const int32_t* products, const float* norms, const float* step,
-                              const float* l1, int64_t c, int64_t col0, const RowScreen& r,
+// The second pass: the words whose lower bound is at most the limit.
+void tile_candidates_portable(const int32_t* lowers_as_products, int64_t c, int64_t col0,
                               float limit, std::vector<std::pair<float, int32_t>>& candidates) {
   for (int64_t j = 0; j < c; ++j) {
-    const float lower = lower_bound(products[j], norms[j], step[j], l1[j], r);
+    float lower;
+    std::memcpy(&lower, lowers_as_products + j, sizeof lower);
     if (lower <= limit) candidates.emplace_back(lower, static_cast<int32_t>(col0 + j));
   }
 }
@@ -170,23 +175,38 @@ __attribute__((target("avx2,fma"))) inline void insert(__m256* sorted, __m256 v)
     sorted[q] = low;
   }
 }
+// Both bounds of columns j .. j + 7 from one conversion of their products: the upper returned, the
+// lower written over the products (as floats), for the second pass to read.
+__attribute__((target("avx2,fma"))) inline __m256 both_bounds8(
+    int32_t* products, const float* norms, const float* step, const float* l1, int64_t j,
+    const __m256& scale, const __m256& row_l1, const __m256& row_step) {
+  const __m256 p =
+      _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
+  const __m256 norm = _mm256_loadu_ps(norms + j), s = _mm256_loadu_ps(step + j),
+               l = _mm256_loadu_ps(l1 + j);
+  const __m256 lower =
+      _mm256_fnmadd_ps(l, row_step, _mm256_fnmadd_ps(s, _mm256_fmadd_ps(p, scale, row_l1), norm));
+  _mm256_storeu_ps(reinterpret_cast<float*>(products + j), lower);
+  return _mm256_fmadd_ps(l, row_step, _mm256_fnmadd_ps(s, _mm256_fmsub_ps(p, scale, row_l1), norm));
+}
+
 template <int Depth>
-__attribute__((target("avx2,fma"))) void tile_uppers_avx2(const int32_t* products,
-                                                          const float* norms, const float* step,
-                                                          const float* l1, int64_t c,
-                                                          const RowScreen& r, float* heap,
-                                                          int count) {
-  const BoundConstants8 upper = bound_constants8(r, 1);
+__attribute__((target("avx2,fma"))) void tile_bounds_avx2(int32_t* products, const float* norms,
+                                                          const float* step, const float* l1,
+                                                          int64_t c, const RowScreen& r,
+                                                          float* heap, int count) {
+  const __m256 scale = _mm256_set1_ps(r.scale), row_l1 = _mm256_set1_ps(r.row_l1),
+               row_step = _mm256_set1_ps(r.row_step);
   __m256 best[2][Depth];
   for (auto& set : best)
     for (__m256& v : set) v = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   int64_t j = 0;
   for (; j + 16 <= c; j += 16) {
-    insert<Depth>(best[0], bounds8(products, norms, step, l1, j, upper));
-    insert<Depth>(best[1], bounds8(products, norms, step, l1, j + 8, upper));
+    insert<Depth>(best[0], both_bounds8(products, norms, step, l1, j, scale, row_l1, row_step));
+    insert<Depth>(best[1], both_bounds8(products, norms, step, l1, j + 8, scale, row_l1, row_step));
   }
   if (j + 8 <= c) {
-    insert<Depth>(best[0], bounds8(products, norms, step, l1, j, upper));
+    insert<Depth>(best[0], both_bounds8(products, norms, step, l1, j, scale, row_l1, row_step));
     j += 8;
   }
   alignas(32) float lanes[8];
@@ -196,30 +216,27 @@ __attribute__((target("avx2,fma"))) void tile_uppers_avx2(const int32_t* product
       for (float u : lanes) offer_upper(u, heap, count);
     }
   }
-  tile_uppers_portable(products + j, norms + j, step + j, l1 + j, c - j, r, heap, count);
+  tile_bounds_portable(products + j, norms + j, step + j, l1 + j, c - j, r, heap, count);
 }
 
+// The second pass over the lower bounds the first wrote.
 __attribute__((target("avx2,fma"))) void tile_candidates_avx2(
-    const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
-    int64_t col0, const RowScreen& r, float limit,
+    const int32_t* lowers_as_products, int64_t c, int64_t col0, float limit,
     std::vector<std::pair<float, int32_t>>& candidates) {
-  const BoundConstants8 lower_constants = bound_constants8(r, -1);
+  const float* lowers = reinterpret_cast<const float*>(lowers_as_products);
   const __m256 limits = _mm256_set1_ps(limit);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    const __m256 lower = bounds8(products, norms, step, l1, j, lower_constants);
-    unsigned pass =
-        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limits, _CMP_LE_OQ)));
-    if (!pass) continue;
-    alignas(32) float lowers[8];
-    _mm256_store_ps(lowers, lower);
+    unsigned pass = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(lowers + j), limits, _CMP_LE_OQ)));
     for (; pass; pass &= pass - 1) {
-      const int lane = __builtin_ctz(pass);
-      candidates.emplace_back(lowers[lane], static_cast<int32_t>(col0 + j + lane));
+      const int64_t at = j + __builtin_ctz(pass);
+      float lower;
+      std::memcpy(&lower, lowers_as_products + at, sizeof lower);
+      candidates.emplace_back(lower, static_cast<int32_t>(col0 + at));
     }
   }
-  tile_candidates_portable(products + j, norms + j, step + j, l1 + j, c - j, col0 + j, r, limit,
-                           candidates);
+  tile_candidates_portable(lowers_as_products + j, c - j, col0 + j, limit, candidates);
 }
 __attribute__((target("avx2,fma"))) void tile_offers_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
@@ -251,7 +268,8 @@ __attribute__((target("avx2,fma"))) void tile_offers_avx2(
 const bool kHaveAvx2Fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
 
-void screen_tile(const int32_t* products, const float* norms, const float* step, const float* l1,
+// One tile of a row; its products are overwritten.
+void screen_tile(int32_t* products, const float* norms, const float* step, const float* l1,
                  int64_t c, int64_t col0, const RowScreen& r, float* heap, int count,
                  std::vector<std::pair<float, int32_t>>& candidates) {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -261,12 +279,11 @@ void screen_tile(const int32_t* products, const float* norms, const float* step,
   }
   if (kHaveAvx2Fma && count <= kMostWords) {
     if (count == 1) {
-      tile_uppers_avx2<1>(products, norms, step, l1, c, r, heap, count);
+      tile_bounds_avx2<1>(products, norms, step, l1, c, r, heap, count);
     } else {
-      tile_uppers_avx2<2>(products, norms, step, l1, c, r, heap, count);
+      tile_bounds_avx2<2>(products, norms, step, l1, c, r, heap, count);
     }
-    tile_candidates_avx2(products, norms, step, l1, c, col0, r, candidate_limit(r, heap),
-                         candidates);
+    tile_candidates_avx2(products, c, col0, candidate_limit(r, heap), candidates);
     return;
   }
 #endif
@@ -274,9 +291,8 @@ void screen_tile(const int32_t* products, const float* norms, const float* step,
     tile_offers_portable(products, norms, step, l1, c, col0, r, heap, count, candidates);
     return;
   }
-  tile_uppers_portable(products, norms, step, l1, c, r, heap, count);
-  tile_candidates_portable(products, norms, step, l1, c, col0, r, candidate_limit(r, heap),
-                           candidates);
+  tile_bounds_portable(products, norms, step, l1, c, r, heap, count);
+  tile_candidates_portable(products, c, col0, candidate_limit(r, heap), candidates);
 }
 
 // oneDNN generates its int8 kernels on the first product of a process (about 12 ms here, more
