@@ -18,13 +18,43 @@
 namespace mda {
 namespace {
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// The running maximum of |v| over the first multiple of eight columns, eight lanes at a time
+// (with the value first, max_ps keeps the running maximum where the value is a NaN); returns
+// the columns done. A dependent scalar maximum per column was a tenth of a 1,024-word
+// quantization.
+__attribute__((target("avx2"))) int64_t largest_magnitude_avx2(const float* v, int64_t d,
+                                                               float& largest) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 most = _mm256_setzero_ps();
+  int64_t t = 0;
+  for (; t + 8 <= d; t += 8)
+    most = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(v + t)), most);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, most);
+  for (float lane : lanes) largest = std::max(largest, lane);
+  return t;
+}
+const bool kHaveAvx2ForRounding = __builtin_cpu_supports("avx2");
+#endif
+
+// max |v_t| (0 for an empty row; a NaN is skipped, as std::max skips it).
+float largest_magnitude(const float* v, int64_t d) {
+  float largest = 0;
+  int64_t t = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (kHaveAvx2ForRounding) t = largest_magnitude_avx2(v, d, largest);
+#endif
+  for (; t < d; ++t) largest = std::max(largest, std::fabs(v[t]));
+  return largest;
+}
+
 // Rounds one row to int8 codes with step max|v| / 127 (to nearest, ties to even: adding and
 // subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer, vectorised where
 // a library call would not be); returns the step.
 float round_row(const float* v, int64_t d, int8_t* codes) {
   if (d <= 0) return 0;
-  float largest = 0;
-  for (int64_t t = 0; t < d; ++t) largest = std::max(largest, std::fabs(v[t]));
+  const float largest = largest_magnitude(v, d);
   if (largest == 0) {
     std::fill(codes, codes + d, int8_t{0});
     return 0;
@@ -369,12 +399,12 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
     const float* row = x + i * d;
     int8_t* codes = &scratch.codes[static_cast<size_t>(i * d)];
     const float step = round_row(row, d, codes);
+    // Two loops: the integer sum vectorizes; the float sum keeps its order (it sets the
+    // distances' last bits).
     int64_t code_l1 = 0;
+    for (int64_t t = 0; t < d; ++t) code_l1 += std::abs(static_cast<int>(codes[t]));
     float squared = 0;
-    for (int64_t t = 0; t < d; ++t) {
-      code_l1 += std::abs(static_cast<int>(codes[t]));
-      squared += row[t] * row[t];
-    }
+    for (int64_t t = 0; t < d; ++t) squared += row[t] * row[t];
     const float l1 = static_cast<float>(code_l1) * step;
     RowScreen& r = screens[static_cast<size_t>(i)];
     r.scale = 2 * step;
