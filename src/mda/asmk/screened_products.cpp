@@ -325,6 +325,22 @@ void screen_tile(int32_t* products, const float* norms, const float* step, const
   tile_candidates_portable(products, c, col0, candidate_limit(r, heap), candidates);
 }
 
+// The count smallest (value, word) pairs of a few dozen, in order, at the front: an insertion
+// into a sorted prefix (std::partial_sort's heap cost more here). Words are distinct, so the
+// order is total and the result is partial_sort's.
+void smallest_first(std::pair<float, int32_t>* pairs, size_t n, size_t count) {
+  for (size_t next = 0; next < n; ++next) {
+    const std::pair<float, int32_t> value = pairs[next];
+    size_t at = std::min(next, count);
+    if (at == count) {
+      if (!(value < pairs[count - 1])) continue;
+      at = count - 1;
+    }
+    for (; at > 0 && value < pairs[at - 1]; --at) pairs[at] = pairs[at - 1];
+    pairs[at] = value;
+  }
+}
+
 // oneDNN generates its int8 kernels on the first product of a process (about 12 ms here, more
 // than ten 300-descriptor quantizations): one tiny product when a codebook is screened moves that
 // from the first query to the opening of the codebook.
@@ -468,8 +484,7 @@ void screened_nearest_centroids(const float* x, int64_t m, const CentroidScreen&
     recompute_candidates(x + i * d, centroids, centroid_norms, d, candidates.data(), kept);
     if (kept < static_cast<size_t>(count))  // cannot happen: the count best upper bounds pass
       fail("int8 screen kept ", kept, " of ", count, " words for row ", i);
-    const auto end = candidates.begin() + static_cast<std::ptrdiff_t>(kept);
-    std::partial_sort(candidates.begin(), candidates.begin() + count, end);
+    smallest_first(candidates.data(), kept, static_cast<size_t>(count));
     for (int a = 0; a < count; ++a) {
       indices[i * count + a] = candidates[static_cast<size_t>(a)].second;
       distances[i * count + a] = std::max(
