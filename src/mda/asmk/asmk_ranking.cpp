@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 
 #include "mda/asmk/codebook.h"
@@ -14,38 +16,51 @@ namespace mda {
 
 namespace {
 
+// Sorting keys of (score, image) pairs that order them as the ranking does, higher score first
+// and ties to the lower image, as plain integers: a positive float's bits rise with its value
+// and a negative one's with its magnitude, so the keys sort without reading the scores again
+// (an indirect comparison per step took several times longer).
+inline uint64_t positive_key(float score, int64_t image) {
+  uint32_t bits;
+  std::memcpy(&bits, &score, sizeof bits);
+  return static_cast<uint64_t>(~bits) << 32 | static_cast<uint64_t>(image);
+}
+inline uint64_t negative_key(float score, int64_t image) {
+  uint32_t bits;
+  std::memcpy(&bits, &score, sizeof bits);
+  return static_cast<uint64_t>(bits & 0x7fffffffu) << 32 | static_cast<uint64_t>(image);
+}
+
 // The `topk` best images of one query's scores, best first, ties to the lower index, into
 // `order`. Only the images the scan reached have a non-zero score (a few percent of a large
 // index), so those are sorted and the zero-score rest follows in index order, before any
 // negative score (tau < 0 with an odd alpha): the same order as sorting every image.
 void best_images(const std::vector<float>& s, int64_t topk, std::vector<int64_t>& order,
-                 std::vector<int64_t>& positive, std::vector<int64_t>& negative) {
-  const auto better = [&](int64_t a, int64_t b) {
-    return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)] ||
-           (s[static_cast<size_t>(a)] == s[static_cast<size_t>(b)] && a < b);
-  };
-  const auto sort_best = [&](std::vector<int64_t>& ids, int64_t keep) {
-    if (static_cast<int64_t>(ids.size()) > keep) {
-      std::nth_element(ids.begin(), ids.begin() + keep, ids.end(), better);
-      ids.resize(static_cast<size_t>(keep));
+                 std::vector<uint64_t>& positive, std::vector<uint64_t>& negative) {
+  const auto sort_best = [&](std::vector<uint64_t>& keys, int64_t keep) {
+    if (static_cast<int64_t>(keys.size()) > keep) {
+      std::nth_element(keys.begin(), keys.begin() + keep, keys.end());
+      keys.resize(static_cast<size_t>(keep));
     }
-    std::sort(ids.begin(), ids.end(), better);
+    std::sort(keys.begin(), keys.end());
   };
   const int64_t n = static_cast<int64_t>(s.size());
+  if (n > int64_t{1} << 32) fail("internal: ", n, " images do not fit the ranking's keys");
   positive.clear();
   negative.clear();
   for (int64_t id = 0; id < n; ++id) {
     const float v = s[static_cast<size_t>(id)];
-    if (v > 0) positive.push_back(id);
-    if (v < 0) negative.push_back(id);
+    if (v > 0) positive.push_back(positive_key(v, id));
+    if (v < 0) negative.push_back(negative_key(v, id));
   }
   sort_best(positive, topk);
-  order.assign(positive.begin(), positive.end());
+  order.clear();
+  for (uint64_t key : positive) order.push_back(static_cast<int64_t>(key & 0xffffffffu));
   for (int64_t id = 0; id < n && static_cast<int64_t>(order.size()) < topk; ++id)
     if (s[static_cast<size_t>(id)] == 0) order.push_back(id);
   if (static_cast<int64_t>(order.size()) < topk) {
     sort_best(negative, topk - static_cast<int64_t>(order.size()));
-    order.insert(order.end(), negative.begin(), negative.end());
+    for (uint64_t key : negative) order.push_back(static_cast<int64_t>(key & 0xffffffffu));
   }
 }
 
@@ -83,7 +98,8 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
   std::mutex progress_mutex;
   int64_t done = 0;
   run_on_threads(static_cast<int>(group_workers), [&](int) {
-    std::vector<int64_t> order, positive, negative;
+    std::vector<int64_t> order;
+    std::vector<uint64_t> positive, negative;
     std::vector<const AggregatedImage*> group;
     for (int64_t g = next++; g < groups; g = next++) {
       const int64_t first = g * per_scan, end = std::min(n_q, first + per_scan);
