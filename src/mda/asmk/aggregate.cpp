@@ -8,9 +8,6 @@
 namespace mda {
 namespace {
 
-// residual += sum over the group's descriptors of (x - c), in double, descriptor by descriptor (the
-// order fixes the rounding). Cloned per instruction set: the baseline build's two-wide doubles
-// made this most of a query's aggregation.
 // The sum of the residuals (x - c) of a word's descriptors, in double and descriptor by descriptor
 // (that order fixes the rounding), into residual; with code, also its signs as bits (LSB first).
 // Cloned per instruction set: in the baseline build's two-wide doubles, and bit by bit, this was
@@ -60,13 +57,13 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
   // The (word, descriptor) pairs in ascending order: a counting sort by word where the codebook
   // is small beside the pairs, a sort of packed keys otherwise (no pass over a large codebook).
   std::vector<int64_t> rows(static_cast<size_t>(pairs));
-  std::vector<int32_t> group_words, group_starts;
+  std::vector<int32_t> group_starts;  // where each of out.words' descriptors start in rows
   if (k <= 4 * pairs) {
     std::vector<int32_t> starts(static_cast<size_t>(k) + 1, 0);
     for (int64_t p = 0; p < pairs; ++p) ++starts[static_cast<size_t>(assignments[p]) + 1];
     for (int64_t w = 0; w < k; ++w) {
       if (starts[static_cast<size_t>(w + 1)] > 0) {
-        group_words.push_back(static_cast<int32_t>(w));
+        out.words.push_back(static_cast<int32_t>(w));
         group_starts.push_back(starts[static_cast<size_t>(w)]);
       }
       starts[static_cast<size_t>(w + 1)] += starts[static_cast<size_t>(w)];
@@ -81,8 +78,8 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
     std::sort(keys.begin(), keys.end());
     for (int64_t p = 0; p < pairs; ++p) {
       const auto word = static_cast<int32_t>(keys[static_cast<size_t>(p)] >> 32);
-      if (group_words.empty() || group_words.back() != word) {
-        group_words.push_back(word);
+      if (out.words.empty() || out.words.back() != word) {
+        out.words.push_back(word);
         group_starts.push_back(static_cast<int32_t>(p));
       }
       rows[static_cast<size_t>(p)] =
@@ -90,18 +87,16 @@ AggregatedImage aggregate(const float* descriptors, int64_t n, int64_t dim,
     }
   }
   group_starts.push_back(static_cast<int32_t>(pairs));
-  out.words = group_words;
   if (binary)
-    out.codes.assign(group_words.size() * static_cast<size_t>(out.code_bytes()), 0);
+    out.codes.assign(out.words.size() * static_cast<size_t>(out.code_bytes()), 0);
   else
-    out.vectors.reserve(group_words.size() * static_cast<size_t>(dim));
+    out.vectors.reserve(out.words.size() * static_cast<size_t>(dim));
   std::vector<double> residual(static_cast<size_t>(dim));
-  for (size_t g = 0; g < group_words.size(); ++g) {
+  for (size_t g = 0; g < out.words.size(); ++g) {
     uint8_t* code = binary ? out.codes.data() + g * static_cast<size_t>(out.code_bytes()) : nullptr;
     sum_residuals(descriptors, rows.data() + group_starts[g],
                   static_cast<size_t>(group_starts[g + 1] - group_starts[g]),
-                  centroids + static_cast<int64_t>(group_words[g]) * dim, dim, residual.data(),
-                  code);
+                  centroids + static_cast<int64_t>(out.words[g]) * dim, dim, residual.data(), code);
     if (!binary) {
       double norm = 0;
       for (double v : residual) norm += v * v;

@@ -104,12 +104,13 @@ __attribute__((target_clones("avx2", "default"))) void recompute_candidates(
   }
 }
 
-// Each tile of a row is screened in two passes. The first finds the count smallest upper bounds
-// so far (a max-heap of count values, the row's `heap`); the second keeps as candidates the words
-// whose lower bound is at most the count-th of them plus twice the slack: the true count nearest
-// always pass, whatever the rounding of either bound. A threshold known before the second pass
-// offers each row only about its final candidates; choosing them in one pass with a threshold
-// that settles as it goes offered twice as many, each a mispredicted branch and a heap update.
+// The first tile of a row is screened in two passes. The first finds the count smallest upper
+// bounds so far (a max-heap of count values, the row's `heap`); the second keeps as candidates
+// the words whose lower bound is at most the count-th of them plus twice the slack: the true
+// count nearest always pass, whatever the rounding of either bound. A threshold known before the
+// second pass offers each row only about its final candidates; choosing them in one pass with a
+// threshold that settles as it goes offered twice as many, each a mispredicted branch and a heap
+// update. Later tiles take one pass (tile_offers_*).
 inline float upper_bound(int32_t product, float norm, float step, float l1, const RowScreen& r) {
   return norm - step * (static_cast<float>(product) * r.scale - r.row_l1) + l1 * r.row_step;
 }
