@@ -181,6 +181,22 @@ TEST(DescriptorValues, NanInfAndHugeValuesAreErrorsNamingRowAndColumn) {
   const Codebook codebook = Codebook::from_centroids(centroids, 2, 3);
   test::expect_error([&] { encode_features(codebook, x.data(), 4, 3, 1, true, 1, "query 'q'"); },
                      {"query 'q'", "descriptor 2", "column 1"});
+
+  // Past the first blocks the values are tested in bulk: the first offender is still the one
+  // named, in a later block, in the last one, or in the rows after the last whole block.
+  std::vector<float> many(3000 * 128, -1e16f);  // the largest magnitude allowed
+  check_descriptor_values(many.data(), 3000, 128, "many");
+  for (int64_t at : {int64_t{1024 * 3 + 17}, int64_t{2999 * 128 + 127}, int64_t{2047 * 128 + 5}}) {
+    std::vector<float> y = many;
+    y[static_cast<size_t>(at)] = std::numeric_limits<float>::infinity();
+    if (at + 1 < static_cast<int64_t>(y.size())) {  // later offenders do not matter
+      y[static_cast<size_t>(at + 1)] = std::numeric_limits<float>::quiet_NaN();
+      y.back() = 2e16f;
+    }
+    test::expect_error([&] { check_descriptor_values(y.data(), 3000, 128, "many.npy"); },
+                       {"descriptor " + std::to_string(at / 128) + " holds inf at column " +
+                        std::to_string(at % 128)});
+  }
 }
 
 TEST(KMeans, FindsSeparatedClustersDeterministically) {
