@@ -11,7 +11,17 @@ codebook, the generator of bench/asmk_query.py); queries are 300 descriptors eac
 and additions use the demo's small model (`mda demo --objects 6 --epochs 1`) and its images, at
 its extraction settings (image side 256, 2 scales, 200 features), with the index of its database.
 
+With --real-features DIR (a feature folder of real images, e.g. `mda extract` of ukbench1k with 300
+features per image), the feature queries also run on a 10,000-image index with real word statistics:
+the real images plus distractors generated from their index's statistics by bench/mda_bench_million
+(`--through-api 1`: descriptors drawn near the centroids of words chosen as the real postings are,
+quantized and added through Index::add), a 1024-word codebook trained on the real features, and
+the real images' own descriptors as queries. The synthetic index above is the worst case for the
+scan: uniformly drawn words put each image in about a quarter of the 1,024 words, and a query's
+1,500 assignments touch nearly all of them; real descriptors repeat words.
+
   /usr/bin/python3 bench/serve_load.py build/mda [--seconds 10] [--max-requests 3000] [--work DIR]
+      [--real-features DIR] [--features-only]
 """
 import argparse
 import http.client
@@ -109,6 +119,44 @@ def row(label, r, extra=""):
           f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} |{extra}")
 
 
+def feature_rows(a, work, name, index, bodies, about):
+    """Feature queries at 1, 4 and 16 clients against a server on `index`."""
+    print(f"\nfeature queries, {about}, topk 100; server --threads 2 --queue 32 {' '.join(a.server_set)}\n")
+    print("| queries | clients | requests | errors | per second | p50 ms | p99 ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    server = Server(a.mda, ["--index", index, "--wal", os.path.join(work, "live_" + name), "--threads", "2",
+                            "--queue", "32"] + a.server_set, os.path.join(work, f"serve_{name}.log"))
+    load(server, "/search/features?topk=100", bodies, 1, 2, 50)  # warm-up
+    for clients in (1, 4, 16):
+        row("features", load(server, "/search/features?topk=100", bodies, clients, a.seconds, a.max_requests))
+    server.stop()
+
+
+def real_statistics_index(a, work):
+    """The real images of --real-features plus distractors of their statistics, 1024 words."""
+    million = os.path.join(os.path.dirname(os.path.abspath(a.mda)), "bench", "mda_bench_million")
+    if not os.path.exists(million):
+        raise SystemExit(f"--real-features needs {million} (built with the benchmarks)")
+    codebook = os.path.join(work, "real_codebook.npy")
+    if not os.path.exists(codebook):
+        subprocess.run([a.mda, "train-codebook", "--features", a.real_features, "--out", codebook,
+                        "--set", "train_codebook.codebook.size=1024", "--quiet"], check=True)
+    vecs, ids = np.load(os.path.join(a.real_features, "vecs.npy")), np.load(os.path.join(a.real_features, "imids.npy"))
+    real = int(ids.max()) + 1
+    index = os.path.join(work, "real_index.mdai")
+    if not os.path.exists(index):
+        built = subprocess.run([million, "build", "--codebook", codebook, "--database", a.real_features,
+                                "--distractors", str(a.images - real), "--out", index, "--threads", "2",
+                                "--through-api", "1"], check=True, capture_output=True, text=True)
+        stats = json.loads(built.stdout)
+        print(f"real-statistics index: {json.dumps({k: v for k, v in stats.items() if not isinstance(v, dict)})}")
+    bodies = [npy_bytes(vecs[ids == i]) for i in range(0, real, max(1, real // 50))][:50]
+    per_query = np.mean([np.sum(ids == i) for i in range(real)])
+    return index, bodies, (f"{real} real images ({a.real_features}) + {a.images - real} distractors of their "
+                           f"statistics, 1024 words trained on the real features; 50 of the real images' "
+                           f"descriptors as queries ({per_query:.0f} per image)")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mda")
@@ -116,6 +164,8 @@ def main():
     parser.add_argument("--max-requests", type=int, default=3000)
     parser.add_argument("--images", type=int, default=10000)
     parser.add_argument("--work")
+    parser.add_argument("--real-features", help="feature folder of real images: also an index of their statistics")
+    parser.add_argument("--features-only", action="store_true", help="skip the image queries and additions")
     parser.add_argument("--set", dest="server_set", action="append", default=[],
                         help="configuration override for the feature-query server, e.g. runtime.threads=1")
     a = parser.parse_args()
@@ -134,17 +184,15 @@ def main():
     subprocess.run([a.mda, "build-index", "--codebook", os.path.join(work, "centroids.npy"), "--features",
                     folder, "--out", index, "--quiet"], check=True)
     _, queries = make_data(np.random.default_rng(1), 50, 1024, 300)
-    bodies = [npy_bytes(q) for q in queries]
-    print(f"\nfeature queries, {a.images} images x 300 descriptors, 1024 words, 300 descriptors per query, "
-          f"topk 100; server --threads 2 --queue 32 {' '.join(a.server_set)}\n")
-    print("| queries | clients | requests | errors | per second | p50 ms | p99 ms |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    server = Server(a.mda, ["--index", index, "--wal", os.path.join(work, "live10k"), "--threads", "2",
-                            "--queue", "32"] + a.server_set, os.path.join(work, "serve10k.log"))
-    load(server, "/search/features?topk=100", bodies, 1, 2, 50)  # warm-up
-    for clients in (1, 4, 16):
-        row("features", load(server, "/search/features?topk=100", bodies, clients, a.seconds, a.max_requests))
-    server.stop()
+    feature_rows(a, work, "synthetic", index, [npy_bytes(q) for q in queries],
+                 f"{a.images} images x 300 synthetic descriptors (words drawn uniformly), 1024 words, "
+                 "300 descriptors per query")
+
+    if a.real_features:
+        real_index, real_bodies, about = real_statistics_index(a, work)
+        feature_rows(a, work, "real", real_index, real_bodies, about)
+    if a.features_only:
+        return
 
     # --- image queries and additions with the demo's model and images
     demo = os.path.join(work, "demo")
