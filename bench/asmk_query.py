@@ -26,6 +26,12 @@ commit) for before/after figures.
   /usr/bin/python3 bench/asmk_query.py build/mda [--configs 2000x1024,2000x65536,20000x1024]
         [--db-descriptors 300] [--query-descriptors 300,1000] [--queries 100] [--work DIR]
         [--before OLD_MDA]
+
+With --real-database FOLDERS and --real-queries FOLDERS (feature folders of real images, e.g. `mda
+extract` of ukbench1k and grocery with 300 features, and ukbench1k with 300 and with 1,000), the
+same measurements also run on real descriptors, with codebooks of --real-words trained on the real
+database by `mda train-codebook` (--configs "" runs only those). The synthetic words are drawn
+uniformly, which makes every query scan nearly every word's postings; real descriptors repeat words.
 """
 import argparse
 import json
@@ -145,12 +151,23 @@ class NumpyIvf:
 
 
 def has_near_tie(x, centroids):
-    """Whether any descriptor's MA+1 nearest words (in float64) include two within 1e-5."""
+    """Whether any descriptor's MA+1 nearest words (in float64) include two within float32 rounding
+    of each other. A float32 distance |c|^2 - 2 x.c (+ |x|^2) cancels terms of size (|x| + |c|)^2,
+    so its rounding grows with them: 1e-5 for unit-length descriptors, hundreds of times that for
+    the network's unnormalised ones (norms of 10-20)."""
+    c64 = centroids.astype(np.float64)
+    c_norms = (c64 ** 2).sum(1)
     for start in range(0, len(x), 256):
         block = x[start:start + 256].astype(np.float64)
-        d = (centroids.astype(np.float64) ** 2).sum(1)[None, :] - 2 * block @ centroids.T.astype(np.float64)
-        nearest = np.sort(np.partition(d, QUERY_MA, axis=1)[:, :QUERY_MA + 1], axis=1)
-        if (np.diff(nearest, axis=1) < 1e-5).any():
+        d = c_norms[None, :] - 2 * block @ c64.T
+        nearest = np.argpartition(d, QUERY_MA, axis=1)[:, :QUERY_MA + 1]
+        values = np.take_along_axis(d, nearest, axis=1)
+        order = np.argsort(values, axis=1)
+        values = np.take_along_axis(values, order, axis=1)
+        words = np.take_along_axis(nearest, order, axis=1)
+        magnitude = (np.sqrt((block ** 2).sum(1))[:, None] + np.sqrt(c_norms[words])) ** 2
+        tolerance = np.maximum(1e-5, 5e-7 * np.maximum(magnitude[:, 1:], magnitude[:, :-1]))
+        if (np.diff(values, axis=1) < tolerance).any():
             return True
     return False
 
@@ -158,12 +175,61 @@ def has_near_tie(x, centroids):
 # --- one configuration ---------------------------------------------------------------------------------
 
 def run(mda, before, work, images, words, db_per_image, query_sizes, queries, seed):
+    """Synthetic data: a random codebook, images of descriptors near uniformly drawn words."""
     rng = np.random.default_rng(seed)
     centroids, db = make_data(rng, images, words, db_per_image)
     folder = os.path.join(work, "%dx%d" % (images, words))
     os.makedirs(folder, exist_ok=True)
     np.save(os.path.join(folder, "centroids.npy"), centroids)
     write_folder(os.path.join(folder, "db"), db)
+    query_sets = []
+    for size in query_sizes:
+        # Queries: views of database images (half their descriptors, re-noised) plus new descriptors.
+        query = []
+        for q in range(queries):
+            source = db[rng.integers(0, images)]
+            keep = source[rng.choice(len(source), min(len(source), size // 2), replace=False)]
+            fresh = make_data(rng, 1, words, size - len(keep))[1][0] if size > len(keep) else keep[:0]
+            query.append(unit(np.concatenate([keep + 0.2 / np.sqrt(DIM) * rng.standard_normal(keep.shape, dtype=np.float32), fresh])))
+        query_sets.append((size, query))
+    return measure(mda, before, folder, centroids, db, "%d images x %d descriptors" % (images, db_per_image),
+                   query_sets)
+
+
+def read_folder(folder):
+    """A feature folder's descriptors, one array per image (images without features left out)."""
+    vecs, ids = np.load(os.path.join(folder, "vecs.npy")), np.load(os.path.join(folder, "imids.npy"))
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(int(ids.max()) + 2))
+    return [vecs[order[bounds[i]:bounds[i + 1]]].astype(np.float32) for i in range(len(bounds) - 1)
+            if bounds[i + 1] > bounds[i]]
+
+
+def run_real(mda, before, work, database_folders, query_folders, words, queries):
+    """Real features: the database folders' images, a codebook trained on them by `mda
+    train-codebook`, and `queries` images of each query folder (spread over it) as queries."""
+    folder = os.path.join(work, "real-x%d" % words)
+    os.makedirs(folder, exist_ok=True)
+    db = [x for f in database_folders for x in read_folder(f)]
+    write_folder(os.path.join(folder, "db"), db)
+    codebook = os.path.join(folder, "centroids.npy")
+    if not os.path.exists(codebook):
+        subprocess.run([mda, "train-codebook", "--features", os.path.join(folder, "db"), "--out", codebook,
+                        "--set", "train_codebook.codebook.size=%d" % words, "--quiet"], check=True)
+    centroids = np.load(codebook).astype(np.float32)
+    query_sets = []
+    for qf in query_folders:
+        images = read_folder(qf)
+        chosen = [images[i] for i in np.linspace(0, len(images) - 1, min(queries, len(images))).astype(int)]
+        query_sets.append((int(round(np.mean([len(x) for x in chosen]))), chosen))
+    per_image = np.mean([len(x) for x in db])
+    return measure(mda, before, folder, centroids, db,
+                   "%d real images (%s) x %.0f descriptors" % (len(db), ", ".join(database_folders), per_image),
+                   query_sets)
+
+
+def measure(mda, before, folder, centroids, db, about, query_sets):
+    images, words = len(db), len(centroids)
     one_thread = ["--set", "runtime.threads=1", "--quiet"]
 
     def build(binary, index, threads):
@@ -182,22 +248,16 @@ def run(mda, before, work, images, words, db_per_image, query_sizes, queries, se
     t = time.perf_counter()
     ivf = NumpyIvf(centroids, db)
     numpy_build = time.perf_counter() - t
-    print("%d images x %d descriptors, %d words: build-index %.2f s (all cores %.2f s), numpy %.2f s; ratio %.1f"
-          % (images, db_per_image, words, mda_build, mda_build_all, numpy_build, numpy_build / mda_build), flush=True)
+    print("%s, %d words: build-index %.2f s (all cores %.2f s), numpy %.2f s; ratio %.1f"
+          % (about, words, mda_build, mda_build_all, numpy_build, numpy_build / mda_build), flush=True)
     if before:
         old_build = build(before, os.path.join(folder, "index-before.ivf"), 1)
         old_build_all = build(before, os.path.join(folder, "index-before-all-cores.ivf"), 0)
         print("  before (%s): build-index %.2f s (all cores %.2f s); after / before: %.1fx faster (all cores %.1fx)"
               % (before, old_build, old_build_all, old_build / mda_build, old_build_all / mda_build_all), flush=True)
     rows = []
-    for size in query_sizes:
-        # Queries: views of database images (half their descriptors, re-noised) plus new descriptors.
-        query = []
-        for q in range(queries):
-            source = db[rng.integers(0, images)]
-            keep = source[rng.choice(len(source), min(len(source), size // 2), replace=False)]
-            fresh = make_data(rng, 1, words, size - len(keep))[1][0] if size > len(keep) else keep[:0]
-            query.append(unit(np.concatenate([keep + 0.2 / np.sqrt(DIM) * rng.standard_normal(keep.shape, dtype=np.float32), fresh])))
+    for size, query in query_sets:
+        queries = len(query)
         qfolder = os.path.join(folder, "q%d" % size)
         write_folder(qfolder, query)
         out = os.path.join(folder, "search%d" % size)
@@ -248,6 +308,9 @@ def main():
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--work", default=None)
     parser.add_argument("--before", default=None, help="an older mda binary for before/after figures")
+    parser.add_argument("--real-database", help="feature folders (comma-separated) of real images: the database")
+    parser.add_argument("--real-queries", help="feature folders of real images, one per query size (with --real-database)")
+    parser.add_argument("--real-words", default="1024", help="codebook sizes trained on the real database")
     args = parser.parse_args()
     mda = os.path.abspath(args.mda)
     before = os.path.abspath(args.before) if args.before else None
@@ -257,7 +320,12 @@ def main():
     kernel = subprocess.run([mda, "--version"], capture_output=True, text=True).stdout.strip()
     print("mda: %s" % kernel)
     failures = 0
-    for i, config in enumerate(args.configs.split(",")):
+    if args.real_database:
+        for words in (int(w) for w in args.real_words.split(",")):
+            _, _, rows = run_real(mda, before, work, args.real_database.split(","), args.real_queries.split(","),
+                                  words, args.queries)
+            failures += sum(1 for r in rows if r[5] > 1e-4 or r[6] > 0 or r[7] > 0)
+    for i, config in enumerate(args.configs.split(",") if args.configs else []):
         images, words = (int(v) for v in config.split("x"))
         _, _, rows = run(mda, before, work, images, words, args.db_descriptors,
                          [int(s) for s in args.query_descriptors.split(",")], args.queries, i)
