@@ -3,11 +3,13 @@
 # attention (l2 with N = 1 against DA with N heads); smoothing, channel mapping, stop-gradient,
 # T's initialisation and whether T trains are shared settings, set the same in both arms.
 #   scripts/controlled_comparison.sh [SHARED_DATA] [OUT] [STAGE]
-# Stages (each resumable; a finished run or evaluation is skipped):
-#   shared   one run per arm for both settings of each shared choice (seed 0, short schedule)
+# Stages, in this order (each resumable; a finished run or evaluation is skipped):
 #   lr       the learning-rate trials of each arm on the validation split (the same LRS for both)
-#   final    SEEDS runs per arm at the full budget with the chosen settings, evaluated on grocery
-#            and ukbench1k (selection mode $SELECTION), summarised with paired differences
+#   shared   per arm, at its chosen rate, the other setting of each shared choice (seed 0); the
+#            project's settings are the lr trial at that rate
+#   final    SEEDS runs per arm with the chosen rate and the shared settings given (SMOOTHING, ...),
+#            evaluated on grocery and ukbench1k (selection mode $SELECTION), summarised with
+#            paired differences; seed 0 is the lr trial itself where its model is still on disk
 # CPU sizes (2 cores): MobileNetV1 from the Coral weights, 320-pixel training images, 10 epochs of
 # 500 tuples (5,000 tuples per run); a run takes about an hour here.
 # The whole comparison takes longer than one working session, and a machine's disk does not outlive
@@ -29,6 +31,7 @@ HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-3.
 # The shared choices; the defaults are the project's (method.md section 0).
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
 STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
 ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
 source "$here/grocery_common.sh"
 mkdir -p "$out"
@@ -42,7 +45,8 @@ restore() {  # restore RUN_FOLDER: the ledger's results of an earlier session's 
 }
 record() {  # record RUN_FOLDER: a finished run's small results into the ledger
   mkdir -p "$ledger/$1"
-  sha256sum "$(dirname "$mda")/mda-net" | cut -d' ' -f1 > "$1/mda-net.sha256"
+  # The program that trained it (kept where the run was copied from another that recorded it).
+  [ -f "$1/mda-net.sha256" ] || sha256sum "$(dirname "$mda")/mda-net" | cut -d' ' -f1 > "$1/mda-net.sha256"
   cp "$1/history.json" "$1/train.config.yaml" "$1/mda-net.sha256" "$1/done" "$ledger/$1/"
   if [ -d "$1/eval" ]; then
     mkdir -p "$ledger/$1/eval"
@@ -81,16 +85,39 @@ check_same_pipeline() {  # check_same_pipeline RUN_FOLDER...
   done
 }
 
+# The rate whose lr trial validated best for arm $1 (LR when the lr stage has not run).
+chosen_lr() {  # chosen_lr how|mda
+  local a="$1" lr="$LR" best=-1 run v
+  local runs=()
+  for run in "$ledger"/lr-$a-*-s0; do [ -d "$run" ] && restore "$(basename "$run")"; done
+  for run in lr-$a-*-s0; do [ -f "$run/done" ] && runs+=("$run"); done
+  [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}"
+  for run in "${runs[@]}"; do
+    v="$(best_validation "$run")"
+    if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
+      best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
+    fi
+  done
+  echo "$lr"
+}
+# Whether two effective configurations are the same but for their output folders.
+same_configuration() {  # same_configuration CONFIG.yaml CONFIG.yaml
+  cmp -s <(grep -v '^  out: ' "$1") <(grep -v '^  out: ' "$2")
+}
+
 case "$stage" in
   shared)
+    # At each arm's chosen rate: the project's settings are its lr trial; each other setting once.
     for a in how mda; do
-      trial "shared-$a-base" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-      trial "shared-$a-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-      trial "shared-$a-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
-      trial "shared-$a-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
-      trial "shared-$a-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
-    done
-    for run in shared-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done ;;
+      lr="$(chosen_lr $a)"
+      [ -f "lr-$a-$lr-s0/done" ] || { echo "controlled_comparison: run the lr stage first" >&2; exit 1; }
+      echo "lr-$a-$lr-s0 (project settings): best validation Medium mAP $(best_validation "lr-$a-$lr-s0")"
+      LR="$lr" trial "shared-$a-$lr-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      LR="$lr" trial "shared-$a-$lr-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
+      LR="$lr" trial "shared-$a-$lr-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
+      LR="$lr" trial "shared-$a-$lr-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
+      for run in shared-$a-$lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
+    done ;;
   lr)
     # An interrupted trial first (its checkpoint does not outlive this machine), then the rest,
     # rate by rate with the arms alternating, so that a comparison cut short by the end of a
@@ -109,29 +136,33 @@ case "$stage" in
     for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
   final)
     for a in how mda; do
-      # The learning rate each arm's lr stage validated best (LR when that stage did not run).
-      lr="$LR"
-      best=-1
-      for run in "$ledger"/lr-$a-*-s0; do restore "$(basename "$run")"; done
+      lr="$(chosen_lr $a)"
       runs=()
       for run in lr-$a-*-s0; do [ -f "$run/done" ] && runs+=("$run"); done
-      [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}"
-      for run in "${runs[@]}"; do
-        v="$(best_validation "$run")"
-        if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
-          best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
-        fi
-      done
       echo "arm $a: learning rate $lr"
       for seed in $SEEDS; do
         # A final run enters the ledger only once evaluated.
         restore "final-$a-s$seed"
         [ -f "final-$a-s$seed/eval/metrics_ukbench1k.json" ] && continue
+        # Seed 0 with the lr stage's settings is the lr trial at the chosen rate, run for run: where
+        # that trial's model is still on disk it is evaluated instead of trained again (45 minutes).
+        trained="lr-$a-$lr-s0"
+        if [ "$seed" = 0 ] && [ ! -f "final-$a-s0/done" ] && [ -f "$trained/done" ] && [ -f "$trained/best.mdam" ]; then
+          LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+          "$mda" config --quiet "${TRAIN_SETTINGS[@]}" --out "final-$a-s0.config.yaml" > /dev/null
+          if same_configuration "$trained/train.config.yaml" "final-$a-s0.config.yaml"; then
+            mkdir -p "final-$a-s0"
+            cp "$trained"/{best.mdam,history.json,train.config.yaml,done} "final-$a-s0/"
+            [ -f "$trained/mda-net.sha256" ] && cp "$trained/mda-net.sha256" "final-$a-s0/"
+            echo "final-$a-s0: the lr trial $trained (same configuration), evaluated"
+          fi
+          rm -f "final-$a-s0.config.yaml"
+        fi
         LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
         evaluate "final-$a-s$seed/best.mdam" "final-$a-s$seed/eval"
         record "final-$a-s$seed"
         # models/ holds each arm's best seed so far, so that no session's best model is lost.
-        python3 "$here/ship_models.py" . "$here/../models" --arms "$a"
+        python3 "$here/ship_models.py" . "$models" --arms "$a"
       done
       # Seed 0 starts from the lr trials' initial model.
       [ ${#runs[@]} -gt 0 ] && [ -f "final-$a-s0/done" ] && check_same_pipeline "${runs[@]}" "final-$a-s0"

@@ -46,7 +46,7 @@ source "$here/grocery_common.sh"
 make_split
 for seed in $SEEDS; do
   # Both arms at once on the one GPU, each with half of the CPU cores for decoding.
-  export -f train
+  export -f train train_settings
   export mda weights LR ATTENTION_LR SELECTION data
   precision=true
   [ "$DEVICE" = cpu ] && precision=false

@@ -12,21 +12,27 @@ make_split() {  # the validation split: six products out of grocery's training m
     python3 "$here/make_validation_split.py" "$data/grocery/train.tsv" "$data/grocery/jpg" data grocery_val --queries 4
 }
 
-train() {  # train NAME SEED EPOCHS [overrides...]: resumes an interrupted run, skips a finished one
+train_settings() {  # train_settings NAME SEED EPOCHS [overrides...]: the run's settings, in TRAIN_SETTINGS
   local name="$1" seed="$2" epochs="$3"
   shift 3
+  TRAIN_SETTINGS=(--set model.backbone=mobilenet_v1 --set model.pretrained="$weights"
+    --set training.manifest=data/grocery_val/train.tsv --set training.image_folder="$data/grocery/jpg"
+    --set training.out="$name-s$seed" --set training.seed="$seed" --set training.epochs="$epochs"
+    --set training.qsize="$QSIZE" --set training.poolsize="$POOLSIZE"
+    --set training.image_size="$IMAGE_SIZE" --set training.reduction.images=700
+    --set training.optimizer.lr="$LR" --set training.optimizer.attention_lr="$ATTENTION_LR"
+    --set training.validation.data_root=data --set training.validation.dataset=grocery_val
+    --set training.validation.image_size="$IMAGE_SIZE" --set training.validation.codebook_size=1024
+    --set training.validation.selection="$SELECTION"
+    --set training.validation.every=1 "$@")
+}
+
+train() {  # train NAME SEED EPOCHS [overrides...]: resumes an interrupted run, skips a finished one
+  local name="$1" seed="$2"
   [ -f "$name-s$seed/done" ] && return
-  "$mda" train --device "$DEVICE" --log "$name-s$seed.log" \
-    --set model.backbone=mobilenet_v1 --set model.pretrained="$weights" \
-    --set training.manifest=data/grocery_val/train.tsv --set training.image_folder="$data/grocery/jpg" \
-    --set training.out="$name-s$seed" --set training.seed="$seed" --set training.epochs="$epochs" \
-    --set training.qsize="$QSIZE" --set training.poolsize="$POOLSIZE" \
-    --set training.image_size="$IMAGE_SIZE" --set training.reduction.images=700 \
-    --set training.optimizer.lr="$LR" --set training.optimizer.attention_lr="$ATTENTION_LR" \
-    --set training.validation.data_root=data --set training.validation.dataset=grocery_val \
-    --set training.validation.image_size="$IMAGE_SIZE" --set training.validation.codebook_size=1024 \
-    --set training.validation.selection="$SELECTION" \
-    --set training.validation.every=1 "$@" $([ -f "$name-s$seed/checkpoint.pt" ] && echo --resume)
+  train_settings "$@"
+  "$mda" train --device "$DEVICE" --log "$name-s$seed.log" "${TRAIN_SETTINGS[@]}" \
+    $([ -f "$name-s$seed/checkpoint.pt" ] && echo --resume)
   touch "$name-s$seed/done"
 }
 
