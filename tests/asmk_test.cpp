@@ -183,17 +183,18 @@ TEST(DescriptorValues, NanInfAndHugeValuesAreErrorsNamingRowAndColumn) {
                      {"query 'q'", "descriptor 2", "column 1"});
 
   // Past the first blocks the values are tested in bulk: the first offender is still the one
-  // named, in a later block, in the last one, or in the rows after the last whole block.
-  std::vector<float> many(3000 * 128, -1e16f);  // the largest magnitude allowed
-  check_descriptor_values(many.data(), 3000, 128, "many");
-  for (int64_t at : {int64_t{1024 * 3 + 17}, int64_t{2999 * 128 + 127}, int64_t{2047 * 128 + 5}}) {
+  // named, in a later block, in the last whole one, or in the values after it (3,001 x 128 is 375
+  // blocks of 1,024 and 128 values).
+  std::vector<float> many(3001 * 128, -1e16f);  // the largest magnitude allowed
+  check_descriptor_values(many.data(), 3001, 128, "many");
+  for (int64_t at : {int64_t{1024 * 3 + 17}, int64_t{375 * 1024 - 1}, int64_t{3000 * 128 + 127}}) {
     std::vector<float> y = many;
     y[static_cast<size_t>(at)] = std::numeric_limits<float>::infinity();
     if (at + 1 < static_cast<int64_t>(y.size())) {  // later offenders do not matter
       y[static_cast<size_t>(at + 1)] = std::numeric_limits<float>::quiet_NaN();
       y.back() = 2e16f;
     }
-    test::expect_error([&] { check_descriptor_values(y.data(), 3000, 128, "many.npy"); },
+    test::expect_error([&] { check_descriptor_values(y.data(), 3001, 128, "many.npy"); },
                        {"descriptor " + std::to_string(at / 128) + " holds inf at column " +
                         std::to_string(at % 128)});
   }
