@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from asmk_query import make_data, write_folder  # noqa: E402
+from asmk_query import make_data, read_folder, write_folder  # noqa: E402
 from cpu_info import cpu_model  # noqa: E402
 
 SMALL = ["--set", "evaluation.image_size=256", "--set", "evaluation.scales=[1.0,0.707]",
@@ -141,8 +141,9 @@ def real_statistics_index(a, work):
     if not os.path.exists(codebook):
         subprocess.run([a.mda, "train-codebook", "--features", a.real_features, "--out", codebook,
                         "--set", "train_codebook.codebook.size=1024", "--quiet"], check=True)
-    vecs, ids = np.load(os.path.join(a.real_features, "vecs.npy")), np.load(os.path.join(a.real_features, "imids.npy"))
-    real = int(ids.max()) + 1
+    images = read_folder(a.real_features)
+    with open(os.path.join(a.real_features, "images.txt")) as listed:
+        real = sum(1 for _ in listed)  # the images the index holds, with or without features
     index = os.path.join(work, "real_index.mdai")
     if not os.path.exists(index):
         built = subprocess.run([million, "build", "--codebook", codebook, "--database", a.real_features,
@@ -150,8 +151,8 @@ def real_statistics_index(a, work):
                                 "--through-api", "1"], check=True, capture_output=True, text=True)
         stats = json.loads(built.stdout)
         print(f"real-statistics index: {json.dumps({k: v for k, v in stats.items() if not isinstance(v, dict)})}")
-    bodies = [npy_bytes(vecs[ids == i]) for i in range(0, real, max(1, real // 50))][:50]
-    per_query = np.mean([np.sum(ids == i) for i in range(real)])
+    bodies = [npy_bytes(x) for x in images[::max(1, len(images) // 50)][:50]]
+    per_query = np.mean([len(x) for x in images])
     return index, bodies, (f"{real} real images ({a.real_features}) + {a.images - real} distractors of their "
                            f"statistics, 1024 words trained on the real features; 50 of the real images' "
                            f"descriptors as queries ({per_query:.0f} per image)")
