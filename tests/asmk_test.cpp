@@ -561,9 +561,9 @@ TEST(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
         saw_zero |= v == 0;
       }
       for (int64_t r = 0; r < topk; ++r) {
-        EXPECT_EQ(lists.ranks[static_cast<size_t>(r * 5 + q)], order[static_cast<size_t>(r)])
+        EXPECT_EQ(lists.ranks[static_cast<size_t>(q * topk + r)], order[static_cast<size_t>(r)])
             << "topk " << topk << " query " << q << " rank " << r;
-        EXPECT_EQ(lists.scores[static_cast<size_t>(r * 5 + q)],
+        EXPECT_EQ(lists.scores[static_cast<size_t>(q * topk + r)],
                   s[static_cast<size_t>(order[static_cast<size_t>(r)])]);
       }
     }

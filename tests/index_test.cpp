@@ -105,6 +105,46 @@ TEST_F(IndexApi, DescriptorBatchesAndFeatureListsGiveTheSameIndex) {
                     options_));
 }
 
+TEST_F(IndexApi, RankGivesSearchsPositionsAndScoresAsQueryMajorArrays) {
+  const Index index = build({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  std::vector<float> flat;
+  std::vector<int64_t> offsets = {0};
+  for (const LocalFeatures& f : queries_) {
+    flat.insert(flat.end(), f.descriptors.begin(), f.descriptors.end());
+    offsets.push_back(offsets.back() + f.count());
+  }
+  const DescriptorBatch batch{flat.data(), offsets.data(), 3, kDim};
+  for (const int64_t topk : {int64_t{0}, int64_t{3}, int64_t{40}}) {
+    SearchOptions options = options_;
+    options.topk = topk;
+    const auto hits = index.search(queries_, options);
+    SearchTimings timings;
+    const SearchRanking listed = index.rank(queries_, options, &timings);
+    const SearchRanking batched = index.rank(batch, options);
+    EXPECT_GT(timings.quantize, 0.0);
+    EXPECT_GT(timings.scan, 0.0);
+    for (const SearchRanking* ranking : {&listed, &batched}) {
+      ASSERT_EQ(ranking->queries, 3);
+      ASSERT_EQ(ranking->topk, topk == 3 ? 3 : 12) << "topk " << topk;
+      ASSERT_EQ(ranking->images.size(), 3u * static_cast<size_t>(ranking->topk));
+      ASSERT_EQ(ranking->scores.size(), ranking->images.size());
+      for (size_t q = 0; q < 3; ++q) {
+        ASSERT_EQ(hits[q].size(), static_cast<size_t>(ranking->topk));
+        for (size_t r = 0; r < hits[q].size(); ++r) {
+          const size_t at = q * static_cast<size_t>(ranking->topk) + r;
+          EXPECT_EQ(ranking->images[at], hits[q][r].index) << "query " << q << " rank " << r;
+          EXPECT_EQ(ranking->scores[at], hits[q][r].score) << "query " << q << " rank " << r;
+        }
+      }
+    }
+  }
+  // An empty index ranks no image for each query.
+  const SearchRanking none = Index(codebook_).rank(queries_, options_);
+  EXPECT_EQ(none.queries, 3);
+  EXPECT_EQ(none.topk, 0);
+  EXPECT_TRUE(none.images.empty());
+}
+
 TEST_F(IndexApi, AnImageWithoutDescriptorsKeepsItsPlaceAndIsNeverFound) {
   // What `runtime.on_bad_image: skip` leaves of an unreadable image: a name and no features.
   Index index = build({0, 1, 2});

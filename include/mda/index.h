@@ -39,6 +39,14 @@ struct SearchHit {
   float score = 0;
 };
 
+// The best images per query as arrays, without their names: what numpy code and the evaluation
+// read, and a quarter of the memory of SearchHit lists for a ranking of every image.
+struct SearchRanking {
+  int64_t queries = 0, topk = 0;  // topk: images ranked per query (at most the index's size)
+  std::vector<int64_t> images;    // images[q * topk + r]: the position of query q's r-th best image
+  std::vector<float> scores;      // the same layout
+};
+
 // Wall-clock seconds of a search's steps, summed over its queries.
 struct SearchTimings {
   double quantize = 0;   // nearest words of every query descriptor
@@ -91,6 +99,12 @@ class Index {
                                              const SearchOptions& options = {},
                                              SearchTimings* timings = nullptr,
                                              ProgressCallback progress = nullptr) const;
+  // The same ranking as search(), as positions and scores: the positions are those of the index
+  // when it searched (names() gives their names while no add() or remove() runs meanwhile).
+  SearchRanking rank(const std::vector<LocalFeatures>& queries, const SearchOptions& options = {},
+                     SearchTimings* timings = nullptr, ProgressCallback progress = nullptr) const;
+  SearchRanking rank(const DescriptorBatch& queries, const SearchOptions& options = {},
+                     SearchTimings* timings = nullptr, ProgressCallback progress = nullptr) const;
   // Query images: their features extracted by `extractor` (whose model must give descriptors of
   // the codebook's dimension), then searched as above.
   std::vector<std::vector<SearchHit>> search(const Extractor& extractor,
@@ -120,6 +134,10 @@ class Index {
   static std::vector<View> batch_views(const DescriptorBatch& batch, const char* what);
   void add_views(const std::vector<View>& images, const std::vector<std::string>& names,
                  int threads, const ProgressCallback& progress);
+  static std::vector<View> feature_views(const std::vector<LocalFeatures>& features);
+  SearchRanking rank_views(const std::vector<View>& queries, const SearchOptions& options,
+                           SearchTimings* timings, const ProgressCallback& progress,
+                           std::vector<std::vector<SearchHit>>* named = nullptr) const;
   std::vector<std::vector<SearchHit>> search_views(const std::vector<View>& queries,
                                                    const SearchOptions& options,
                                                    SearchTimings* timings,
@@ -127,9 +145,11 @@ class Index {
   std::vector<AggregatedImage> encode_queries(const std::vector<View>& queries,
                                               const SearchOptions& options,
                                               EncodeTimings& timings) const;
-  std::vector<std::vector<SearchHit>> rank_encoded(const std::vector<AggregatedImage>& encoded,
-                                                   const SearchOptions& options,
-                                                   const ProgressCallback& progress) const;
+  // `named`, when given, receives the ranking as lists of named hits instead (made under the same
+  // lock, so the names are those of the ranked positions), and the ranking returned is empty.
+  SearchRanking rank_encoded(const std::vector<AggregatedImage>& encoded,
+                             const SearchOptions& options, const ProgressCallback& progress,
+                             std::vector<std::vector<SearchHit>>* named = nullptr) const;
   explicit Index(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

@@ -160,24 +160,18 @@ py::tuple search(PyIndex& self, const py::array& vecs, const py::array& imids,
   options.similarity_threshold = similarity_threshold;
   options.use_idf = use_idf;
   options.threads = threads;
-  std::vector<std::vector<mda::SearchHit>> hits;
+  mda::SearchRanking ranking;
   {
     py::gil_scoped_release release;
     mda::DescriptorBatch batch{g.data, g.offsets.data(), static_cast<int64_t>(g.image_ids.size()),
                                d.dim};
-    hits = index.search(batch, options);
+    ranking = index.rank(batch, options);
   }
-  const size_t queries = hits.size(), k = queries ? hits[0].size() : 0;
-  std::vector<int64_t> ranks(queries * k);
-  std::vector<float> scores(queries * k);
-  for (size_t q = 0; q < queries; ++q)
-    for (size_t r = 0; r < k; ++r) {
-      ranks[q * k + r] = hits[q][r].index;
-      scores[q * k + r] = hits[q][r].score;
-    }
-  const auto shape =
-      std::vector<py::ssize_t>{static_cast<py::ssize_t>(queries), static_cast<py::ssize_t>(k)};
-  return py::make_tuple(to_numpy(std::move(ranks), shape), to_numpy(std::move(scores), shape));
+  // An empty index ranks nothing: (queries, 0) arrays.
+  const auto shape = std::vector<py::ssize_t>{static_cast<py::ssize_t>(ranking.queries),
+                                              static_cast<py::ssize_t>(ranking.topk)};
+  return py::make_tuple(to_numpy(std::move(ranking.images), shape),
+                        to_numpy(std::move(ranking.scores), shape));
 }
 
 }  // namespace

@@ -196,13 +196,18 @@ void Index::save(const std::string& path) const {
   state_->ivf.save(path);
 }
 
+std::vector<Index::View> Index::feature_views(const std::vector<LocalFeatures>& features) {
+  std::vector<View> views;
+  views.reserve(features.size());
+  for (const LocalFeatures& f : features) views.push_back({f.descriptors.data(), f.count(), f.dim});
+  return views;
+}
+
 std::vector<std::vector<SearchHit>> Index::search(const std::vector<LocalFeatures>& queries,
                                                   const SearchOptions& options,
                                                   SearchTimings* timings,
                                                   ProgressCallback progress) const {
-  std::vector<View> views;
-  for (const LocalFeatures& f : queries) views.push_back({f.descriptors.data(), f.count(), f.dim});
-  return search_views(views, options, timings, progress);
+  return search_views(feature_views(queries), options, timings, progress);
 }
 
 std::vector<std::vector<SearchHit>> Index::search(const DescriptorBatch& queries,
@@ -212,19 +217,37 @@ std::vector<std::vector<SearchHit>> Index::search(const DescriptorBatch& queries
   return search_views(batch_views(queries, "Index::search"), options, timings, progress);
 }
 
-std::vector<std::vector<SearchHit>> Index::search_views(const std::vector<View>& queries,
-                                                        const SearchOptions& options,
-                                                        SearchTimings* timings,
-                                                        const ProgressCallback& progress) const {
+SearchRanking Index::rank(const std::vector<LocalFeatures>& queries, const SearchOptions& options,
+                          SearchTimings* timings, ProgressCallback progress) const {
+  return rank_views(feature_views(queries), options, timings, progress);
+}
+
+SearchRanking Index::rank(const DescriptorBatch& queries, const SearchOptions& options,
+                          SearchTimings* timings, ProgressCallback progress) const {
+  return rank_views(batch_views(queries, "Index::rank"), options, timings, progress);
+}
+
+SearchRanking Index::rank_views(const std::vector<View>& queries, const SearchOptions& options,
+                                SearchTimings* timings, const ProgressCallback& progress,
+                                std::vector<std::vector<SearchHit>>* named) const {
   EncodeTimings encode_timings;
   const std::vector<AggregatedImage> encoded = encode_queries(queries, options, encode_timings);
   const auto scan_start = Clock::now();
-  std::vector<std::vector<SearchHit>> hits = rank_encoded(encoded, options, progress);
+  SearchRanking ranking = rank_encoded(encoded, options, progress, named);
   if (timings) {
     timings->quantize = encode_timings.quantize;
     timings->aggregate = encode_timings.aggregate;
     timings->scan = seconds_between(scan_start, Clock::now());
   }
+  return ranking;
+}
+
+std::vector<std::vector<SearchHit>> Index::search_views(const std::vector<View>& queries,
+                                                        const SearchOptions& options,
+                                                        SearchTimings* timings,
+                                                        const ProgressCallback& progress) const {
+  std::vector<std::vector<SearchHit>> hits;
+  rank_views(queries, options, timings, progress, &hits);
   return hits;
 }
 
@@ -244,32 +267,37 @@ std::vector<AggregatedImage> Index::encode_queries(const std::vector<View>& quer
   return encoded;
 }
 
-std::vector<std::vector<SearchHit>> Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
-                                                        const SearchOptions& options,
-                                                        const ProgressCallback& progress) const {
+SearchRanking Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
+                                  const SearchOptions& options, const ProgressCallback& progress,
+                                  std::vector<std::vector<SearchHit>>* named) const {
   // `options` were checked by encode_queries, which made `encoded`.
   const int threads = std::max(1, options.threads);
   const std::shared_lock<std::shared_mutex> lock(state_->mutex);
-  std::vector<std::vector<SearchHit>> hits(encoded.size());
+  SearchRanking ranking;
+  ranking.queries = static_cast<int64_t>(encoded.size());
   const int64_t n_db = state_->ivf.images();
   if (n_db > 0 && !encoded.empty()) {
     const int64_t topk = options.topk > 0 ? std::min(options.topk, n_db) : n_db;
     const std::shared_ptr<const SearchContext> context = state_->context(options);
-    const RankedLists lists =
+    RankedLists lists =
         rank_queries(state_->ivf, encoded, options, topk, threads, progress, context.get());
-    const std::vector<std::string>& names = state_->ivf.names();
-    const int64_t n_q = lists.queries;
-    for (int64_t q = 0; q < n_q; ++q) {
-      std::vector<SearchHit>& out = hits[static_cast<size_t>(q)];
-      out.reserve(static_cast<size_t>(lists.topk));
-      for (int64_t r = 0; r < lists.topk; ++r) {
-        const size_t at = static_cast<size_t>(r * n_q + q);
-        const int64_t image = lists.ranks[at];
-        out.push_back({names[static_cast<size_t>(image)], image, lists.scores[at]});
-      }
+    ranking.topk = lists.topk;
+    ranking.images = std::move(lists.ranks);
+    ranking.scores = std::move(lists.scores);
+  }
+  if (!named) return ranking;
+  const std::vector<std::string>& names = state_->ivf.names();
+  named->assign(static_cast<size_t>(ranking.queries), {});
+  for (int64_t q = 0; q < ranking.queries; ++q) {
+    std::vector<SearchHit>& out = (*named)[static_cast<size_t>(q)];
+    out.reserve(static_cast<size_t>(ranking.topk));
+    for (int64_t r = 0; r < ranking.topk; ++r) {
+      const size_t at = static_cast<size_t>(q * ranking.topk + r);
+      const int64_t image = ranking.images[at];
+      out.push_back({names[static_cast<size_t>(image)], image, ranking.scores[at]});
     }
   }
-  return hits;
+  return {};
 }
 
 std::vector<SearchHit> Index::search(const LocalFeatures& query,

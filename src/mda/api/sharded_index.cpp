@@ -216,8 +216,8 @@ std::vector<std::vector<SearchHit>> ShardedIndex::search(const DescriptorBatch& 
     if (progress) {
       shard_progress = [&, s](int64_t done, int64_t) { progress(s * n_q + done, held * n_q); };
     }
-    std::vector<std::vector<SearchHit>> hits =
-        shards_[static_cast<size_t>(s)].rank_encoded(encoded, options, shard_progress);
+    std::vector<std::vector<SearchHit>> hits;
+    shards_[static_cast<size_t>(s)].rank_encoded(encoded, options, shard_progress, &hits);
     for (std::vector<SearchHit>& list : hits)
       for (SearchHit& hit : list) hit.index += firsts_[static_cast<size_t>(s)];
     parts.push_back(std::move(hits));

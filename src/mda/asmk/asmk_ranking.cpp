@@ -110,10 +110,11 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
       for (int64_t q = first; q < end; ++q) {
         const std::vector<float>& s = scores[static_cast<size_t>(q - first)];
         best_images(s, out.topk, order, positive, negative);
+        const size_t first_rank = static_cast<size_t>(q * out.topk);
         for (int64_t r = 0; r < out.topk; ++r) {
           const int64_t image = order[static_cast<size_t>(r)];
-          out.ranks[static_cast<size_t>(r * n_q + q)] = image;
-          out.scores[static_cast<size_t>(r * n_q + q)] = s[static_cast<size_t>(image)];
+          out.ranks[first_rank + static_cast<size_t>(r)] = image;
+          out.scores[first_rank + static_cast<size_t>(r)] = s[static_cast<size_t>(image)];
         }
       }
       if (progress) {
@@ -164,11 +165,15 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
                                       queries[q].dim, options.search.multiple_assignment, binary,
                                       threads, "query " + std::to_string(q)));
   }
-  RankedLists lists = rank_queries(ivf, encoded, options.search, ivf.images(), threads);
-  Ranking ranking;
+  const RankedLists lists = rank_queries(ivf, encoded, options.search, ivf.images(), threads);
+  Ranking ranking;  // revisitop's orientation: rank-major
   ranking.n_db = lists.topk;
   ranking.n_queries = lists.queries;
-  ranking.ranks = std::move(lists.ranks);
+  ranking.ranks.resize(lists.ranks.size());
+  for (int64_t r = 0; r < lists.topk; ++r)
+    for (int64_t q = 0; q < lists.queries; ++q)
+      ranking.ranks[static_cast<size_t>(r * lists.queries + q)] =
+          lists.ranks[static_cast<size_t>(q * lists.topk + r)];
   return ranking;
 }
 

@@ -12,12 +12,13 @@
 
 namespace mda {
 
-// The best `topk` database images per query, in revisitop's orientation (topk rows x queries
-// columns), ties to the lower index.
+// The best `topk` database images per query, best first, ties to the lower index.
 struct RankedLists {
   int64_t topk = 0, queries = 0;
-  std::vector<int64_t> ranks;  // ranks[r * queries + q]
-  std::vector<float> scores;   // the same layout
+  // Query-major, each query's list in one run of memory (its hits are read in order):
+  // ranks[q * topk + r], the r-th best image of query q.
+  std::vector<int64_t> ranks;
+  std::vector<float> scores;  // the same layout
 };
 
 // How many queries are scored together in one pass over the postings of an index of `images`

@@ -152,6 +152,9 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
            codebook.dim, "-d (", index_path, ")");
     }
   };
+  // An index file gives positions and scores (and its names); shards give named hits, merged.
+  SearchRanking ranking;
+  std::vector<std::string> names;
   std::vector<std::vector<SearchHit>> hits;
   run_on_every_rank(rank_job, [&] {
     if (!sharded && rank_job.rank() != 0) return;
@@ -165,7 +168,8 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
     if (!sharded) {
       const Index index = Index::open(index_path);
       check_codebook(index.codebook());
-      hits = index.search(batch, options, &timings, advance);
+      ranking = index.rank(batch, options, &timings, advance);
+      names = index.names();
       return;
     }
     const ShardedIndex index = ShardedIndex::open(index_path, rank_job.rank(), rank_job.size());
@@ -180,14 +184,29 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
     hits = ShardedIndex::merge(lists, options.topk);
   }
   if (rank_job.rank() != 0) return;
-  const int64_t topk = n_q > 0 ? static_cast<int64_t>(hits[0].size()) : 0;
+  if (sharded) {
+    ranking.queries = n_q;
+    ranking.topk = n_q > 0 ? static_cast<int64_t>(hits[0].size()) : 0;
+    for (const std::vector<SearchHit>& list : hits) {
+      for (const SearchHit& hit : list) {
+        ranking.images.push_back(hit.index);
+        ranking.scores.push_back(hit.score);
+      }
+    }
+  }
+  const int64_t topk = ranking.topk;
+  const auto at = [&](int64_t q, int64_t r) { return static_cast<size_t>(q * topk + r); };
+  const auto name_at = [&](int64_t q, int64_t r) -> const std::string& {
+    if (sharded) return hits[static_cast<size_t>(q)][static_cast<size_t>(r)].name;
+    return names[static_cast<size_t>(ranking.images[at(q, r)])];
+  };
+  // ranks.npy and scores.npy in revisitop's orientation: database rank x query.
   std::vector<int64_t> ranks(static_cast<size_t>(topk * n_q));
   std::vector<float> ranked_scores(ranks.size());
-  for (int64_t q = 0; q < n_q; ++q) {
-    for (int64_t r = 0; r < topk; ++r) {
-      const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
-      ranks[static_cast<size_t>(r * n_q + q)] = hit.index;
-      ranked_scores[static_cast<size_t>(r * n_q + q)] = hit.score;
+  for (int64_t r = 0; r < topk; ++r) {
+    for (int64_t q = 0; q < n_q; ++q) {
+      ranks[static_cast<size_t>(r * n_q + q)] = ranking.images[at(q, r)];
+      ranked_scores[static_cast<size_t>(r * n_q + q)] = ranking.scores[at(q, r)];
     }
   }
 
@@ -199,9 +218,8 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
   write_file_atomic(join_path(out, "pairs.txt"), [&](std::ostream& stream) {
     for (int64_t q = 0; q < n_q; ++q) {
       for (int64_t r = 0; r < pairs_topk; ++r) {
-        const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
-        stream << queries.image_name(q) << ' ' << hit.index << ' ' << hit.score << ' ' << hit.name
-               << '\n';
+        stream << queries.image_name(q) << ' ' << ranking.images[at(q, r)] << ' '
+               << ranking.scores[at(q, r)] << ' ' << name_at(q, r) << '\n';
       }
     }
   });
@@ -209,11 +227,10 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
   for (int64_t q = 0; q < n_q; ++q) {
     Value::List results;
     for (int64_t r = 0; r < pairs_topk; ++r) {
-      const SearchHit& hit = hits[static_cast<size_t>(q)][static_cast<size_t>(r)];
       Value result = Value::empty_dict();
-      result.set("name", Value(hit.name));
-      result.set("index", Value(hit.index));
-      result.set("score", Value(static_cast<double>(hit.score)));
+      result.set("name", Value(name_at(q, r)));
+      result.set("index", Value(ranking.images[at(q, r)]));
+      result.set("score", Value(static_cast<double>(ranking.scores[at(q, r)])));
       results.push_back(std::move(result));
     }
     Value query = Value::empty_dict();
