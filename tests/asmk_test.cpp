@@ -529,11 +529,16 @@ TEST(InvertedFileScan, LongPostingsScoreExactlyAsTheScalarScan) {
   }
 }
 
-TEST(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
+class RankQueries : public ::testing::TestWithParam<int64_t> {};
+
+// 40 images: every list sorted by comparisons; 400: the full rankings by their counting sort.
+INSTANTIATE_TEST_SUITE_P(Images, RankQueries, ::testing::Values(40, 400));
+
+TEST_P(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
   // tau = -1 and alpha 3 give negative scores beside the zero scores of images sharing no word with
   // the query and the positive ones: the ranking must be the full sort for any topk.
   std::mt19937 rng(5);
-  const int64_t k = 24, d = 16, images = 40;
+  const int64_t k = 24, d = 16, images = GetParam();
   const std::vector<float> c = integer_matrix(k, d, rng);
   InvertedFile ivf(k, d, true, 42);
   for (int64_t i = 0; i < images; ++i)
