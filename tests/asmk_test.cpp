@@ -553,7 +553,7 @@ TEST_P(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
   const SearchContext context = ivf.context(params);
   bool saw_negative = false, saw_zero = false;
   for (const int64_t topk : {int64_t{1}, int64_t{7}, images + 1}) {
-    const RankedLists lists = rank_queries(ivf, queries, params, topk, 2);
+    const SearchRanking lists = rank_queries(ivf, queries, params, topk, 2);
     for (int64_t q = 0; q < 5; ++q) {
       const std::vector<float> s = ivf.scores(queries[static_cast<size_t>(q)], params, context);
       std::vector<int64_t> order(s.size());
@@ -566,7 +566,7 @@ TEST_P(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
         saw_zero |= v == 0;
       }
       for (int64_t r = 0; r < topk; ++r) {
-        EXPECT_EQ(lists.ranks[static_cast<size_t>(q * topk + r)], order[static_cast<size_t>(r)])
+        EXPECT_EQ(lists.images[static_cast<size_t>(q * topk + r)], order[static_cast<size_t>(r)])
             << "topk " << topk << " query " << q << " rank " << r;
         EXPECT_EQ(lists.scores[static_cast<size_t>(q * topk + r)],
                   s[static_cast<size_t>(order[static_cast<size_t>(r)])]);

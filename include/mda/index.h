@@ -17,6 +17,7 @@
 #include "mda/extractor.h"
 #include "mda/local_features.h"
 #include "mda/options.h"
+#include "mda/search_ranking.h"
 
 namespace mda {
 
@@ -37,14 +38,6 @@ struct SearchHit {
   std::string name;   // the database image's name
   int64_t index = 0;  // its position in the index (0-based, the order images were added in)
   float score = 0;
-};
-
-// The best images per query as arrays, without their names: what numpy code and the evaluation
-// read, and a quarter of the memory of SearchHit lists for a ranking of every image.
-struct SearchRanking {
-  int64_t queries = 0, topk = 0;  // topk: images ranked per query (at most the index's size)
-  std::vector<int64_t> images;    // images[q * topk + r]: the position of query q's r-th best image
-  std::vector<float> scores;      // the same layout
 };
 
 // Wall-clock seconds of a search's steps, summed over its queries.
@@ -145,8 +138,8 @@ class Index {
   std::vector<AggregatedImage> encode_queries(const std::vector<View>& queries,
                                               const SearchOptions& options,
                                               EncodeTimings& timings) const;
-  // `named`, when given, receives the ranking as lists of named hits instead (made under the same
-  // lock, so the names are those of the ranked positions), and the ranking returned is empty.
+  // `named`, when given, also receives the ranking as lists of named hits (made under the same
+  // lock, so the names are those of the ranked positions).
   SearchRanking rank_encoded(const std::vector<AggregatedImage>& encoded,
                              const SearchOptions& options, const ProgressCallback& progress,
                              std::vector<std::vector<SearchHit>>* named = nullptr) const;

@@ -7,4 +7,5 @@
 #include "mda/index.h"
 #include "mda/local_features.h"
 #include "mda/options.h"
+#include "mda/search_ranking.h"
 #include "mda/sharded_index.h"

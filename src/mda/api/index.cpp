@@ -279,11 +279,7 @@ SearchRanking Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
   if (n_db > 0 && !encoded.empty()) {
     const int64_t topk = options.topk > 0 ? std::min(options.topk, n_db) : n_db;
     const std::shared_ptr<const SearchContext> context = state_->context(options);
-    RankedLists lists =
-        rank_queries(state_->ivf, encoded, options, topk, threads, progress, context.get());
-    ranking.topk = lists.topk;
-    ranking.images = std::move(lists.ranks);
-    ranking.scores = std::move(lists.scores);
+    ranking = rank_queries(state_->ivf, encoded, options, topk, threads, progress, context.get());
   }
   if (!named) return ranking;
   const std::vector<std::string>& names = state_->ivf.names();
@@ -297,7 +293,7 @@ SearchRanking Index::rank_encoded(const std::vector<AggregatedImage>& encoded,
       out.push_back({names[static_cast<size_t>(image)], image, ranking.scores[at]});
     }
   }
-  return {};
+  return ranking;
 }
 
 std::vector<SearchHit> Index::search(const LocalFeatures& query,

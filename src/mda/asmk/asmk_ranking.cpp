@@ -93,15 +93,15 @@ int64_t queries_per_scan(int64_t images) {
   return std::clamp<int64_t>(kScoreBytes / (4 * std::max<int64_t>(images, 1)), 1, kMostQueries);
 }
 
-RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
-                         const SearchOptions& params, int64_t topk, int threads,
-                         const ProgressCallback& progress, const SearchContext* context) {
+SearchRanking rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
+                           const SearchOptions& params, int64_t topk, int threads,
+                           const ProgressCallback& progress, const SearchContext* context) {
   const int64_t n_db = ivf.images(), n_q = static_cast<int64_t>(queries.size());
   if (topk < 1) fail("topk must be positive, found ", topk);
-  RankedLists out;
+  SearchRanking out;
   out.topk = std::min(topk, n_db);
   out.queries = n_q;
-  out.ranks.resize(static_cast<size_t>(out.topk * n_q));
+  out.images.resize(static_cast<size_t>(out.topk * n_q));
   out.scores.resize(static_cast<size_t>(out.topk * n_q));
   SearchContext computed;
   if (!context) {
@@ -135,7 +135,7 @@ RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedIm
         const size_t first_rank = static_cast<size_t>(q * out.topk);
         for (int64_t r = 0; r < out.topk; ++r) {
           const int64_t image = order[static_cast<size_t>(r)];
-          out.ranks[first_rank + static_cast<size_t>(r)] = image;
+          out.images[first_rank + static_cast<size_t>(r)] = image;
           out.scores[first_rank + static_cast<size_t>(r)] = s[static_cast<size_t>(image)];
         }
       }
@@ -187,15 +187,15 @@ Ranking asmk_full_ranking(const std::vector<LocalFeatures>& database,
                                       queries[q].dim, options.search.multiple_assignment, binary,
                                       threads, "query " + std::to_string(q)));
   }
-  const RankedLists lists = rank_queries(ivf, encoded, options.search, ivf.images(), threads);
+  const SearchRanking lists = rank_queries(ivf, encoded, options.search, ivf.images(), threads);
   Ranking ranking;  // revisitop's orientation: rank-major
   ranking.n_db = lists.topk;
   ranking.n_queries = lists.queries;
-  ranking.ranks.resize(lists.ranks.size());
+  ranking.ranks.resize(lists.images.size());
   for (int64_t r = 0; r < lists.topk; ++r)
     for (int64_t q = 0; q < lists.queries; ++q)
       ranking.ranks[static_cast<size_t>(r * lists.queries + q)] =
-          lists.ranks[static_cast<size_t>(q * lists.topk + r)];
+          lists.images[static_cast<size_t>(q * lists.topk + r)];
   return ranking;
 }
 

@@ -9,17 +9,9 @@
 #include "mda/asmk/inverted_file.h"
 #include "mda/eval/revisited_eval.h"
 #include "mda/local_features.h"
+#include "mda/search_ranking.h"
 
 namespace mda {
-
-// The best `topk` database images per query, best first, ties to the lower index.
-struct RankedLists {
-  int64_t topk = 0, queries = 0;
-  // Query-major, each query's list in one run of memory (its hits are read in order):
-  // ranks[q * topk + r], the r-th best image of query q.
-  std::vector<int64_t> ranks;
-  std::vector<float> scores;  // the same layout
-};
 
 // How many queries are scored together in one pass over the postings of an index of `images`
 // images: more share each word's reads from memory, but each adds into its own score array (4
@@ -33,10 +25,10 @@ int64_t queries_per_scan(int64_t images);
 // `progress` is called after each group, one call at a time. `context` is ivf.context(params),
 // computed here when null (a caller searching the same index again keeps it: it costs a pass over
 // every image).
-RankedLists rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
-                         const SearchOptions& params, int64_t topk, int threads,
-                         const ProgressCallback& progress = nullptr,
-                         const SearchContext* context = nullptr);
+SearchRanking rank_queries(const InvertedFile& ivf, const std::vector<AggregatedImage>& queries,
+                           const SearchOptions& params, int64_t topk, int threads,
+                           const ProgressCallback& progress = nullptr,
+                           const SearchContext* context = nullptr);
 
 struct AsmkEvaluationOptions {
   KMeansOptions codebook;  // codebook.k is lowered to the number of training descriptors
