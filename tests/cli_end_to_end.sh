@@ -118,6 +118,21 @@ if [ -n "$python" ]; then
     --json "$toy/metrics.json" --quiet
   check "toy retrieval works" "$python" -c "
 import json, sys; m = json.load(open('$toy/metrics.json'))['protocols']['medium']['map']; print('toy mAP', m); sys.exit(0 if m > 0.9 else 1)"
+  check "search --pairs-topk 0" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/nopairs" --pairs-topk 0 --quiet
+  check "--pairs-topk 0: the same ranks, no pairs" "$python" -c "
+import json, sys, numpy as np
+same = np.array_equal(np.load('$toy/out/ranks.npy'), np.load('$toy/nopairs/ranks.npy'))
+empty = open('$toy/nopairs/pairs.txt').read() == '' and all(
+    not q['results'] for q in json.load(open('$toy/nopairs/results.json'))['queries'])
+sys.exit(0 if same and empty else 1)"
+  check "search --pairs-topk 2" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/twopairs" --pairs-topk 2 --quiet
+  check "--pairs-topk 2: the first two lines of each query's pairs" "$python" -c "
+import sys
+full = [l.split() for l in open('$toy/out/pairs.txt')]
+two = [l.split() for l in open('$toy/twopairs/pairs.txt')]
+queries = list(dict.fromkeys(l[0] for l in full))
+want = [l for q in queries for l in [x for x in full if x[0] == q][:2]]
+sys.exit(0 if two == want and len(two) == 2 * len(queries) else 1)"
   check "search --topk 5" "$mda" search --index "$toy/db.ivf" --features "$toy/q" --out "$toy/top5" --topk 5 --quiet
   check "evaluate a top-k ranking" "$mda" evaluate --data-root "$toy/data" --dataset toy --ranks "$toy/top5/ranks.npy" \
     --json "$toy/top5.json" --quiet

@@ -169,7 +169,7 @@ void search_features(const Config& config, const SearchStage& stage, const Featu
       const Index index = Index::open(index_path);
       check_codebook(index.codebook());
       ranking = index.rank(batch, options, &timings, advance);
-      names = index.names();
+      if (pairs_limit > 0) names = index.names();  // a million strings on a large index
       return;
     }
     const ShardedIndex index = ShardedIndex::open(index_path, rank_job.rank(), rank_job.size());
