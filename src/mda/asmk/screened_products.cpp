@@ -165,29 +165,28 @@ void tile_offers_portable(const int32_t* products, const float* norms, const flo
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// A row's constants broadcast to eight lanes for one side of the bound (sign -1 the lower, +1
-// the upper): made once per row, so that the loops keep them in registers.
-struct BoundConstants8 {
-  __m256 scale, row_l1, row_step;
+// A row's constants of the lower bound broadcast to eight lanes: made once per row, so that the
+// loops keep them in registers.
+struct LowerBoundConstants8 {
+  __m256 scale, minus_row_l1, minus_row_step;
 };
-__attribute__((target("avx2,fma"))) inline BoundConstants8 bound_constants8(const RowScreen& r,
-                                                                            float sign) {
-  return {_mm256_set1_ps(r.scale), _mm256_set1_ps(sign * r.row_l1),
-          _mm256_set1_ps(sign * r.row_step)};
+__attribute__((target("avx2,fma"))) inline LowerBoundConstants8 lower_bound_constants8(
+    const RowScreen& r) {
+  return {_mm256_set1_ps(r.scale), _mm256_set1_ps(-r.row_l1), _mm256_set1_ps(-r.row_step)};
 }
 
-// Columns j .. j + 7's bounds without the slack, three multiply-adds: the lower,
-// norm - step * (p * scale + row_l1) - l1 * row_step, or the upper,
-// norm - step * (p * scale - row_l1) + l1 * row_step.
-__attribute__((target("avx2,fma"))) inline __m256 bounds8(const int32_t* products,
-                                                          const float* norms, const float* step,
-                                                          const float* l1, int64_t j,
-                                                          const BoundConstants8& b) {
+// Columns j .. j + 7's lower bounds without the slack, three multiply-adds:
+// norm - step * (p * scale + row_l1) - l1 * row_step.
+__attribute__((target("avx2,fma"))) inline __m256 lower_bounds8(const int32_t* products,
+                                                                const float* norms,
+                                                                const float* step, const float* l1,
+                                                                int64_t j,
+                                                                const LowerBoundConstants8& b) {
   const __m256 p =
       _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(products + j)));
   return _mm256_fmadd_ps(
-      _mm256_loadu_ps(l1 + j), b.row_step,
-      _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, b.scale, b.row_l1),
+      _mm256_loadu_ps(l1 + j), b.minus_row_step,
+      _mm256_fnmadd_ps(_mm256_loadu_ps(step + j), _mm256_fmsub_ps(p, b.scale, b.minus_row_l1),
                        _mm256_loadu_ps(norms + j)));
 }
 
@@ -273,12 +272,12 @@ __attribute__((target("avx2,fma"))) void tile_offers_avx2(
     const int32_t* products, const float* norms, const float* step, const float* l1, int64_t c,
     int64_t col0, const RowScreen& r, float* heap, int count,
     std::vector<std::pair<float, int32_t>>& candidates) {
-  const BoundConstants8 lower_constants = bound_constants8(r, -1);
+  const LowerBoundConstants8 lower_constants = lower_bound_constants8(r);
   float limit = candidate_limit(r, heap);
   __m256 limits = _mm256_set1_ps(limit);
   int64_t j = 0;
   for (; j + 8 <= c; j += 8) {
-    const __m256 lower = bounds8(products, norms, step, l1, j, lower_constants);
+    const __m256 lower = lower_bounds8(products, norms, step, l1, j, lower_constants);
     unsigned pass =
         static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lower, limits, _CMP_LE_OQ)));
     if (!pass) continue;
