@@ -86,12 +86,18 @@ check_same_pipeline() {  # check_same_pipeline RUN_FOLDER...
   done
 }
 
+# The finished lr trials of arm $1, one per line (the ledger's restored first).
+finished_lr_trials() {  # finished_lr_trials how|mda
+  local run
+  for run in "$ledger"/lr-$1-*-s0; do [ -d "$run" ] && restore "$(basename "$run")"; done
+  for run in lr-$1-*-s0; do [ -f "$run/done" ] && echo "$run"; done
+  return 0
+}
 # The rate whose lr trial validated best for arm $1 (LR when the lr stage has not run).
 chosen_lr() {  # chosen_lr how|mda
   local a="$1" lr="$LR" best=-1 run v
   local runs=()
-  for run in "$ledger"/lr-$a-*-s0; do [ -d "$run" ] && restore "$(basename "$run")"; done
-  for run in lr-$a-*-s0; do [ -f "$run/done" ] && runs+=("$run"); done
+  mapfile -t runs < <(finished_lr_trials "$a")
   [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}"
   for run in "${runs[@]}"; do
     v="$(best_validation "$run")"
@@ -138,8 +144,7 @@ case "$stage" in
   final)
     for a in how mda; do
       lr="$(chosen_lr $a)"
-      runs=()
-      for run in lr-$a-*-s0; do [ -f "$run/done" ] && runs+=("$run"); done
+      mapfile -t runs < <(finished_lr_trials "$a")
       echo "arm $a: learning rate $lr"
       for seed in $SEEDS; do
         # A final run enters the ledger only once evaluated.
