@@ -8,8 +8,10 @@
 #   shared   per arm, at its chosen rate, the other setting of each shared choice (seed 0); the
 #            project's settings are the lr trial at that rate
 #   final    SEEDS runs per arm with the chosen rate and the shared settings given (SMOOTHING, ...),
-#            evaluated on grocery and ukbench1k (selection mode $SELECTION), summarised with
-#            paired differences; seed 0 is the lr trial itself where its model is still on disk
+#            evaluated on grocery and ukbench1k, summarised with paired differences; seed 0 is the
+#            lr trial itself where its model is still on disk. MDA's features are selected by the
+#            mode (SELECTION_MODES) whose validation of MDA's seed 0 at the test's size and scales
+#            is best, unless EVAL_SELECTION names one (HOW's one head: every mode is the same)
 # CPU sizes (2 cores): MobileNetV1 from the Coral weights, 320-pixel training images, 10 epochs of
 # 500 tuples (5,000 tuples per run); a run takes about an hour here.
 # The whole comparison takes longer than one working session, and a machine's disk does not outlive
@@ -32,6 +34,7 @@ HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-6.
 # The shared choices; the defaults are the project's (method.md section 0).
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
 STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+SELECTION_MODES="${SELECTION_MODES:-joint head_max quota}" EVAL_SELECTION="${EVAL_SELECTION:-}"
 models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
 ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
 source "$here/grocery_common.sh"
@@ -52,7 +55,9 @@ record() {  # record RUN_FOLDER: a finished run's small results into the ledger
   if [ -d "$1/eval" ]; then
     mkdir -p "$ledger/$1/eval"
     cp "$1"/eval/metrics_*.json "$ledger/$1/eval/"
+    [ -f "$1/eval/selection.txt" ] && cp "$1/eval/selection.txt" "$ledger/$1/eval/"
   fi
+  return 0
 }
 trial() {  # trial NAME SEED EPOCHS [overrides...]: train unless the ledger or the folder has it
   restore "$1-s$2"
@@ -106,6 +111,32 @@ chosen_lr() {  # chosen_lr how|mda
     fi
   done
   echo "$lr"
+}
+# MDA's selection trials: validation of its final seed 0 with each mode at the test's size and
+# scales (where fewer features are kept than there are locations, so that the mode matters), a
+# run of 0 epochs that keeps the weights; recorded in the ledger like every run.
+selection_trials() {  # selection_trials LR
+  local mode model="final-mda-s0/best.mdam"
+  for mode in $SELECTION_MODES; do
+    restore "selection-mda-$mode-s0"
+    [ -f "selection-mda-$mode-s0/done" ] && continue
+    [ -f "$model" ] || { echo "controlled_comparison: $model is needed to choose MDA's selection mode" >&2; exit 1; }
+    SELECTION="$mode" LR="$1" trial "selection-mda-$mode" 0 0 $(arm mda) \
+      $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T") \
+      --set model.pretrained="$model" --set training.reduction.init=keep \
+      --set training.validation.image_size="$EVAL_SIZE" --set "training.validation.scales=$EVAL_SCALES"
+  done
+}
+# The mode whose selection trial validated best (ties: the first in SELECTION_MODES).
+chosen_selection() {
+  local mode v best=-1 choice=""
+  for mode in $SELECTION_MODES; do
+    v="$(best_validation "selection-mda-$mode-s0")"
+    if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
+      best="$v"; choice="$mode"
+    fi
+  done
+  echo "$choice"
 }
 # Whether two effective configurations are the same but for their output folders.
 same_configuration() {  # same_configuration CONFIG.yaml CONFIG.yaml
@@ -165,7 +196,12 @@ case "$stage" in
           rm -f "final-$a-s0.config.yaml"
         fi
         LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-        evaluate "final-$a-s$seed/best.mdam" "final-$a-s$seed/eval"
+        selection="${EVAL_SELECTION:-$SELECTION}"
+        if [ "$a" = mda ] && [ -z "$EVAL_SELECTION" ]; then
+          selection_trials "$lr"
+          selection="$(chosen_selection)"
+        fi
+        EVAL_SELECTION="$selection" evaluate "final-$a-s$seed/best.mdam" "final-$a-s$seed/eval"
         record "final-$a-s$seed"
         # models/ holds each arm's best seed so far, so that no session's best model is lost.
         python3 "$here/ship_models.py" . "$models" --arms "$a"
@@ -178,6 +214,12 @@ case "$stage" in
         "(mda-net.sha256 in the ledger); check that the training and evaluation code did not change" >&2
     fi
     python3 "$here/summarize_training_experiment.py" --paired final-how final-mda . > results.md
+    for run in selection-mda-*-s0; do
+      [ -f "$run/done" ] && echo "MDA selection trial $run: validation Medium mAP $(best_validation "$run")" >> results.md
+    done
+    for run in final-*-s*; do
+      [ -f "$run/eval/selection.txt" ] && echo "$run: test features selected by $(cat "$run/eval/selection.txt")" >> results.md
+    done
     cat results.md ;;
   *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
 esac

@@ -36,10 +36,12 @@ train() {  # train NAME SEED EPOCHS [overrides...]: resumes an interrupted run, 
   touch "$name-s$seed/done"
 }
 
-evaluate() {  # evaluate MODEL_FILE FOLDER: ASMK* mAP on grocery and ukbench1k
-  local model="$1" dir="$2"
+# evaluate MODEL_FILE FOLDER: ASMK* mAP on grocery and ukbench1k, the features selected by
+# EVAL_SELECTION (SELECTION when unset), which FOLDER/selection.txt records.
+evaluate() {
+  local model="$1" dir="$2" selection="${EVAL_SELECTION:-$SELECTION}"
   local common=(--quiet --set "evaluation.scales=$EVAL_SCALES" --set evaluation.image_size="$EVAL_SIZE"
-                --set evaluation.selection="$SELECTION")
+                --set evaluation.selection="$selection")
   [ -f "$dir/metrics_ukbench1k.json" ] && return
   "$mda" extract --model "$model" --data-root "$data" --dataset grocery --out "$dir/grocery_db" "${common[@]}"
   "$mda" extract --model "$model" --data-root "$data" --dataset grocery --split queries --out "$dir/grocery_q" "${common[@]}"
@@ -53,6 +55,7 @@ evaluate() {  # evaluate MODEL_FILE FOLDER: ASMK* mAP on grocery and ukbench1k
     "$mda" search --quiet --codebook "$dir/words_from_$3.npy" --index "$dir/$1.ivf" --features "$dir/$2" --out "$dir/search_$1"
     "$mda" evaluate --quiet --data-root "$data" --dataset "$1" --ranks "$dir/search_$1/ranks.npy" --json "$dir/metrics_$1.json"
   done
+  echo "$selection" > "$dir/selection.txt"
 }
 
 # The controlled comparison's arms (docs/training.md): they differ only in the attention.

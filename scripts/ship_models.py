@@ -102,6 +102,10 @@ def card(arm, run, seeds, model_file):
         lines.append("| %s%s | %.2f (epoch %d) | %s | %s |" % (
             re.sub(r".*-s", "", seed_run), mark, v["medium"], v["epoch"],
             "n/a" if g is None else "%.2f" % g, "n/a" if u is None else "%.2f" % u))
+    selection = os.path.join(run, "eval", "selection.txt")
+    if os.path.exists(selection):
+        lines += ["", "Test features selected by `evaluation.selection: %s` (for MDA chosen on grocery_val "
+                      "among the modes by scripts/controlled_comparison.sh)." % open(selection).read().strip()]
     heads = best.get("heads", {}).get("features_per_head")
     if heads:
         total = sum(heads)
