@@ -98,18 +98,27 @@ finished_lr_trials() {  # finished_lr_trials how|mda
   for run in lr-$1-*-s0; do [ -f "$run/done" ] && echo "$run"; done
   return 0
 }
-# The rate whose lr trial validated best for arm $1 (LR when the lr stage has not run).
-chosen_lr() {  # chosen_lr how|mda
-  local a="$1" lr="$LR" best=-1 run v
-  local runs=()
-  mapfile -t runs < <(finished_lr_trials "$a")
-  [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}"
-  for run in "${runs[@]}"; do
+# The run among RUN_FOLDER... whose best validation is highest (ties: the first given).
+best_run() {  # best_run RUN_FOLDER...
+  local run v best=-1 choice=""
+  for run in "$@"; do
     v="$(best_validation "$run")"
     if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
-      best="$v"; lr="${run#lr-$a-}"; lr="${lr%-s0}"
+      best="$v"; choice="$run"
     fi
   done
+  echo "$choice"
+}
+# The rate whose lr trial validated best for arm $1 (LR when the lr stage has not run).
+chosen_lr() {  # chosen_lr how|mda
+  local a="$1" lr="$LR" run
+  local runs=()
+  mapfile -t runs < <(finished_lr_trials "$a")
+  if [ ${#runs[@]} -gt 0 ]; then
+    check_same_pipeline "${runs[@]}"
+    run="$(best_run "${runs[@]}")"
+    lr="${run#lr-$a-}"; lr="${lr%-s0}"
+  fi
   echo "$lr"
 }
 # MDA's selection trials: validation of its final seed 0 with each mode at the test's size and
@@ -119,8 +128,8 @@ selection_trials() {  # selection_trials LR
   local mode model="final-mda-s0/best.mdam"
   for mode in $SELECTION_MODES; do
     restore "selection-mda-$mode-s0"
-    [ -f "selection-mda-$mode-s0/done" ] && continue
-    [ -f "$model" ] || { echo "controlled_comparison: $model is needed to choose MDA's selection mode" >&2; exit 1; }
+    [ -f "selection-mda-$mode-s0/done" ] || [ -f "$model" ] ||
+      { echo "controlled_comparison: $model is needed to choose MDA's selection mode" >&2; exit 1; }
     SELECTION="$mode" LR="$1" trial "selection-mda-$mode" 0 0 $(arm mda) \
       $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T") \
       --set model.pretrained="$model" --set training.reduction.init=keep \
@@ -129,14 +138,12 @@ selection_trials() {  # selection_trials LR
 }
 # The mode whose selection trial validated best (ties: the first in SELECTION_MODES).
 chosen_selection() {
-  local mode v best=-1 choice=""
-  for mode in $SELECTION_MODES; do
-    v="$(best_validation "selection-mda-$mode-s0")"
-    if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$v" "$best"; then
-      best="$v"; choice="$mode"
-    fi
-  done
-  echo "$choice"
+  local mode run
+  local runs=()
+  for mode in $SELECTION_MODES; do runs+=("selection-mda-$mode-s0"); done
+  run="$(best_run "${runs[@]}")"
+  run="${run#selection-mda-}"
+  echo "${run%-s0}"
 }
 # Whether two effective configurations are the same but for their output folders.
 same_configuration() {  # same_configuration CONFIG.yaml CONFIG.yaml
@@ -196,8 +203,8 @@ case "$stage" in
           rm -f "final-$a-s0.config.yaml"
         fi
         LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-        selection="${EVAL_SELECTION:-$SELECTION}"
-        if [ "$a" = mda ] && [ -z "$EVAL_SELECTION" ]; then
+        selection="$EVAL_SELECTION"  # empty: evaluate's SELECTION
+        if [ "$a" = mda ] && [ -z "$selection" ]; then
           selection_trials "$lr"
           selection="$(chosen_selection)"
         fi
