@@ -2,7 +2,7 @@
 // query costs, and whether real matches still come first among a million distractors.
 //
 //   mda_bench_million build --codebook C.npy --database DB_FEATURES --distractors N --out INDEX
-//                           [--threads T] [--seed S] [--through-api 1]
+//                           [--threads T] [--seed S] [--through-api 1 [--checkpoint-every 50000]]
 //   mda_bench_million query --index INDEX --queries Q_FEATURES --gnd GND.json [--threads T]
 //                           [--latency-queries 100] [--topk 100]
 //
@@ -15,7 +15,8 @@
 // the distractors are written as postings, not through the quantizer; their rate is reported
 // apart and the API rate is the one to project with. With --through-api 1 they are descriptors
 // drawn close to their words' centroids instead, added through Index::add 1,000 at a time (the
-// whole build path, at the API's rate). The distractors follow the real images
+// whole build path, at the API's rate), checkpointed to INDEX.partial every 50,000 so that an
+// interrupted build resumes where it stopped. The distractors follow the real images
 // (whose positions the ground truth uses), and the index is saved as one file.
 //
 // query: opens the index (memory map, checksums verified: the load time), times
@@ -167,6 +168,88 @@ mda::InvertedFile distractor_postings(const DistractorModel& model, int64_t n,
   return ivf;
 }
 
+struct ApiBuild {
+  int64_t resumed_after = 0;     // distractors found in the checkpoint at the start
+  double images_per_second = 0;  // this process's distractors only
+};
+
+// Distractor i's descriptors: as many as the real images have per image, each drawn close to one
+// of its words' centroids (its own random stream, so a resumed build adds the same images).
+void distractor_descriptors(const DistractorModel& model, const mda::Codebook& codebook, int64_t i,
+                            int64_t per_image, uint64_t seed, std::vector<float>& descriptors,
+                            std::vector<int32_t>& chosen, std::unordered_set<int32_t>& seen) {
+  model.words(i, chosen, seen);
+  mda::SplitMix64 noise((seed + 29) * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(i));
+  for (int64_t r = 0; r < per_image; ++r) {
+    const float* centroid = &codebook.centroids[static_cast<size_t>(
+        chosen[static_cast<size_t>(r) % chosen.size()] * codebook.dim)];
+    for (int64_t t = 0; t < codebook.dim; ++t)
+      descriptors.push_back(centroid[t] + static_cast<float>(noise.uniform(-0.01, 0.01)));
+  }
+}
+
+// Adds n distractors to `index` (holding the real images) through Index::add, 1,000 images per
+// batch, and saves it to `out`. Every `checkpoint_every` distractors the index is saved to
+// out.partial; a later run with the same arguments opens it and goes on from there, so a
+// million-image build (hours) can be split over several sittings.
+ApiBuild add_distractors_through_api(mda::Index& index, const DistractorModel& model,
+                                     const mda::Codebook& codebook, const mda::FeatureSet& database,
+                                     int64_t n, uint64_t seed, int threads, const std::string& out,
+                                     int64_t checkpoint_every) {
+  if (checkpoint_every <= 0 || checkpoint_every % 1000 != 0)
+    throw mda::Error(
+        mda::cat("--checkpoint-every must be a positive multiple of 1000, not ", checkpoint_every));
+  ApiBuild built;
+  const std::string partial = out + ".partial";
+  if (std::filesystem::exists(partial)) {
+    mda::Index resumed = mda::Index::open(partial);
+    const int64_t done = resumed.size() - database.images;
+    const std::vector<std::string> real_names = index.names(), names = resumed.names();
+    if (done < 0 || done > n || done % 1000 != 0 ||
+        !std::equal(real_names.begin(), real_names.end(), names.begin()))
+      throw mda::Error(mda::cat(partial, ": holds ", resumed.size(),
+                                " images, not the real images and a whole number of batches of "
+                                "the requested distractors; remove it to start over"));
+    index = std::move(resumed);
+    built.resumed_after = done;
+    std::cerr << "resuming after " << done << " distractors (" << partial << ")\n";
+  }
+  const auto start = Clock::now();
+  const int64_t per_image = database.offsets.back() / std::max<int64_t>(database.images, 1);
+  std::vector<int32_t> chosen;
+  std::unordered_set<int32_t> seen;
+  for (int64_t first = built.resumed_after; first < n; first += 1000) {
+    const int64_t count = std::min<int64_t>(1000, n - first);
+    std::vector<float> descriptors;
+    std::vector<int64_t> offsets{0};
+    std::vector<std::string> names;
+    for (int64_t i = first; i < first + count; ++i) {
+      distractor_descriptors(model, codebook, i, per_image, seed, descriptors, chosen, seen);
+      offsets.push_back(offsets.back() + per_image);
+      names.push_back("distractor" + std::to_string(i));
+    }
+    mda::DescriptorBatch batch;
+    batch.descriptors = descriptors.data();
+    batch.offsets = offsets.data();
+    batch.images = count;
+    batch.dim = codebook.dim;
+    index.add(batch, names, threads);
+    const int64_t done = first + count;
+    const double seconds = since(start);
+    const double rate = static_cast<double>(done - built.resumed_after) / std::max(seconds, 1e-9);
+    std::cerr << "\rdistractors through the API: " << done << "/" << n << ", " << rate
+              << " images/s, ETA " << static_cast<int64_t>(static_cast<double>(n - done) / rate)
+              << " s   " << std::flush;
+    if (done % checkpoint_every == 0 && done < n) index.save(partial);
+  }
+  std::cerr << "\n";
+  built.images_per_second =
+      static_cast<double>(n - built.resumed_after) / std::max(since(start), 1e-9);
+  index.save(out);
+  std::filesystem::remove(partial);
+  return built;
+}
+
 int build(const std::map<std::string, std::string>& options) {
   const std::string out = need(options, "out");
   const int threads = static_cast<int>(number(options, "threads", 2));
@@ -196,40 +279,11 @@ int build(const std::map<std::string, std::string>& options) {
 
   const DistractorModel model(index, seed);
   if (number(options, "through-api", 0) != 0) {
-    // The distractors' descriptors (each drawn close to one of its words' centroids, as many per
-    // image as the real images have) added through Index::add in batches of 1,000 images.
-    start = Clock::now();
-    const int64_t per_image = database.offsets.back() / std::max<int64_t>(database.images, 1);
-    std::vector<int32_t> chosen;
-    std::unordered_set<int32_t> seen;
-    mda::SplitMix64 noise(seed + 29);
-    for (int64_t first = 0; first < n; first += 1000) {
-      const int64_t count = std::min<int64_t>(1000, n - first);
-      std::vector<float> descriptors;
-      std::vector<int64_t> offsets{0};
-      std::vector<std::string> batch_names;
-      for (int64_t i = first; i < first + count; ++i) {
-        model.words(i, chosen, seen);
-        for (int64_t r = 0; r < per_image; ++r) {
-          const float* centroid = &codebook.centroids[static_cast<size_t>(
-              chosen[static_cast<size_t>(r) % chosen.size()] * codebook.dim)];
-          for (int64_t t = 0; t < codebook.dim; ++t)
-            descriptors.push_back(centroid[t] + static_cast<float>(noise.uniform(-0.01, 0.01)));
-        }
-        offsets.push_back(offsets.back() + per_image);
-        batch_names.push_back("distractor" + std::to_string(i));
-      }
-      mda::DescriptorBatch batch;
-      batch.descriptors = descriptors.data();
-      batch.offsets = offsets.data();
-      batch.images = count;
-      batch.dim = codebook.dim;
-      real.add(batch, batch_names, threads);
-      std::cerr << "\rdistractors through the API: " << first + count << "/" << n << std::flush;
-    }
-    report.set("api_distractor_images_per_second",
-               mda::Value(static_cast<double>(n) / std::max(since(start), 1e-9)));
-    real.save(out);
+    const ApiBuild built =
+        add_distractors_through_api(real, model, codebook, database, n, seed, threads, out,
+                                    number(options, "checkpoint-every", 50000));
+    report.set("resumed_after_distractors", mda::Value(built.resumed_after));
+    report.set("api_distractor_images_per_second", mda::Value(built.images_per_second));
     index = mda::InvertedFile::load(out);
   } else {
     start = Clock::now();
