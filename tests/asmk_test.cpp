@@ -577,6 +577,76 @@ TEST_P(RankQueries, OrderIsAFullSortOfTheScoresTiesToTheLowerIndex) {
   EXPECT_TRUE(saw_zero);
 }
 
+// Images added to an index go to a tail of per-word lists and are folded into the compact postings
+// once the tail holds a quarter as many entries. Wherever an image lies, every score is
+// bit-identical (on any number of threads) to an index that got all of its images in one batch,
+// and the saved file is byte-identical.
+TEST(InvertedFileTail, ScoresAndFilesAreThoseOfOneBatchWhereverTheImagesLie) {
+  const int64_t words = 40, d = 128, images = 36000;
+  SplitMix64 random(11);
+  std::vector<AggregatedImage> db(static_cast<size_t>(images));
+  for (int64_t i = 0; i < images; ++i) {
+    AggregatedImage& image = db[static_cast<size_t>(i)];
+    image.dim = d;
+    if (i % 101 == 0) continue;  // some images without words
+    for (int32_t w = 0; w < words; ++w) {
+      if (random.below(3) != 0) continue;
+      image.words.push_back(w);
+      for (int b = 0; b < 16; ++b) image.codes.push_back(static_cast<uint8_t>(random.below(256)));
+    }
+  }
+  AggregatedImage query;
+  query.dim = d;
+  for (int32_t w = 0; w < words; ++w) {
+    if (w % 5 == 2) continue;
+    query.words.push_back(w);
+    for (int b = 0; b < 16; ++b) query.codes.push_back(static_cast<uint8_t>(random.below(256)));
+  }
+  SearchOptions params;
+  params.similarity_threshold = -0.1;
+  const auto one_batch = [&](int64_t n) {
+    InvertedFile ivf(words, d, true, 9);
+    for (int64_t i = 0; i < n; ++i) ivf.add(i, db[static_cast<size_t>(i)]);
+    ivf.finalize();
+    EXPECT_EQ(ivf.stats().tail_entries, 0);
+    return ivf;
+  };
+  test::TempDir dir;
+  const auto expect_same = [&](const InvertedFile& grown, int64_t n) {
+    const InvertedFile want = one_batch(n);
+    ASSERT_EQ(grown.images(), n);
+    EXPECT_EQ(grown.entries(), want.entries());
+    for (int32_t w = 0; w < words; ++w) EXPECT_EQ(grown.postings(w), want.postings(w));
+    const std::vector<float> want_scores = want.scores(query, params, want.context(params));
+    for (int threads : {1, 2, 5})
+      EXPECT_EQ(grown.scores(query, params, grown.context(params), threads), want_scores)
+          << n << " images, " << threads << " threads";
+    grown.save(dir.path("grown.ivf"));
+    want.save(dir.path("want.ivf"));
+    EXPECT_EQ(read_file_text(dir.path("grown.ivf")), read_file_text(dir.path("want.ivf"))) << n;
+  };
+  InvertedFile grown = one_batch(26000);
+  bool compacted = false;
+  for (int64_t i = 26000; i < images; ++i) {  // one image at a time, as a live index gets them
+    const int64_t tail_before = grown.stats().tail_entries;
+    grown.add(i, db[static_cast<size_t>(i)]);
+    grown.finalize();
+    const int64_t tail = grown.stats().tail_entries;
+    if (tail < tail_before) {
+      compacted = true;
+      EXPECT_EQ(tail, 0);
+      EXPECT_GT(tail_before * 4 + static_cast<int64_t>(db[static_cast<size_t>(i)].count()) * 4,
+                grown.entries() - tail_before - db[static_cast<size_t>(i)].count());
+    }
+    if (i + 1 == 26001 || i + 1 == 30000) {
+      EXPECT_GT(tail, 0) << "image " << i << " should still be in the tail";
+      expect_same(grown, i + 1);
+    }
+  }
+  EXPECT_TRUE(compacted);
+  expect_same(grown, images);
+}
+
 class IndexFiles : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -621,6 +691,37 @@ TEST_F(IndexFiles, SaveLoadAppendAndMergeGiveTheSameScores) {
   InvertedFile merged = build(10, 20);
   merged.merge(build(0, 10), "shard 0");
   EXPECT_EQ(scores(merged), want);
+
+  // Added one at a time to a memory-mapped index, the images stay in its tail (stats say so), and
+  // merging, appending, removing and saving see them there.
+  InvertedFile live = InvertedFile::load(dir_.path("first.ivf"));
+  live.add(10, images_[10]);
+  live.finalize();
+  ASSERT_GT(live.stats().tail_entries, 0);
+  ASSERT_EQ(live.stats().entries, build(0, 11).stats().entries);
+  InvertedFile shard = build(11, 20);
+  shard.merge(live, "live shard");
+  EXPECT_EQ(scores(shard), want);
+  InvertedFile tail_of_ten(k_, d_, true, codebook_fingerprint(centroids_));
+  for (int i = 0; i < 10; ++i) tail_of_ten.add(i, images_[static_cast<size_t>(i)]);
+  tail_of_ten.finalize();
+  tail_of_ten.add(10, images_[10]);
+  tail_of_ten.finalize();
+  ASSERT_GT(tail_of_ten.stats().tail_entries, 0);
+  InvertedFile head = build(0, 9);
+  head.add(9, images_[9]);
+  head.finalize();
+  head.append(tail_of_ten, "tail");  // ids 10..20 become the other's 0..10
+  EXPECT_EQ(head.images(), 21);
+  head.remove({3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20});
+  live.remove({3});
+  EXPECT_EQ(live.stats().tail_entries, 0);
+  live.save(dir_.path("live.ivf"));
+  EXPECT_EQ(InvertedFile::load(dir_.path("live.ivf")).images(), 10);
+  InvertedFile without3 = build(0, 11);
+  without3.remove({3});
+  EXPECT_EQ(scores(live), scores(without3));
+  EXPECT_EQ(scores(head), scores(build(0, 3)));
   test::expect_error([&] { merged.merge(build(5, 12), "shard x"); },
                      {"shard x", "overlapping shards", "image 5"});
   test::expect_error([&] { appended.add(3, images_[3]); }, {"image id 3"});

@@ -26,11 +26,13 @@ void InvertedFile::point_views_at_owned() {
   codes_view_ = codes_.data();
 }
 
-int64_t InvertedFile::entries() const { return static_cast<int64_t>(offsets_view_[words_]); }
+int64_t InvertedFile::entries() const {
+  return static_cast<int64_t>(offsets_view_[words_] + tail_entries_);
+}
 
 int64_t InvertedFile::postings(int32_t word) const {
   if (word < 0 || word >= words_) fail("word ", word, " outside the index's ", words_, " words");
-  return static_cast<int64_t>(offsets_view_[word + 1] - offsets_view_[word]);
+  return static_cast<int64_t>(word_entries(word));
 }
 
 InvertedFile InvertedFile::from_postings(int64_t words, int64_t dim, bool binary,
@@ -96,33 +98,48 @@ void InvertedFile::add(int64_t image_id, const AggregatedImage& image, const std
 void InvertedFile::finalize() {
   if (pending_.empty()) return;
   const size_t bytes = static_cast<size_t>(entry_bytes());
-  // Pending ids are larger than every stored id, so appending them per word keeps postings sorted.
-  std::stable_sort(pending_.begin(), pending_.end(),
-                   [](const Pending& a, const Pending& b) { return a.word < b.word; });
-  const int64_t old_entries = entries();
+  if (tail_ids_.empty()) {
+    tail_ids_.resize(static_cast<size_t>(words_));
+    tail_codes_.resize(static_cast<size_t>(words_));
+  }
+  // Pending ids are larger than every stored id and come in id order, so appending them to their
+  // words' lists keeps every list sorted.
+  for (const Pending& p : pending_) {
+    const size_t w = static_cast<size_t>(p.word);
+    tail_ids_[w].push_back(p.id);
+    tail_codes_[w].insert(tail_codes_[w].end(), &pending_codes_[p.code],
+                          &pending_codes_[p.code] + bytes);
+  }
+  tail_entries_ += pending_.size();
+  pending_.clear();
+  pending_codes_.clear();
+  if (tail_entries_ * 4 > offsets_view_[words_]) compact();
+}
+
+void InvertedFile::compact() {
+  if (tail_entries_ == 0) return;
+  const size_t bytes = static_cast<size_t>(entry_bytes());
   std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
-  std::vector<uint32_t> ids(static_cast<size_t>(old_entries) + pending_.size());
+  std::vector<uint32_t> ids(static_cast<size_t>(entries()));
   std::vector<uint8_t> codes(ids.size() * bytes);
-  size_t out = 0, p = 0;
+  size_t out = 0;
   for (int64_t w = 0; w < words_; ++w) {
     offsets[static_cast<size_t>(w)] = out;
-    const uint64_t begin = offsets_view_[w], end = offsets_view_[w + 1];
-    if (end > begin) {
-      std::copy(ids_view_ + begin, ids_view_ + end, ids.begin() + static_cast<std::ptrdiff_t>(out));
-      std::memcpy(&codes[out * bytes], codes_view_ + begin * bytes, (end - begin) * bytes);
-      out += end - begin;
-    }
-    for (; p < pending_.size() && pending_[p].word == w; ++p, ++out) {
-      ids[out] = pending_[p].id;
-      std::memcpy(&codes[out * bytes], &pending_codes_[pending_[p].code], bytes);
+    for (const Span& span : {compact_span(w), tail_span(w)}) {
+      if (span.size() == 0) continue;
+      std::copy(span.ids + span.begin, span.ids + span.end,
+                ids.begin() + static_cast<std::ptrdiff_t>(out));
+      std::memcpy(&codes[out * bytes], span.codes + span.begin * bytes, span.size() * bytes);
+      out += span.size();
     }
   }
   offsets[static_cast<size_t>(words_)] = out;
   offsets_ = std::move(offsets);
   ids_ = std::move(ids);
   codes_ = std::move(codes);
-  pending_.clear();
-  pending_codes_.clear();
+  tail_ids_.clear();
+  tail_codes_.clear();
+  tail_entries_ = 0;
   point_views_at_owned();
 }
 
@@ -142,6 +159,7 @@ void InvertedFile::set_multiple_assignment(int ma) {
 void InvertedFile::remove(const std::vector<int64_t>& sorted_ids) {
   if (sorted_ids.empty()) return;
   finalize();
+  compact();
   std::vector<bool> removed(static_cast<size_t>(images()), false);
   for (size_t i = 0; i < sorted_ids.size(); ++i) {
     const int64_t id = sorted_ids[i];
@@ -192,14 +210,25 @@ void InvertedFile::merge_postings(const InvertedFile& other, int64_t shift) {
   size_t out = 0;
   for (int64_t w = 0; w < words_; ++w) {
     offsets[static_cast<size_t>(w)] = out;
-    uint64_t a = offsets_view_[w], b = other.offsets_view_[w];
-    const uint64_t a_end = offsets_view_[w + 1], b_end = other.offsets_view_[w + 1];
-    while (a < a_end || b < b_end) {  // merge two id-sorted postings lists
-      const uint64_t b_id = b < b_end ? other.ids_view_[b] + static_cast<uint64_t>(shift) : 0;
-      const bool take_a = b >= b_end || (a < a_end && ids_view_[a] < b_id);
+    uint64_t a = offsets_view_[w];
+    const uint64_t a_end = offsets_view_[w + 1];
+    // The other's list is its compact part then its tail (whose ids are all larger).
+    const Span b_parts[2] = {other.compact_span(w), other.tail_span(w)};
+    int part = 0;
+    uint64_t b = b_parts[0].begin;
+    const auto b_done = [&] {
+      while (part < 2 && b >= b_parts[part].end) {
+        if (++part < 2) b = b_parts[part].begin;
+      }
+      return part == 2;
+    };
+    while (a < a_end || !b_done()) {  // merge two id-sorted postings lists
+      const bool b_left = !b_done();
+      const uint64_t b_id = b_left ? b_parts[part].ids[b] + static_cast<uint64_t>(shift) : 0;
+      const bool take_a = !b_left || (a < a_end && ids_view_[a] < b_id);
       ids[out] = take_a ? ids_view_[a] : static_cast<uint32_t>(b_id);
       std::memcpy(&codes[out * bytes],
-                  take_a ? codes_view_ + a * bytes : other.codes_view_ + b * bytes, bytes);
+                  take_a ? codes_view_ + a * bytes : b_parts[part].codes + b * bytes, bytes);
       ++(take_a ? a : b);
       ++out;
     }
@@ -219,6 +248,7 @@ void InvertedFile::merge(const InvertedFile& other, const std::string& other_nam
   if (other.fingerprint_ != fingerprint_) fail(other_name, ": was built with another codebook");
   if (!other.pending_.empty()) fail(other_name, ": is not finalized");
   finalize();
+  compact();
   for (int64_t id = 0; id < std::min(images(), other.images()); ++id) {
     if (image_words_[static_cast<size_t>(id)] > 0 &&
         other.image_words_[static_cast<size_t>(id)] > 0) {
@@ -251,6 +281,7 @@ void InvertedFile::append(const InvertedFile& other, const std::string& other_na
   }
   if (!other.pending_.empty()) fail(other_name, ": is not finalized");
   finalize();
+  compact();
   const int64_t shift = images();
   if (shift + other.images() > static_cast<int64_t>(UINT32_MAX))
     fail(other_name, ": appending it would take the index over 2^32 images");
@@ -270,7 +301,7 @@ IvfStats InvertedFile::stats() const {
   s.words = words_;
   double sum = 0, squares = 0;
   for (int64_t w = 0; w < words_; ++w) {
-    const double n = static_cast<double>(offsets_view_[w + 1] - offsets_view_[w]);
+    const double n = static_cast<double>(word_entries(w));
     s.empty_words += n == 0;
     sum += n;
     squares += n * n;
@@ -280,6 +311,7 @@ IvfStats InvertedFile::stats() const {
       s.images_with_words ? static_cast<double>(s.entries) / s.images_with_words : 0;
   s.imbalance = sum > 0 ? words_ * squares / (sum * sum) : 0;
   s.file_bytes = file_bytes_;
+  s.tail_entries = static_cast<int64_t>(tail_entries_);
   return s;
 }
 

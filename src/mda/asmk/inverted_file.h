@@ -7,6 +7,13 @@
 // postings in memory (add, merge, remove), inverted_file_format.cpp the file format and its memory
 // map, inverted_file_scan.cpp the scoring kernel.
 //
+// The postings are held in two parts: the compact postings (one array of every word's entries, as
+// the file stores them, owned or memory-mapped) and a tail of the images added since (one growing
+// list per word). Adding images costs their own entries; the tail is folded into the compact
+// postings once it holds a quarter as many entries as they do, so that a live index of a million
+// images does not copy all of its postings (gigabytes) for every image added, and each entry is
+// copied a bounded number of times over the index's life. Searches scan both parts.
+//
 // File layout (little endian, format 2), loaded by memory map:
 //   header (128 bytes): magic "MDAIVF02", version, flags (bit 0 binary, bits 8-15 the database
 //   multiple assignment), words, dim, entry bytes, images, entries, codebook fingerprint, section
@@ -39,6 +46,7 @@ struct IvfStats {
   double vectors_per_image = 0;  // mean aggregated words per image
   double imbalance = 0;          // words * sum(n_w^2) / (sum n_w)^2; 1 = perfectly balanced
   int64_t file_bytes = 0;
+  int64_t tail_entries = 0;  // of images added since the last compaction (in per-word lists)
 };
 
 class InvertedFile {
@@ -61,7 +69,8 @@ class InvertedFile {
   // Adds the other index's images after this one's (other's id i becomes images() + i): the
   // concatenation of shards. Both must hold the same encoding (codebook, binary, assignment).
   void append(const InvertedFile& other, const std::string& other_name);
-  // Makes the added images searchable (sorts postings); called by save() and scores() as needed.
+  // Makes the added images searchable (into the tail, folded into the compact postings when the
+  // tail has grown large enough).
   void finalize();
 
   int64_t words() const { return words_; }
@@ -110,6 +119,26 @@ class InvertedFile {
   // into owned arrays; the callers set the images' counts and names and point the views.
   void merge_postings(const InvertedFile& other, int64_t shift);
   void point_views_at_owned();
+  // Folds the tail into the compact postings (owned from then on).
+  void compact();
+  // One word's entries in one part: ids[begin, end) and their codes (codes + e * entry_bytes()).
+  struct Span {
+    const uint32_t* ids;
+    const uint8_t* codes;
+    uint64_t begin, end;
+    uint64_t size() const { return end - begin; }
+  };
+  Span compact_span(int64_t word) const {
+    return {ids_view_, codes_view_, offsets_view_[word], offsets_view_[word + 1]};
+  }
+  Span tail_span(int64_t word) const {
+    if (tail_ids_.empty()) return {nullptr, nullptr, 0, 0};
+    const size_t w = static_cast<size_t>(word);
+    return {tail_ids_[w].data(), tail_codes_[w].data(), 0, tail_ids_[w].size()};
+  }
+  uint64_t word_entries(int64_t word) const {
+    return compact_span(word).size() + tail_span(word).size();
+  }
 
   int64_t words_, dim_;
   bool binary_;
@@ -126,6 +155,11 @@ class InvertedFile {
   const uint64_t* offsets_view_ = nullptr;
   const uint32_t* ids_view_ = nullptr;
   const uint8_t* codes_view_ = nullptr;
+  // The tail: per word, the entries of images added since the last compaction, in id order (all
+  // after the compact postings' ids); empty (no lists at all) when there are none.
+  std::vector<std::vector<uint32_t>> tail_ids_;
+  std::vector<std::vector<uint8_t>> tail_codes_;
+  uint64_t tail_entries_ = 0;
   // Images added since the last finalize().
   std::vector<Pending> pending_;
   std::vector<uint8_t> pending_codes_;

@@ -64,10 +64,25 @@ void InvertedFile::save(const std::string& path) const {
   std::memcpy(file.data() + 8, &h, sizeof(Header));
   const uint64_t header_sum = fnv1a64(file.data(), kHeaderBytes - 8);
   std::memcpy(file.data() + kHeaderBytes - 8, &header_sum, 8);
-  std::memcpy(file.data() + h.offsets_at, offsets_view_, (h.words + 1) * 8);
-  if (n_entries) {
-    std::memcpy(file.data() + h.ids_at, ids_view_, n_entries * 4);
-    std::memcpy(file.data() + h.codes_at, codes_view_, n_entries * bytes);
+  if (tail_entries_ == 0) {
+    std::memcpy(file.data() + h.offsets_at, offsets_view_, (h.words + 1) * 8);
+    if (n_entries) {
+      std::memcpy(file.data() + h.ids_at, ids_view_, n_entries * 4);
+      std::memcpy(file.data() + h.codes_at, codes_view_, n_entries * bytes);
+    }
+  } else {  // the compact postings and the tail, word by word, as compact() would make them
+    uint64_t out = 0;
+    for (int64_t w = 0; w < words_; ++w) {
+      std::memcpy(file.data() + h.offsets_at + static_cast<uint64_t>(w) * 8, &out, 8);
+      for (const Span& span : {compact_span(w), tail_span(w)}) {
+        if (span.size() == 0) continue;
+        std::memcpy(file.data() + h.ids_at + out * 4, span.ids + span.begin, span.size() * 4);
+        std::memcpy(file.data() + h.codes_at + out * bytes, span.codes + span.begin * bytes,
+                    span.size() * bytes);
+        out += span.size();
+      }
+    }
+    std::memcpy(file.data() + h.offsets_at + h.words * 8, &out, 8);
   }
   if (h.images) std::memcpy(file.data() + h.image_words_at, image_words_.data(), h.images * 4);
   if (!centroids_.empty())

@@ -101,13 +101,14 @@ SearchContext InvertedFile::context(const SearchOptions& params) const {
   for (uint32_t n : image_words_) indexed += n > 0;
   std::vector<double> norms(static_cast<size_t>(images()), 0.0);
   for (int64_t w = 0; w < words_; ++w) {
-    const uint64_t count = offsets_view_[w + 1] - offsets_view_[w];
+    const uint64_t count = word_entries(w);
     // idf = log(images / postings)^2; a word without postings never contributes.
     const double idf =
         count ? std::pow(std::log(static_cast<double>(indexed) / static_cast<double>(count)), 2)
               : 0.0;
     c.idf[static_cast<size_t>(w)] = static_cast<float>(idf);
-    for (uint64_t e = offsets_view_[w]; e < offsets_view_[w + 1]; ++e) norms[ids_view_[e]] += idf;
+    for (const Span& span : {compact_span(w), tail_span(w)})
+      for (uint64_t e = span.begin; e < span.end; ++e) norms[span.ids[e]] += idf;
   }
   for (int64_t id = 0; id < images(); ++id) {
     const double n = norms[static_cast<size_t>(id)];
@@ -156,9 +157,10 @@ std::vector<std::vector<float>> InvertedFile::scores(
              query.words[static_cast<size_t>(i - 1)], ")");
       const float idf = context.idf[static_cast<size_t>(w)];
       query_norms[q] += idf;
-      if (offsets_view_[w] == offsets_view_[w + 1] || idf == 0.0f) continue;
+      const uint64_t count = word_entries(w);
+      if (count == 0 || idf == 0.0f) continue;
       word_scans.push_back({w, static_cast<uint32_t>(q), i});
-      entries += offsets_view_[w + 1] - offsets_view_[w];
+      entries += count;
     }
   }
   std::stable_sort(word_scans.begin(), word_scans.end(),
@@ -168,55 +170,62 @@ std::vector<std::vector<float>> InvertedFile::scores(
   std::vector<std::vector<float>> accumulated(queries.size(),
                                               std::vector<float>(static_cast<size_t>(images())));
   const size_t bytes = static_cast<size_t>(entry_bytes());
-  const uint32_t* ids = ids_view_;
   // Scores the images lo <= id < hi; postings are sorted by id, so each word's part of the range
-  // is found by search (skipped when one worker takes every image).
+  // is found by search in each of its two parts (skipped when one worker takes every image). An
+  // image's entries all lie in one part, so its score is the same sum in the same order whether
+  // or not the tail has been compacted.
   const auto scan_images = [&](uint32_t lo, uint32_t hi, bool whole) {
     std::vector<float> weighted(by_distance.size());  // idf x selectivity, per word
     int32_t word = -1;
-    uint64_t begin = 0, end = 0;
+    Span parts[2] = {};
     for (const WordScan& s : word_scans) {
       if (s.word != word) {  // the word's postings in [lo, hi) and its weights, once per word
         word = s.word;
-        begin = offsets_view_[word];
-        end = offsets_view_[word + 1];
+        parts[0] = compact_span(word);
+        parts[1] = tail_span(word);
         if (!whole) {
-          const uint64_t b = first_id_at_least(ids, begin, end, lo, n_images);
-          end = first_id_at_least(ids, b, end, hi, n_images);
-          begin = b;
+          for (Span& span : parts) {
+            const uint64_t b = first_id_at_least(span.ids, span.begin, span.end, lo, n_images);
+            span.end = first_id_at_least(span.ids, b, span.end, hi, n_images);
+            span.begin = b;
+          }
         }
         const float idf = context.idf[static_cast<size_t>(word)];
         for (size_t h = 0; h < weighted.size(); ++h) weighted[h] = idf * by_distance[h];
       }
-      if (begin == end) continue;
       const AggregatedImage& query = *queries[s.query];
       float* scores = accumulated[s.query].data();
       const size_t row = static_cast<size_t>(s.query_row);
-      if (binary_) {
-        const uint8_t* q = &query.codes[row * bytes];
-        if (bytes == 16) {
-          if (kHavePopcnt) {
-            scan_128_popcnt(q, ids, codes_view_, begin, end, weighted.data(), scores);
+      for (const Span& span : parts) {
+        if (span.begin == span.end) continue;
+        const uint32_t* ids = span.ids;
+        const uint64_t begin = span.begin, end = span.end;
+        if (binary_) {
+          const uint8_t* q = &query.codes[row * bytes];
+          if (bytes == 16) {
+            if (kHavePopcnt) {
+              scan_128_popcnt(q, ids, span.codes, begin, end, weighted.data(), scores);
+            } else {
+              scan_128_portable(q, ids, span.codes, begin, end, weighted.data(), scores);
+            }
           } else {
-            scan_128_portable(q, ids, codes_view_, begin, end, weighted.data(), scores);
+            for (uint64_t e = begin; e < end; ++e) {
+              const uint8_t* d = span.codes + e * bytes;
+              int h = 0;
+              for (size_t b = 0; b < bytes; ++b)
+                h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
+              scores[ids[e]] += weighted[static_cast<size_t>(h)];
+            }
           }
         } else {
+          const float* q = &query.vectors[row * static_cast<size_t>(dim_)];
+          const float idf = context.idf[static_cast<size_t>(word)];
           for (uint64_t e = begin; e < end; ++e) {
-            const uint8_t* d = codes_view_ + e * bytes;
-            int h = 0;
-            for (size_t b = 0; b < bytes; ++b)
-              h += __builtin_popcount(static_cast<unsigned>(q[b] ^ d[b]));
-            scores[ids[e]] += weighted[static_cast<size_t>(h)];
+            const float* d = reinterpret_cast<const float*>(span.codes + e * bytes);
+            double sum = 0;
+            for (int64_t t = 0; t < dim_; ++t) sum += static_cast<double>(q[t]) * d[t];
+            scores[ids[e]] += static_cast<float>(idf * selectivity(sum));
           }
-        }
-      } else {
-        const float* q = &query.vectors[row * static_cast<size_t>(dim_)];
-        const float idf = context.idf[static_cast<size_t>(word)];
-        for (uint64_t e = begin; e < end; ++e) {
-          const float* d = reinterpret_cast<const float*>(codes_view_ + e * bytes);
-          double sum = 0;
-          for (int64_t t = 0; t < dim_; ++t) sum += static_cast<double>(q[t]) * d[t];
-          scores[ids[e]] += static_cast<float>(idf * selectivity(sum));
         }
       }
     }
