@@ -1,6 +1,8 @@
 // The inverted file's file format (inverted_file.h) and its memory map.
 
+#include <algorithm>
 #include <cstring>
+#include <ostream>
 
 #include "mda/asmk/codebook.h"
 #include "mda/asmk/inverted_file.h"
@@ -36,6 +38,34 @@ bool fits(uint64_t at, uint64_t count, uint64_t item_bytes, uint64_t end) {
 
 }  // namespace
 
+namespace {
+
+// Writes the sections after the header in order, zero padding up to each section's offset, and
+// keeps their checksum, so that saving streams the postings instead of building the whole file
+// in memory first (a million images make a 3 GB file).
+class SectionWriter {
+ public:
+  explicit SectionWriter(std::ostream& out) : out_(out) {}
+  void pad_to(uint64_t at) {
+    static const uint8_t zeros[64] = {};
+    while (position_ < at) write(zeros, std::min<uint64_t>(64, at - position_));
+  }
+  void write(const void* data, uint64_t bytes) {
+    const auto* b = static_cast<const uint8_t*>(data);
+    sum_ = fnv1a64(b, bytes, sum_);
+    out_.write(reinterpret_cast<const char*>(b), static_cast<std::streamsize>(bytes));
+    position_ += bytes;
+  }
+  uint64_t sum() const { return sum_; }
+
+ private:
+  std::ostream& out_;
+  uint64_t position_ = kHeaderBytes;
+  uint64_t sum_ = fnv1a64(nullptr, 0);
+};
+
+}  // namespace
+
 void InvertedFile::save(const std::string& path) const {
   if (!pending_.empty()) fail("internal: save an index with images not finalized");
   const size_t bytes = static_cast<size_t>(entry_bytes());
@@ -59,43 +89,38 @@ void InvertedFile::save(const std::string& path) const {
   h.centroids_at = align64(h.image_words_at + h.images * 4);
   h.names_at = align64(h.centroids_at + centroids_.size() * 4);
   h.sections_end = align64(h.names_at + name_offsets.size() * 8 + name_offsets.back());
-  std::vector<uint8_t> file(h.sections_end + 8, 0);
-  std::memcpy(file.data(), kMagic, 8);
-  std::memcpy(file.data() + 8, &h, sizeof(Header));
-  const uint64_t header_sum = fnv1a64(file.data(), kHeaderBytes - 8);
-  std::memcpy(file.data() + kHeaderBytes - 8, &header_sum, 8);
-  if (tail_entries_ == 0) {
-    std::memcpy(file.data() + h.offsets_at, offsets_view_, (h.words + 1) * 8);
-    if (n_entries) {
-      std::memcpy(file.data() + h.ids_at, ids_view_, n_entries * 4);
-      std::memcpy(file.data() + h.codes_at, codes_view_, n_entries * bytes);
-    }
-  } else {  // the compact postings and the tail, word by word, as compact() would make them
-    uint64_t out = 0;
-    for (int64_t w = 0; w < words_; ++w) {
-      std::memcpy(file.data() + h.offsets_at + static_cast<uint64_t>(w) * 8, &out, 8);
-      for (const Span& span : {compact_span(w), tail_span(w)}) {
-        if (span.size() == 0) continue;
-        std::memcpy(file.data() + h.ids_at + out * 4, span.ids + span.begin, span.size() * 4);
-        std::memcpy(file.data() + h.codes_at + out * bytes, span.codes + span.begin * bytes,
-                    span.size() * bytes);
-        out += span.size();
-      }
-    }
-    std::memcpy(file.data() + h.offsets_at + h.words * 8, &out, 8);
-  }
-  if (h.images) std::memcpy(file.data() + h.image_words_at, image_words_.data(), h.images * 4);
-  if (!centroids_.empty())
-    std::memcpy(file.data() + h.centroids_at, centroids_.data(), centroids_.size() * 4);
-  std::memcpy(file.data() + h.names_at, name_offsets.data(), name_offsets.size() * 8);
-  uint8_t* name_bytes = file.data() + h.names_at + name_offsets.size() * 8;
-  for (size_t i = 0; i < names_.size(); ++i)
-    std::memcpy(name_bytes + name_offsets[i], names_[i].data(), names_[i].size());
-  const uint64_t sum = fnv1a64(file.data() + kHeaderBytes, h.sections_end - kHeaderBytes);
-  std::memcpy(file.data() + h.sections_end, &sum, 8);
+  uint8_t header[kHeaderBytes] = {};
+  std::memcpy(header, kMagic, 8);
+  std::memcpy(header + 8, &h, sizeof(Header));
+  const uint64_t header_sum = fnv1a64(header, kHeaderBytes - 8);
+  std::memcpy(header + kHeaderBytes - 8, &header_sum, 8);
+  // The word offsets of the compact postings and the tail together, as compact() would make them.
+  std::vector<uint64_t> offsets(static_cast<size_t>(words_ + 1), 0);
+  for (int64_t w = 0; w < words_; ++w)
+    offsets[static_cast<size_t>(w + 1)] = offsets[static_cast<size_t>(w)] + word_entries(w);
   write_file_atomic(path, [&](std::ostream& out) {
-    out.write(reinterpret_cast<const char*>(file.data()),
-              static_cast<std::streamsize>(file.size()));
+    out.write(reinterpret_cast<const char*>(header), kHeaderBytes);
+    SectionWriter sections(out);
+    sections.write(offsets.data(), offsets.size() * 8);
+    sections.pad_to(h.ids_at);
+    for (int64_t w = 0; w < words_; ++w)
+      for (const Span& span : {compact_span(w), tail_span(w)})
+        if (span.size()) sections.write(span.ids + span.begin, span.size() * 4);
+    sections.pad_to(h.codes_at);
+    for (int64_t w = 0; w < words_; ++w)
+      for (const Span& span : {compact_span(w), tail_span(w)})
+        if (span.size()) sections.write(span.codes + span.begin * bytes, span.size() * bytes);
+    sections.pad_to(h.image_words_at);
+    sections.write(image_words_.data(), h.images * 4);
+    sections.pad_to(h.centroids_at);
+    sections.write(centroids_.data(), centroids_.size() * 4);
+    sections.pad_to(h.names_at);
+    sections.write(name_offsets.data(), name_offsets.size() * 8);
+    for (size_t i = 0; i < names_.size() && i < h.images; ++i)
+      sections.write(names_[i].data(), names_[i].size());
+    sections.pad_to(h.sections_end);
+    const uint64_t sum = sections.sum();
+    out.write(reinterpret_cast<const char*>(&sum), 8);
   });
 }
 
