@@ -36,10 +36,6 @@ bool fits(uint64_t at, uint64_t count, uint64_t item_bytes, uint64_t end) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // Writes the sections after the header in order, zero padding up to each section's offset, and
 // keeps their checksum, so that saving streams the postings instead of building the whole file
 // in memory first (a million images make a 3 GB file).
