@@ -3,9 +3,8 @@ Index::add in batches): opens an index file, then adds single images one at a ti
 descriptors each, drawn near the index's own centroids), timing each addition, the first search
 after it (which recomputes the per-image scales, and with --use-idf the per-word idf from every
 entry) and the same search again (scales kept): their difference is the recomputation's cost.
-Each --module (a build's
-Python package folder) runs in its own process on the same index, so two builds give a same-run
-ratio. Not a test: timings belong here, with the CPU they ran on.
+Each --module (a build's Python package folder) runs in its own process on the same index, so two
+builds give a same-run ratio. Not a test: timings belong here, with the CPU they ran on.
 
   /usr/bin/python3 bench/live_add.py --index INDEX.mdai --module build/python \\
       [--module OTHER_BUILD/python] [--adds 20] [--features 300] [--use-idf]
