@@ -869,6 +869,31 @@ TEST(Losses, DiversityFallsAsTheMapsAreScaledUp) {
   EXPECT_LT(previous, -0.95);  // nearly disjoint distributions from the same maps
 }
 
+// Why only the diversity term moves a head's scale (docs/training.md, "The heads split in two"):
+// each head's pooled descriptor is L2-normalised, so multiplying one head's map by a constant
+// leaves the descriptors, and with them the contrastive loss, unchanged (but for the 1e-6 added
+// to the norm, negligible at these descriptors' norms); the diversity term changes.
+TEST(Losses, ContrastiveLossDoesNotSeeAHeadsScaleTheDiversityTermDoes) {
+  torch::manual_seed(21);
+  const int64_t images = 3, heads = 4, dim = 8;
+  AttentionMaps maps{torch::rand({images, heads, 5, 6}, torch::kFloat64) + 0.1,
+                     torch::randn({images, dim, 5, 6}, torch::kFloat64)};
+  const auto losses = [&](const torch::Tensor& attention) {
+    const torch::Tensor g = MdaNetImpl::pooled_descriptors({attention, maps.descriptors});
+    const double contrastive =
+        contrastive_loss(g[0], g.slice(0, 1, images), {1, 0}, 0.8).item<double>();
+    return std::make_pair(contrastive, diversity_regularizer(attention).item<double>());
+  };
+  const auto [contrastive, diversity] = losses(maps.attention);
+  for (const double scale : {0.01, 7.3, 250.0}) {
+    torch::Tensor scaled = maps.attention.clone();
+    scaled.select(1, 2).mul_(scale);  // head 3 of every image
+    const auto [scaled_contrastive, scaled_diversity] = losses(scaled);
+    EXPECT_NEAR(scaled_contrastive, contrastive, 1e-4 * contrastive) << "scale " << scale;
+    EXPECT_GT(std::abs(scaled_diversity - diversity), 1e-3) << "scale " << scale;
+  }
+}
+
 TEST(Losses, DiversityGradientMatchesFiniteDifferences) {
   torch::manual_seed(13);
   const torch::Tensor a = (torch::rand({2, 3, 4, 5}, torch::kFloat64) * 3).requires_grad_(true);
