@@ -32,17 +32,23 @@ def load(folder):
     return validations, diversity
 
 
+def gap(validation, faded):
+    """(the strongest faded head's peak, the weakest other head's peak) at one validation; faded
+    is non-empty and never holds the strongest head, so both exist."""
+    peaks = validation["heads"]["mean_peak_attention"]
+    return (max(peaks[h] for h in faded),
+            min(p for h, p in enumerate(peaks) if h not in faded))
+
+
 def separated_from(validations, faded):
-    """The first validation index from which every faded head stays below every other head."""
+    """The first validation from which every faded head stays below every other head, or None."""
     first = None
-    for i, v in enumerate(validations):
-        peaks = v["heads"]["mean_peak_attention"]
-        others = [p for h, p in enumerate(peaks) if h not in faded]
-        ok = bool(faded) and bool(others) and max(peaks[h] for h in faded) < min(others)
-        if ok and first is None:
-            first = i
-        elif not ok:
+    for v in validations:
+        faded_peak, other_peak = gap(v, faded)
+        if faded_peak >= other_peak:
             first = None
+        elif first is None:
+            first = v
     return first
 
 
@@ -70,11 +76,9 @@ def report(folder, fade):
         if first is None:
             print("the faded heads were not the weakest at the last validation")
         else:
-            v = validations[first]
-            peaks = v["heads"]["mean_peak_attention"]
-            print(f"the faded heads are the weakest from epoch {v['epoch']} on (there: at most "
-                  f"{max(peaks[h] for h in faded):.2f}, the others at least "
-                  f"{min(p for h, p in enumerate(peaks) if h not in faded):.2f})")
+            faded_peak, other_peak = gap(first, faded)
+            print(f"the faded heads are the weakest from epoch {first['epoch']} on (there: at most "
+                  f"{faded_peak:.2f}, the others at least {other_peak:.2f})")
     print()
 
 
