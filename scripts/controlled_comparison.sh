@@ -34,6 +34,7 @@ HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-6.
 # The shared choices; the defaults are the project's (method.md section 0).
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
 STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+T_INIT="${T_INIT:-pca}"  # pca: PCA-whitening; keep: the network's random initialisation
 SELECTION_MODES="${SELECTION_MODES:-joint head_max quota}" EVAL_SELECTION="${EVAL_SELECTION:-}"
 models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
 ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
@@ -131,7 +132,7 @@ selection_trials() {  # selection_trials LR
     [ -f "selection-mda-$mode-s0/done" ] || [ -f "$model" ] ||
       { echo "controlled_comparison: $model is needed to choose MDA's selection mode" >&2; exit 1; }
     SELECTION="$mode" LR="$1" trial "selection-mda-$mode" 0 0 $(arm mda) \
-      $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T") \
+      $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT") \
       --set model.pretrained="$model" --set training.reduction.init=keep \
       --set training.validation.image_size="$EVAL_SIZE" --set "training.validation.scales=$EVAL_SCALES"
   done
@@ -157,10 +158,11 @@ case "$stage" in
       lr="$(chosen_lr $a)"
       [ -f "lr-$a-$lr-s0/done" ] || { echo "controlled_comparison: run the lr stage first" >&2; exit 1; }
       echo "lr-$a-$lr-s0 (project settings): best validation Medium mAP $(best_validation "lr-$a-$lr-s0")"
-      LR="$lr" trial "shared-$a-$lr-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
-      LR="$lr" trial "shared-$a-$lr-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T")
-      LR="$lr" trial "shared-$a-$lr-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T")
-      LR="$lr" trial "shared-$a-$lr-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true)
+      LR="$lr" trial "shared-$a-$lr-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
+      LR="$lr" trial "shared-$a-$lr-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
+      LR="$lr" trial "shared-$a-$lr-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T" "$T_INIT")
+      LR="$lr" trial "shared-$a-$lr-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true "$T_INIT")
+      LR="$lr" trial "shared-$a-$lr-randomT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" keep)
       for run in shared-$a-$lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     done ;;
   lr)
@@ -175,7 +177,7 @@ case "$stage" in
     done
     for t in "${trials[@]}"; do
       a="${t%%:*}" lr="${t#*:}"
-      LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+      LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
     done
     for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
@@ -192,7 +194,7 @@ case "$stage" in
         # that trial's model is still on disk it is evaluated instead of trained again (45 minutes).
         trained="lr-$a-$lr-s0"
         if [ "$seed" = 0 ] && [ ! -f "final-$a-s0/done" ] && [ -f "$trained/done" ] && [ -f "$trained/best.mdam" ]; then
-          LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+          LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
           "$mda" config --quiet "${TRAIN_SETTINGS[@]}" --out "final-$a-s0.config.yaml" > /dev/null
           if same_configuration "$trained/train.config.yaml" "final-$a-s0.config.yaml"; then
             mkdir -p "final-$a-s0"
@@ -202,7 +204,7 @@ case "$stage" in
           fi
           rm -f "final-$a-s0.config.yaml"
         fi
-        LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T")
+        LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
         selection="$EVAL_SELECTION"  # empty: evaluate's SELECTION
         if [ "$a" = mda ] && [ -z "$selection" ]; then
           selection_trials "$lr"

@@ -65,7 +65,7 @@ arm() {  # arm how|mda
     mda) echo --set model.attention=da --set model.heads="$HEADS" --set training.diversity_weight="$LAMBDA" ;;
   esac
 }
-shared() {  # shared SMOOTHING CHANNEL_MAPPING STOP_GRADIENT FREEZE_T
+shared() {  # shared SMOOTHING CHANNEL_MAPPING STOP_GRADIENT FREEZE_T [T_INIT: pca | keep (random)]
   echo --set model.smoothing="$1" --set model.channel_mapping="$2" --set model.stop_gradient="$3" \
-    --set training.reduction.freeze="$4"
+    --set training.reduction.freeze="$4" --set training.reduction.init="${5:-pca}"
 }
