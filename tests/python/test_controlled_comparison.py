@@ -1,0 +1,146 @@
+"""scripts/controlled_comparison.sh's bookkeeping across sessions, with a stand-in for `mda` that
+records every call and writes a run's history from its settings (no network is trained): the
+ledger keeps finished runs and a later session with a fresh disk skips them, an interrupted run
+goes first, the learning rate is chosen per arm from the ledger, the shared stage varies each
+shared choice once, and runs from different pipelines stop the script."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "controlled_comparison.sh")
+
+# The stand-in's validation: epoch 0 depends on the arm (and on T's initialisation), epoch 1 on the
+# rate, so that HOW's best rate is 2e-4 and MDA's 1e-4.
+FAKE_MDA = textwrap.dedent("""\
+    import json, os, sys
+    args = sys.argv[1:]
+    with open(os.environ["FAKE_MDA_CALLS"], "a") as f:
+        f.write(json.dumps(args) + "\\n")
+    settings = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--set")
+    if args[0] == "train":
+        out = settings["training.out"]
+        os.makedirs(out, exist_ok=True)
+        lr = float(settings["training.optimizer.lr"])
+        how = settings["model.attention"] == "l2"
+        start = (65.0 if how else 64.0) + (1.0 if settings["training.reduction.init"] == "keep" else 0.0)
+        trained = round(start + (lr * 1e5 if how else 20.0 - lr * 1e5), 2)
+        history = {"epochs": [], "validation": [{"epoch": 0, "medium": start},
+                                                {"epoch": 1, "medium": trained}]}
+        json.dump(history, open(os.path.join(out, "history.json"), "w"))
+        with open(os.path.join(out, "train.config.yaml"), "w") as f:
+            f.writelines(f"{k}: {v}\\n" for k, v in sorted(settings.items()))
+    else:
+        sys.exit("the stand-in mda does not do " + args[0])
+    """)
+
+
+def install_stand_in(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mda").write_text(f"#!{sys.executable}\n" + FAKE_MDA)
+    (bin_dir / "python3").symlink_to(sys.executable)  # the script's python3: this test's
+    (bin_dir / "mda").chmod(0o755)
+    (bin_dir / "mda-net").write_text("the program that trained the runs\n")
+    (tmp_path / "data").mkdir()
+    return bin_dir
+
+
+def fresh_disk(tmp_path, name):
+    """A session's working folder, empty but for the validation split (made from shared data)."""
+    out = tmp_path / name
+    (out / "data" / "grocery_val").mkdir(parents=True)
+    (out / "data" / "grocery_val" / "train.tsv").write_text("")
+    return out
+
+
+def run_stage(tmp_path, out, stage, lrs="1e-4 2e-4"):
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text("")
+    env = dict(os.environ, MDA=str(tmp_path / "bin" / "mda"), LEDGER=str(tmp_path / "ledger"),
+               MODELS=str(tmp_path / "models"), LRS=lrs, FAKE_MDA_CALLS=str(calls),
+               PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(["bash", SCRIPT, str(tmp_path / "data"), str(out), stage],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    trained = []
+    for line in calls.read_text().splitlines():
+        args = json.loads(line)
+        settings = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--set")
+        trained.append((settings["training.out"], "--resume" in args, settings))
+    return result, trained
+
+
+def test_lr_stage_records_runs_and_a_fresh_disk_skips_them(tmp_path):
+    install_stand_in(tmp_path)
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")
+    assert result.returncode == 0, result.stderr
+    # Rate by rate with the arms alternating.
+    assert [name for name, _, _ in trained] == ["lr-how-1e-4-s0", "lr-mda-1e-4-s0",
+                                                 "lr-how-2e-4-s0", "lr-mda-2e-4-s0"]
+    for name, _, settings in trained:
+        assert settings["training.reduction.init"] == "pca"
+        folder = tmp_path / "ledger" / name
+        assert sorted(os.listdir(folder)) == ["done", "history.json", "mda-net.sha256", "train.config.yaml"]
+    assert "lr-mda-1e-4-s0: best validation Medium mAP 74.0" in result.stdout
+
+    # The next session's disk is empty: every run comes from the ledger, none is trained again.
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "lr")
+    assert result.returncode == 0, result.stderr
+    assert trained == []
+    assert "lr-how-2e-4-s0: best validation Medium mAP 85.0" in result.stdout
+
+
+def test_an_interrupted_trial_goes_first_and_resumes(tmp_path):
+    install_stand_in(tmp_path)
+    out = fresh_disk(tmp_path, "session")
+    (out / "lr-mda-2e-4-s0").mkdir()
+    (out / "lr-mda-2e-4-s0" / "checkpoint.pt").write_text("")
+    result, trained = run_stage(tmp_path, out, "lr")
+    assert result.returncode == 0, result.stderr
+    assert trained[0][:2] == ("lr-mda-2e-4-s0", True)
+    assert [resumed for _, resumed, _ in trained[1:]] == [False, False, False]
+
+
+def test_shared_stage_varies_each_shared_choice_once_at_each_arms_rate(tmp_path):
+    install_stand_in(tmp_path)
+    assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "shared")
+    assert result.returncode == 0, result.stderr
+    project = {"model.smoothing": "false", "model.channel_mapping": "true", "model.stop_gradient": "true",
+               "training.reduction.freeze": "false", "training.reduction.init": "pca"}
+    other = {"smoothing": ("model.smoothing", "true"), "nomapping": ("model.channel_mapping", "false"),
+             "nostopgrad": ("model.stop_gradient", "false"), "frozenT": ("training.reduction.freeze", "true"),
+             "randomT": ("training.reduction.init", "keep")}
+    expected = [f"shared-{arm}-{lr}-{choice}-s0" for arm, lr in (("how", "2e-4"), ("mda", "1e-4")) for choice in other]
+    assert [name for name, _, _ in trained] == expected
+    for name, _, settings in trained:
+        arm_and_lr, choice, _ = name.rsplit("-", 2)
+        key, value = other[choice]
+        assert {k: settings[k] for k in project} == dict(project, **{key: value}), name
+        assert arm_and_lr.endswith("-" + settings["training.optimizer.lr"]), name
+    assert (tmp_path / "ledger" / "shared-mda-1e-4-randomT-s0" / "done").exists()
+
+
+def test_runs_of_different_pipelines_stop_the_script(tmp_path):
+    install_stand_in(tmp_path)
+    assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
+    # One HOW trial measured its untrained model differently (another session's binary).
+    history_file = tmp_path / "ledger" / "lr-how-2e-4-s0" / "history.json"
+    history = json.loads(history_file.read_text())
+    history["validation"][0]["medium"] = 67.19
+    history_file.write_text(json.dumps(history))
+    for stage in ("lr", "shared"):
+        result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session-" + stage), stage)
+        assert result.returncode != 0 and trained == [], stage
+        assert "were made by different pipelines" in result.stderr and "67.1900" in result.stderr
+
+
+def test_a_missing_ledger_run_is_trained_again(tmp_path):
+    install_stand_in(tmp_path)
+    assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
+    shutil.rmtree(tmp_path / "ledger" / "lr-mda-1e-4-s0")
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "lr")
+    assert result.returncode == 0, result.stderr
+    assert [(name, resumed) for name, resumed, _ in trained] == [("lr-mda-1e-4-s0", False)]
