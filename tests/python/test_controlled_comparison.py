@@ -45,7 +45,6 @@ def install_stand_in(tmp_path):
     (bin_dir / "mda").chmod(0o755)
     (bin_dir / "mda-net").write_text("the program that trained the runs\n")
     (tmp_path / "data").mkdir()
-    return bin_dir
 
 
 def fresh_disk(tmp_path, name):
@@ -56,11 +55,11 @@ def fresh_disk(tmp_path, name):
     return out
 
 
-def run_stage(tmp_path, out, stage, lrs="1e-4 2e-4"):
+def run_stage(tmp_path, out, stage):
     calls = tmp_path / "calls.jsonl"
     calls.write_text("")
     env = dict(os.environ, MDA=str(tmp_path / "bin" / "mda"), LEDGER=str(tmp_path / "ledger"),
-               MODELS=str(tmp_path / "models"), LRS=lrs, FAKE_MDA_CALLS=str(calls),
+               MODELS=str(tmp_path / "models"), LRS="1e-4 2e-4", FAKE_MDA_CALLS=str(calls),
                PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run(["bash", SCRIPT, str(tmp_path / "data"), str(out), stage],
                             capture_output=True, text=True, env=env, cwd=tmp_path)
