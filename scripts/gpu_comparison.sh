@@ -24,7 +24,7 @@ export POOLSIZE="${POOLSIZE:-20000}" DEVICE="${DEVICE:-cuda}" EVAL_SIZE="${EVAL_
 export EVAL_SCALES="${EVAL_SCALES:-[2.0, 1.414, 1.0, 0.707, 0.5, 0.353, 0.25]}" WORDS="${WORDS:-8192}"
 HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0}" ARM_SECONDS="${ARM_SECONDS:-420}"
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
-STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
+STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}" T_INIT="${T_INIT:-pca}"
 
 if [ -n "${MDA:-}" ]; then
   mda="$(cd "$(dirname "$MDA")" && pwd)/$(basename "$MDA")"
@@ -53,7 +53,7 @@ for seed in $SEEDS; do
   for a in how mda; do
     timeout "$ARM_SECONDS" bash -c 'set -e; train "$@"' train "final-$a" "$seed" "$EPOCHS" \
       --set training.mixed_precision=$precision --set runtime.decode_threads=$((jobs / 2)) \
-      $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T") &
+      $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT") &
   done
   wait
   for a in how mda; do
