@@ -39,6 +39,7 @@ SELECTION_MODES="${SELECTION_MODES:-joint head_max quota}" EVAL_SELECTION="${EVA
 models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
 ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
 source "$here/grocery_common.sh"
+project_settings() { shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT"; }
 mkdir -p "$out"
 cd "$out"
 make_split
@@ -132,7 +133,7 @@ selection_trials() {  # selection_trials LR
     [ -f "selection-mda-$mode-s0/done" ] || [ -f "$model" ] ||
       { echo "controlled_comparison: $model is needed to choose MDA's selection mode" >&2; exit 1; }
     SELECTION="$mode" LR="$1" trial "selection-mda-$mode" 0 0 $(arm mda) \
-      $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT") \
+      $(project_settings) \
       --set model.pretrained="$model" --set training.reduction.init=keep \
       --set training.validation.image_size="$EVAL_SIZE" --set "training.validation.scales=$EVAL_SCALES"
   done
@@ -177,7 +178,7 @@ case "$stage" in
     done
     for t in "${trials[@]}"; do
       a="${t%%:*}" lr="${t#*:}"
-      LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
+      LR="$lr" trial "lr-$a-$lr" 0 "$EPOCHS" $(arm $a) $(project_settings)
     done
     for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
@@ -194,7 +195,7 @@ case "$stage" in
         # that trial's model is still on disk it is evaluated instead of trained again (45 minutes).
         trained="lr-$a-$lr-s0"
         if [ "$seed" = 0 ] && [ ! -f "final-$a-s0/done" ] && [ -f "$trained/done" ] && [ -f "$trained/best.mdam" ]; then
-          LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
+          LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(project_settings)
           "$mda" config --quiet "${TRAIN_SETTINGS[@]}" --out "final-$a-s0.config.yaml" > /dev/null
           if same_configuration "$trained/train.config.yaml" "final-$a-s0.config.yaml"; then
             mkdir -p "final-$a-s0"
@@ -204,7 +205,7 @@ case "$stage" in
           fi
           rm -f "final-$a-s0.config.yaml"
         fi
-        LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
+        LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(project_settings)
         selection="$EVAL_SELECTION"  # empty: evaluate's SELECTION
         if [ "$a" = mda ] && [ -z "$selection" ]; then
           selection_trials "$lr"
