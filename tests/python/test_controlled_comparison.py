@@ -17,9 +17,9 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "control
 FAKE_MDA = textwrap.dedent("""\
     import json, os, sys
     args = sys.argv[1:]
-    with open(os.environ["FAKE_MDA_CALLS"], "a") as f:
-        f.write(json.dumps(args) + "\\n")
     settings = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--set")
+    with open(os.environ["FAKE_MDA_CALLS"], "a") as f:
+        f.write(json.dumps({"settings": settings, "resume": "--resume" in args}) + "\\n")
     if args[0] == "train":
         out = settings["training.out"]
         os.makedirs(out, exist_ok=True)
@@ -63,11 +63,8 @@ def run_stage(tmp_path, out, stage):
                PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run(["bash", SCRIPT, str(tmp_path / "data"), str(out), stage],
                             capture_output=True, text=True, env=env, cwd=tmp_path)
-    trained = []
-    for line in calls.read_text().splitlines():
-        args = json.loads(line)
-        settings = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "--set")
-        trained.append((settings["training.out"], "--resume" in args, settings))
+    logged = [json.loads(line) for line in calls.read_text().splitlines()]
+    trained = [(call["settings"]["training.out"], call["resume"], call["settings"]) for call in logged]
     return result, trained
 
 
