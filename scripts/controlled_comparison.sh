@@ -7,11 +7,13 @@
 #   lr       the learning-rate trials of each arm on the validation split (the same LRS for both)
 #   shared   per arm, at its chosen rate, the other setting of each shared choice (seed 0); the
 #            project's settings are the lr trial at that rate
-#   final    SEEDS runs per arm with the chosen rate and the shared settings given (SMOOTHING, ...),
-#            evaluated on grocery and ukbench1k, summarised with paired differences; seed 0 is the
-#            lr trial itself where its model is still on disk. MDA's features are selected by the
-#            mode (SELECTION_MODES) whose validation of MDA's seed 0 at the test's size and scales
-#            is best, unless EVAL_SELECTION names one (HOW's one head: every mode is the same)
+#   settings prints the shared settings the final stage will use (the rule below), trains nothing
+#   final    SEEDS runs per arm with the chosen rate and shared settings, evaluated on grocery and
+#            ukbench1k, summarised with paired differences; seed 0 is the lr trial (or the shared
+#            run) of the same configuration where its model is still on disk. MDA's features are
+#            selected by the mode (SELECTION_MODES) whose validation of MDA's seed 0 at the test's
+#            size and scales is best, unless EVAL_SELECTION names one (HOW's one head: every mode
+#            is the same)
 # CPU sizes (2 cores): MobileNetV1 from the Coral weights, 320-pixel training images, 10 epochs of
 # 500 tuples (5,000 tuples per run); a run takes about an hour here.
 # The whole comparison takes longer than one working session, and a machine's disk does not outlive
@@ -35,11 +37,32 @@ HEADS="${HEADS:-8}" LAMBDA="${LAMBDA:-1}" SEEDS="${SEEDS:-0 1 2}" LRS="${LRS:-6.
 SMOOTHING="${SMOOTHING:-false}" CHANNEL_MAPPING="${CHANNEL_MAPPING:-true}"
 STOP_GRADIENT="${STOP_GRADIENT:-true}" FREEZE_T="${FREEZE_T:-false}"
 T_INIT="${T_INIT:-pca}"  # pca: PCA-whitening; keep: the network's random initialisation
+# Each shared choice: the shared stage's run name, its variable, and the setting it tries.
+SHARED_CHOICES="smoothing:SMOOTHING:true nomapping:CHANNEL_MAPPING:false nostopgrad:STOP_GRADIENT:false frozenT:FREEZE_T:true randomT:T_INIT:keep"
+# The final stage's shared settings (fixed on 2026-12-02, when of the ten shared runs only HOW's
+# smoothing had finished): a choice takes the setting its shared run tried only where that run
+# validated above the lr trial at the same rate in both arms, by at least MIN_GAIN points on
+# average over the two arms; otherwise the project's setting stays. One seed's best epoch moves by
+# 1-2 points from one epoch to the next (docs/training.md), so a smaller gain is not evidence.
+# SHARED_SETTINGS=given takes SMOOTHING, ... as set instead.
+SHARED_SETTINGS="${SHARED_SETTINGS:-validation}" MIN_GAIN="${MIN_GAIN:-1.0}"
+case "$SHARED_SETTINGS" in validation|given) ;; *)
+  echo "controlled_comparison: SHARED_SETTINGS is validation or given, not '$SHARED_SETTINGS'" >&2; exit 2 ;;
+esac
 SELECTION_MODES="${SELECTION_MODES:-joint head_max quota}" EVAL_SELECTION="${EVAL_SELECTION:-}"
 models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
 ledger="$(mkdir -p "${LEDGER:-$here/../results/controlled_comparison}" && cd "${LEDGER:-$here/../results/controlled_comparison}" && pwd)"
 source "$here/grocery_common.sh"
 project_settings() { shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT"; }
+with_choice() {  # with_choice NAME: the project's shared settings with NAME's tried setting
+  local SMOOTHING="$SMOOTHING" CHANNEL_MAPPING="$CHANNEL_MAPPING" STOP_GRADIENT="$STOP_GRADIENT"
+  local FREEZE_T="$FREEZE_T" T_INIT="$T_INIT" entry name variable value
+  for entry in $SHARED_CHOICES; do
+    IFS=: read -r name variable value <<< "$entry"
+    [ "$name" = "$1" ] && printf -v "$variable" '%s' "$value"
+  done
+  project_settings
+}
 mkdir -p "$out"
 cd "$out"
 make_split
@@ -147,9 +170,41 @@ chosen_selection() {
   run="${run#selection-mda-}"
   echo "${run%-s0}"
 }
+# Applies the rule above (SHARED_SETTINGS=validation): sets SMOOTHING, ... for the final stage and
+# says why, choice by choice. Every shared run must be done.
+choose_shared_settings() {
+  local entry name variable value a lr base run gains decision
+  for entry in $SHARED_CHOICES; do
+    IFS=: read -r name variable value <<< "$entry"
+    gains=()
+    for a in how mda; do
+      lr="$(chosen_lr $a)" base="lr-$a-$lr-s0" run="shared-$a-$lr-$name-s0"
+      restore "$run"
+      [ -f "$base/done" ] && [ -f "$run/done" ] ||
+        { echo "controlled_comparison: $run is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2; exit 1; }
+      gains+=("$run" "$(best_validation "$run")" "$(best_validation "$base")")
+    done
+    decision="$(python3 -c "
+import sys
+how, mda = float(sys.argv[2]) - float(sys.argv[3]), float(sys.argv[5]) - float(sys.argv[6])
+take = how > 0 and mda > 0 and (how + mda) / 2 >= float(sys.argv[7])
+print('take' if take else 'keep', '%+.2f (%s) and %+.2f (%s)' % (how, sys.argv[1], mda, sys.argv[4]))
+" "${gains[@]}" "$MIN_GAIN")"
+    if [ "${decision%% *}" = take ]; then
+      printf -v "$variable" '%s' "$value"
+      echo "$variable=$value: ${decision#* } over the lr trials, above them in both arms by $MIN_GAIN or more on average"
+    else
+      echo "$variable=${!variable} (the project's): $value gave ${decision#* } over the lr trials"
+    fi
+  done
+}
 # Whether two effective configurations are the same but for their output folders.
 same_configuration() {  # same_configuration CONFIG.yaml CONFIG.yaml
   cmp -s <(grep -v '^  out: ' "$1") <(grep -v '^  out: ' "$2")
+}
+# Whether two runs start from the same model (same configuration but for the rate and the folder).
+same_start() {  # same_start CONFIG.yaml CONFIG.yaml
+  cmp -s <(grep -v -e '^  out: ' -e '^    lr: ' "$1") <(grep -v -e '^  out: ' -e '^    lr: ' "$2")
 }
 
 case "$stage" in
@@ -159,11 +214,10 @@ case "$stage" in
       lr="$(chosen_lr $a)"
       [ -f "lr-$a-$lr-s0/done" ] || { echo "controlled_comparison: run the lr stage first" >&2; exit 1; }
       echo "lr-$a-$lr-s0 (project settings): best validation Medium mAP $(best_validation "lr-$a-$lr-s0")"
-      LR="$lr" trial "shared-$a-$lr-smoothing" 0 "$EPOCHS" $(arm $a) $(shared true "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
-      LR="$lr" trial "shared-$a-$lr-nomapping" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" false "$STOP_GRADIENT" "$FREEZE_T" "$T_INIT")
-      LR="$lr" trial "shared-$a-$lr-nostopgrad" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" false "$FREEZE_T" "$T_INIT")
-      LR="$lr" trial "shared-$a-$lr-frozenT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" true "$T_INIT")
-      LR="$lr" trial "shared-$a-$lr-randomT" 0 "$EPOCHS" $(arm $a) $(shared "$SMOOTHING" "$CHANNEL_MAPPING" "$STOP_GRADIENT" "$FREEZE_T" keep)
+      for choice in $SHARED_CHOICES; do
+        choice="${choice%%:*}"
+        LR="$lr" trial "shared-$a-$lr-$choice" 0 "$EPOCHS" $(arm $a) $(with_choice "$choice")
+      done
       for run in shared-$a-$lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     done ;;
   lr)
@@ -182,27 +236,35 @@ case "$stage" in
     done
     for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
+  settings)
+    [ "$SHARED_SETTINGS" = given ] || choose_shared_settings
+    echo "shared settings: SMOOTHING=$SMOOTHING CHANNEL_MAPPING=$CHANNEL_MAPPING STOP_GRADIENT=$STOP_GRADIENT FREEZE_T=$FREEZE_T T_INIT=$T_INIT" ;;
   final)
+    [ "$SHARED_SETTINGS" = given ] || choose_shared_settings
+    echo "shared settings: SMOOTHING=$SMOOTHING CHANNEL_MAPPING=$CHANNEL_MAPPING STOP_GRADIENT=$STOP_GRADIENT FREEZE_T=$FREEZE_T T_INIT=$T_INIT"
     for a in how mda; do
       lr="$(chosen_lr $a)"
-      mapfile -t runs < <(finished_lr_trials "$a")
       echo "arm $a: learning rate $lr"
       for seed in $SEEDS; do
         # A final run enters the ledger only once evaluated.
         restore "final-$a-s$seed"
         [ -f "final-$a-s$seed/eval/metrics_ukbench1k.json" ] && continue
-        # Seed 0 with the lr stage's settings is the lr trial at the chosen rate, run for run: where
-        # that trial's model is still on disk it is evaluated instead of trained again (45 minutes).
-        trained="lr-$a-$lr-s0"
-        if [ "$seed" = 0 ] && [ ! -f "final-$a-s0/done" ] && [ -f "$trained/done" ] && [ -f "$trained/best.mdam" ]; then
+        # Seed 0 is, run for run, the lr trial at the chosen rate (the project's settings) or the
+        # shared run whose one setting was taken: where that run's model is still on disk it is
+        # evaluated instead of trained again (an hour).
+        if [ "$seed" = 0 ] && [ ! -f "final-$a-s0/done" ]; then
           LR="$lr" train_settings "final-$a" 0 "$EPOCHS" $(arm $a) $(project_settings)
           "$mda" config --quiet "${TRAIN_SETTINGS[@]}" --out "final-$a-s0.config.yaml" > /dev/null
-          if same_configuration "$trained/train.config.yaml" "final-$a-s0.config.yaml"; then
-            mkdir -p "final-$a-s0"
-            cp "$trained"/{best.mdam,history.json,train.config.yaml,done} "final-$a-s0/"
-            [ -f "$trained/mda-net.sha256" ] && cp "$trained/mda-net.sha256" "final-$a-s0/"
-            echo "final-$a-s0: the lr trial $trained (same configuration), evaluated"
-          fi
+          for trained in "lr-$a-$lr-s0" shared-$a-$lr-*-s0; do
+            [ -f "$trained/done" ] && [ -f "$trained/best.mdam" ] || continue
+            if same_configuration "$trained/train.config.yaml" "final-$a-s0.config.yaml"; then
+              mkdir -p "final-$a-s0"
+              cp "$trained"/{best.mdam,history.json,train.config.yaml,done} "final-$a-s0/"
+              [ -f "$trained/mda-net.sha256" ] && cp "$trained/mda-net.sha256" "final-$a-s0/"
+              echo "final-$a-s0: $trained (same configuration), evaluated"
+              break
+            fi
+          done
           rm -f "final-$a-s0.config.yaml"
         fi
         LR="$lr" train "final-$a" "$seed" "$EPOCHS" $(arm $a) $(project_settings)
@@ -216,8 +278,15 @@ case "$stage" in
         # models/ holds each arm's best seed so far, so that no session's best model is lost.
         python3 "$here/ship_models.py" . "$models" --arms "$a"
       done
-      # Seed 0 starts from the lr trials' initial model.
-      [ ${#runs[@]} -gt 0 ] && [ -f "final-$a-s0/done" ] && check_same_pipeline "${runs[@]}" "final-$a-s0"
+      # Seed 0 starts from the initial model of the lr trials (or of the shared run with its
+      # settings): their validation before training must agree.
+      if [ -f "final-$a-s0/done" ]; then
+        runs=()
+        for run in lr-$a-*-s0 shared-$a-*-s0; do
+          [ -f "$run/done" ] && same_start "$run/train.config.yaml" "final-$a-s0/train.config.yaml" && runs+=("$run")
+        done
+        [ ${#runs[@]} -gt 0 ] && check_same_pipeline "${runs[@]}" "final-$a-s0"
+      fi
     done
     if [ "$(cat final-*-s*/mda-net.sha256 2>/dev/null | sort -u | wc -l)" -gt 1 ]; then
       echo "controlled_comparison: the final runs were trained by different mda-net binaries" \
@@ -231,5 +300,5 @@ case "$stage" in
       [ -f "$run/eval/selection.txt" ] && echo "$run: test features selected by $(cat "$run/eval/selection.txt")" >> results.md
     done
     cat results.md ;;
-  *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] shared|lr|final" >&2; exit 2 ;;
+  *) echo "usage: controlled_comparison.sh [SHARED_DATA] [OUT] lr|shared|settings|final" >&2; exit 2 ;;
 esac

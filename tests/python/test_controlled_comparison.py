@@ -2,7 +2,8 @@
 records every call and writes a run's history from its settings (no network is trained): the
 ledger keeps finished runs and a later session with a fresh disk skips them, an interrupted run
 goes first, the learning rate is chosen per arm from the ledger, the shared stage varies each
-shared choice once, and runs from different pipelines stop the script."""
+shared choice once, the final stage's shared settings follow the rule fixed in the script, and runs
+from different pipelines stop the script."""
 import json
 import os
 import shutil
@@ -13,7 +14,8 @@ import textwrap
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "controlled_comparison.sh")
 
 # The stand-in's validation: epoch 0 depends on the arm (and on T's initialisation), epoch 1 on the
-# rate, so that HOW's best rate is 2e-4 and MDA's 1e-4.
+# rate, so that HOW's best rate is 2e-4 and MDA's 1e-4; FAKE_GAINS ({"how": {"model.smoothing=true":
+# 2.0}, ...}) adds to epoch 1 of the runs with that setting.
 FAKE_MDA = textwrap.dedent("""\
     import json, os, sys
     args = sys.argv[1:]
@@ -26,7 +28,10 @@ FAKE_MDA = textwrap.dedent("""\
         lr = float(settings["training.optimizer.lr"])
         how = settings["model.attention"] == "l2"
         start = (65.0 if how else 64.0) + (1.0 if settings["training.reduction.init"] == "keep" else 0.0)
-        trained = round(start + (lr * 1e5 if how else 20.0 - lr * 1e5), 2)
+        gains = json.loads(os.environ.get("FAKE_GAINS", "{}")).get("how" if how else "mda", {})
+        gain = sum(g for setting, g in gains.items()
+                   if settings.get(setting.split("=")[0]) == setting.split("=")[1])
+        trained = round(start + (lr * 1e5 if how else 20.0 - lr * 1e5) + gain, 2)
         history = {"epochs": [], "validation": [{"epoch": 0, "medium": start},
                                                 {"epoch": 1, "medium": trained}]}
         json.dump(history, open(os.path.join(out, "history.json"), "w"))
@@ -55,12 +60,12 @@ def fresh_disk(tmp_path, name):
     return out
 
 
-def run_stage(tmp_path, out, stage):
+def run_stage(tmp_path, out, stage, **extra_env):
     calls = tmp_path / "calls.jsonl"
     calls.write_text("")
     env = dict(os.environ, MDA=str(tmp_path / "bin" / "mda"), LEDGER=str(tmp_path / "ledger"),
                MODELS=str(tmp_path / "models"), LRS="1e-4 2e-4", FAKE_MDA_CALLS=str(calls),
-               PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+               PATH=f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", **extra_env)
     result = subprocess.run(["bash", SCRIPT, str(tmp_path / "data"), str(out), stage],
                             capture_output=True, text=True, env=env, cwd=tmp_path)
     logged = [json.loads(line) for line in calls.read_text().splitlines()]
@@ -140,3 +145,34 @@ def test_a_missing_ledger_run_is_trained_again(tmp_path):
     result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "lr")
     assert result.returncode == 0, result.stderr
     assert [(name, resumed) for name, resumed, _ in trained] == [("lr-mda-1e-4-s0", False)]
+
+
+def test_final_settings_take_a_choice_only_where_both_arms_gain_enough(tmp_path):
+    install_stand_in(tmp_path)
+    assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "settings")
+    assert result.returncode != 0 and trained == []
+    assert "run the shared stage first" in result.stderr
+    # Gains over the lr trials: smoothing +2 / +2 (taken), frozen T +1.5 / +1.5 (taken), no
+    # stop-gradient +3 / -0.1 (not in both arms, though the mean is 1.45), random T +1 / +0.5 (the
+    # stand-in's +1 start; the mean 0.75 is below MIN_GAIN), no channel mapping 0 / 0.
+    gains = {"how": {"model.smoothing=true": 2.0, "model.stop_gradient=false": 3.0,
+                     "training.reduction.freeze=true": 1.5},
+             "mda": {"model.smoothing=true": 2.0, "model.stop_gradient=false": -0.1,
+                     "training.reduction.freeze=true": 1.5, "training.reduction.init=keep": -0.5}}
+    result, _ = run_stage(tmp_path, fresh_disk(tmp_path, "session3"), "shared", FAKE_GAINS=json.dumps(gains))
+    assert result.returncode == 0, result.stderr
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session4"), "settings")
+    assert result.returncode == 0, result.stderr
+    assert trained == []
+    assert result.stdout.splitlines()[-1] == ("shared settings: SMOOTHING=true CHANNEL_MAPPING=true "
+                                              "STOP_GRADIENT=true FREEZE_T=true T_INIT=pca")
+    assert "SMOOTHING=true: +2.00 (shared-how-2e-4-smoothing-s0) and +2.00 (shared-mda-1e-4-smoothing-s0)" in result.stdout
+    assert "T_INIT=pca (the project's): keep gave +1.00 (shared-how-2e-4-randomT-s0) and +0.50" in result.stdout
+    # A lower MIN_GAIN takes the random T too; SHARED_SETTINGS=given keeps the environment's.
+    result, _ = run_stage(tmp_path, fresh_disk(tmp_path, "session5"), "settings", MIN_GAIN="0.5")
+    assert result.stdout.splitlines()[-1].endswith("FREEZE_T=true T_INIT=keep"), result.stdout
+    result, _ = run_stage(tmp_path, fresh_disk(tmp_path, "session6"), "settings", SHARED_SETTINGS="given",
+                          STOP_GRADIENT="false")
+    assert result.stdout.splitlines()[-1] == ("shared settings: SMOOTHING=false CHANNEL_MAPPING=true "
+                                              "STOP_GRADIENT=false FREEZE_T=false T_INIT=pca")
