@@ -173,12 +173,13 @@ chosen_selection() {
 # Applies the rule above (SHARED_SETTINGS=validation): sets SMOOTHING, ... for the final stage and
 # says why, choice by choice. Every shared run must be done.
 choose_shared_settings() {
-  local entry name variable value a lr base run gains decision
+  local entry name variable value a base run gains decision
+  local -A lr=([how]="$(chosen_lr how)" [mda]="$(chosen_lr mda)")
   for entry in $SHARED_CHOICES; do
     IFS=: read -r name variable value <<< "$entry"
     gains=()
     for a in how mda; do
-      lr="$(chosen_lr $a)" base="lr-$a-$lr-s0" run="shared-$a-$lr-$name-s0"
+      base="lr-$a-${lr[$a]}-s0" run="shared-$a-${lr[$a]}-$name-s0"
       restore "$run"
       [ -f "$base/done" ] && [ -f "$run/done" ] ||
         { echo "controlled_comparison: $run is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2; exit 1; }
@@ -197,6 +198,11 @@ print('take' if take else 'keep', '%+.2f (%s) and %+.2f (%s)' % (how, sys.argv[1
       echo "$variable=${!variable} (the project's): $value gave ${decision#* } over the lr trials"
     fi
   done
+}
+# The final stage's shared settings: the rule's (SHARED_SETTINGS=validation) or the environment's.
+settle_shared_settings() {
+  [ "$SHARED_SETTINGS" = given ] || choose_shared_settings
+  echo "shared settings: SMOOTHING=$SMOOTHING CHANNEL_MAPPING=$CHANNEL_MAPPING STOP_GRADIENT=$STOP_GRADIENT FREEZE_T=$FREEZE_T T_INIT=$T_INIT"
 }
 # Whether two effective configurations are the same but for their output folders.
 same_configuration() {  # same_configuration CONFIG.yaml CONFIG.yaml
@@ -237,11 +243,9 @@ case "$stage" in
     for run in lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
     for a in how mda; do check_same_pipeline lr-$a-*-s0; done ;;
   settings)
-    [ "$SHARED_SETTINGS" = given ] || choose_shared_settings
-    echo "shared settings: SMOOTHING=$SMOOTHING CHANNEL_MAPPING=$CHANNEL_MAPPING STOP_GRADIENT=$STOP_GRADIENT FREEZE_T=$FREEZE_T T_INIT=$T_INIT" ;;
+    settle_shared_settings ;;
   final)
-    [ "$SHARED_SETTINGS" = given ] || choose_shared_settings
-    echo "shared settings: SMOOTHING=$SMOOTHING CHANNEL_MAPPING=$CHANNEL_MAPPING STOP_GRADIENT=$STOP_GRADIENT FREEZE_T=$FREEZE_T T_INIT=$T_INIT"
+    settle_shared_settings
     for a in how mda; do
       lr="$(chosen_lr $a)"
       echo "arm $a: learning rate $lr"
