@@ -6,7 +6,9 @@
 # Stages, in this order (each resumable; a finished run or evaluation is skipped):
 #   lr       the learning-rate trials of each arm on the validation split (the same LRS for both)
 #   shared   per arm, at its chosen rate, the other setting of each shared choice (seed 0); the
-#            project's settings are the lr trial at that rate
+#            project's settings are the lr trial at that rate. The runs the rule below still needs
+#            go first; SHARED_RUNS=needed stops after them (the others cannot change the final
+#            stage's settings), all (the default) runs the others after them
 #   settings prints the shared settings the final stage will use (the rule below), trains nothing
 #   final    SEEDS runs per arm with the chosen rate and shared settings, evaluated on grocery and
 #            ukbench1k, summarised with paired differences; seed 0 is the lr trial (or the shared
@@ -45,9 +47,14 @@ SHARED_CHOICES="smoothing:SMOOTHING:true nomapping:CHANNEL_MAPPING:false nostopg
 # average over the two arms; otherwise the project's setting stays. One seed's best epoch moves by
 # 1-2 points from one epoch to the next (docs/training.md), so a smaller gain is not evidence.
 # SHARED_SETTINGS=given takes SMOOTHING, ... as set instead.
-SHARED_SETTINGS="${SHARED_SETTINGS:-validation}" MIN_GAIN="${MIN_GAIN:-1.0}"
+# A shared run that did not gain in one arm settles its choice (keep), so the other arm's run of
+# it is not needed for the final stage.
+SHARED_SETTINGS="${SHARED_SETTINGS:-validation}" MIN_GAIN="${MIN_GAIN:-1.0}" SHARED_RUNS="${SHARED_RUNS:-all}"
 case "$SHARED_SETTINGS" in validation|given) ;; *)
   echo "controlled_comparison: SHARED_SETTINGS is validation or given, not '$SHARED_SETTINGS'" >&2; exit 2 ;;
+esac
+case "$SHARED_RUNS" in needed|all) ;; *)
+  echo "controlled_comparison: SHARED_RUNS is needed or all, not '$SHARED_RUNS'" >&2; exit 2 ;;
 esac
 SELECTION_MODES="${SELECTION_MODES:-joint head_max quota}" EVAL_SELECTION="${EVAL_SELECTION:-}"
 models="${MODELS:-$here/../models}"  # where each arm's best final seed goes (a trial run: elsewhere)
@@ -170,33 +177,58 @@ chosen_selection() {
   run="${run#selection-mda-}"
   echo "${run%-s0}"
 }
+declare -A chosen_rate=()
+read_chosen_rates() { chosen_rate=([how]="$(chosen_lr how)" [mda]="$(chosen_lr mda)"); }
+# What arm $1's shared run of choice $2 gained over its lr trial (best validation); nothing while
+# that run is not done. read_chosen_rates first.
+shared_gain() {  # shared_gain how|mda CHOICE
+  local run="shared-$1-${chosen_rate[$1]}-$2-s0" base="lr-$1-${chosen_rate[$1]}-s0"
+  restore "$run"
+  [ -f "$run/done" ] || return 0
+  python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" \
+    "$(best_validation "$run")" "$(best_validation "$base")"
+}
+# Whether the rule still needs arm $1's shared run of choice $2: no other arm's run of it has
+# finished without a gain.
+shared_run_needed() {  # shared_run_needed how|mda CHOICE
+  local other gain
+  for other in how mda; do
+    [ "$other" = "$1" ] && continue
+    gain="$(shared_gain "$other" "$2")"
+    [ -n "$gain" ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 0 else 1)" "$gain" && return 1
+  done
+  return 0
+}
 # Applies the rule above (SHARED_SETTINGS=validation): sets SMOOTHING, ... for the final stage and
-# says why, choice by choice. Every shared run must be done.
+# says why, choice by choice. Every shared run the rule needs must be done.
 choose_shared_settings() {
-  local entry name variable value a base run gains decision
-  local -A lr=([how]="$(chosen_lr how)" [mda]="$(chosen_lr mda)")
+  local entry name variable value a args decision
+  read_chosen_rates
   for entry in $SHARED_CHOICES; do
     IFS=: read -r name variable value <<< "$entry"
-    gains=()
-    for a in how mda; do
-      base="lr-$a-${lr[$a]}-s0" run="shared-$a-${lr[$a]}-$name-s0"
-      restore "$run"
-      [ -f "$base/done" ] && [ -f "$run/done" ] ||
-        { echo "controlled_comparison: $run is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2; exit 1; }
-      gains+=("$run" "$(best_validation "$run")" "$(best_validation "$base")")
-    done
+    args=()
+    for a in how mda; do args+=("shared-$a-${chosen_rate[$a]}-$name-s0" "$(shared_gain "$a" "$name")"); done
     decision="$(python3 -c "
 import sys
-how, mda = float(sys.argv[2]) - float(sys.argv[3]), float(sys.argv[5]) - float(sys.argv[6])
-take = how > 0 and mda > 0 and (how + mda) / 2 >= float(sys.argv[7])
-print('take' if take else 'keep', '%+.2f (%s) and %+.2f (%s)' % (how, sys.argv[1], mda, sys.argv[4]))
-" "${gains[@]}" "$MIN_GAIN")"
-    if [ "${decision%% *}" = take ]; then
-      printf -v "$variable" '%s' "$value"
-      echo "$variable=$value: ${decision#* } over the lr trials, above them in both arms by $MIN_GAIN or more on average"
-    else
-      echo "$variable=${!variable} (the project's): $value gave ${decision#* } over the lr trials"
-    fi
+runs, gains = sys.argv[1:5:2], [float(g) if g else None for g in sys.argv[2:5:2]]
+said = ' and '.join('%+.2f (%s)' % (g, r) for g, r in zip(gains, runs) if g is not None)
+known = [g for g in gains if g is not None]
+if any(g <= 0 for g in known):  # settled: a setting is taken only where both arms gain
+    print('keep', said + ('' if len(known) == 2 else '; the other arm\\'s run is not needed'))
+elif len(known) < 2:
+    print('missing', [r for g, r in zip(gains, runs) if g is None][0])
+else:
+    print('take' if sum(gains) / 2 >= float(sys.argv[5]) else 'keep', said)
+" "${args[@]}" "$MIN_GAIN")"
+    case "${decision%% *}" in
+      missing)
+        echo "controlled_comparison: ${decision#* } is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2
+        exit 1 ;;
+      take)
+        printf -v "$variable" '%s' "$value"
+        echo "$variable=$value: ${decision#* } over the lr trials, above them in both arms by $MIN_GAIN or more on average" ;;
+      *) echo "$variable=${!variable} (the project's): $value gave ${decision#* } over the lr trials" ;;
+    esac
   done
 }
 # The final stage's shared settings: the rule's (SHARED_SETTINGS=validation) or the environment's.
@@ -216,15 +248,31 @@ same_start() {  # same_start CONFIG.yaml CONFIG.yaml
 case "$stage" in
   shared)
     # At each arm's chosen rate: the project's settings are its lr trial; each other setting once.
+    # The runs the rule needs first (HOW's, then MDA's where HOW's run gained), then the others.
+    read_chosen_rates
     for a in how mda; do
-      lr="$(chosen_lr $a)"
-      [ -f "lr-$a-$lr-s0/done" ] || { echo "controlled_comparison: run the lr stage first" >&2; exit 1; }
-      echo "lr-$a-$lr-s0 (project settings): best validation Medium mAP $(best_validation "lr-$a-$lr-s0")"
+      [ -f "lr-$a-${chosen_rate[$a]}-s0/done" ] || { echo "controlled_comparison: run the lr stage first" >&2; exit 1; }
+      echo "lr-$a-${chosen_rate[$a]}-s0 (project settings): best validation Medium mAP $(best_validation "lr-$a-${chosen_rate[$a]}-s0")"
+    done
+    shared_run() { LR="${chosen_rate[$1]}" trial "shared-$1-${chosen_rate[$1]}-$2" 0 "$EPOCHS" $(arm "$1") $(with_choice "$2"); }
+    deferred=()
+    for a in how mda; do
       for choice in $SHARED_CHOICES; do
         choice="${choice%%:*}"
-        LR="$lr" trial "shared-$a-$lr-$choice" 0 "$EPOCHS" $(arm $a) $(with_choice "$choice")
+        if shared_run_needed "$a" "$choice"; then shared_run "$a" "$choice"; else deferred+=("$a:$choice"); fi
       done
-      for run in shared-$a-$lr-*-s0; do echo "$run: best validation Medium mAP $(best_validation "$run")"; done
+    done
+    for t in "${deferred[@]}"; do
+      if [ "$SHARED_RUNS" = all ]; then
+        shared_run "${t%%:*}" "${t#*:}"
+      else
+        echo "shared-${t%%:*}-${chosen_rate[${t%%:*}]}-${t#*:}-s0: not run (SHARED_RUNS=needed; the other arm's run settled its choice)"
+      fi
+    done
+    for a in how mda; do
+      for run in shared-$a-${chosen_rate[$a]}-*-s0; do
+        if [ -f "$run/done" ]; then echo "$run: best validation Medium mAP $(best_validation "$run")"; fi
+      done
     done ;;
   lr)
     # An interrupted trial first (its checkpoint does not outlive this machine), then the rest,

@@ -2,8 +2,8 @@
 records every call and writes a run's history from its settings (no network is trained): the
 ledger keeps finished runs and a later session with a fresh disk skips them, an interrupted run
 goes first, the learning rate is chosen per arm from the ledger, the shared stage varies each
-shared choice once, the final stage's shared settings follow the rule fixed in the script, and runs
-from different pipelines stop the script."""
+shared choice once (the runs the rule needs first), the final stage's shared settings follow the
+rule fixed in the script, and runs from different pipelines stop the script."""
 import json
 import os
 import shutil
@@ -115,7 +115,7 @@ def test_shared_stage_varies_each_shared_choice_once_at_each_arms_rate(tmp_path)
              "nostopgrad": ("model.stop_gradient", "false"), "frozenT": ("training.reduction.freeze", "true"),
              "randomT": ("training.reduction.init", "keep")}
     expected = [f"shared-{arm}-{lr}-{choice}-s0" for arm, lr in (("how", "2e-4"), ("mda", "1e-4")) for choice in other]
-    assert [name for name, _, _ in trained] == expected
+    assert sorted(name for name, _, _ in trained) == sorted(expected)
     for name, _, settings in trained:
         arm_and_lr, choice, _ = name.rsplit("-", 2)
         key, value = other[choice]
@@ -176,3 +176,46 @@ def test_final_settings_take_a_choice_only_where_both_arms_gain_enough(tmp_path)
                           STOP_GRADIENT="false")
     assert result.stdout.splitlines()[-1] == ("shared settings: SMOOTHING=false CHANNEL_MAPPING=true "
                                               "STOP_GRADIENT=false FREEZE_T=false T_INIT=pca")
+
+
+def test_a_choice_one_arm_settled_needs_no_run_of_the_other_arm(tmp_path):
+    install_stand_in(tmp_path)
+    assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
+    # HOW's gains: smoothing +2, no channel mapping +1, no stop-gradient -0.5 and frozen T 0 (both
+    # settle their choice: keep), random T +1 (the stand-in's start).
+    gains = {"how": {"model.smoothing=true": 2.0, "model.channel_mapping=false": 1.0,
+                     "model.stop_gradient=false": -0.5},
+             "mda": {"model.smoothing=true": 2.0, "model.stop_gradient=false": 5.0}}
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "shared",
+                                SHARED_RUNS="needed", FAKE_GAINS=json.dumps(gains))
+    assert result.returncode == 0, result.stderr
+    assert [name for name, _, _ in trained] == [
+        "shared-how-2e-4-smoothing-s0", "shared-how-2e-4-nomapping-s0", "shared-how-2e-4-nostopgrad-s0",
+        "shared-how-2e-4-frozenT-s0", "shared-how-2e-4-randomT-s0",
+        "shared-mda-1e-4-smoothing-s0", "shared-mda-1e-4-nomapping-s0", "shared-mda-1e-4-randomT-s0"]
+    assert "shared-mda-1e-4-nostopgrad-s0: not run (SHARED_RUNS=needed" in result.stdout
+    assert "shared-mda-1e-4-frozenT-s0: not run (SHARED_RUNS=needed" in result.stdout
+    # The rule decides without them: MDA's +5 without the stop-gradient cannot outvote HOW's loss.
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session3"), "settings")
+    assert result.returncode == 0, result.stderr
+    assert ("STOP_GRADIENT=true (the project's): false gave -0.50 (shared-how-2e-4-nostopgrad-s0); "
+            "the other arm's run is not needed") in result.stdout
+    assert "FREEZE_T=false (the project's): true gave +0.00 (shared-how-2e-4-frozenT-s0);" in result.stdout
+    # Smoothing +2 / +2 and random T +1 / +1 are taken, no channel mapping +1 / 0 is not.
+    assert result.stdout.splitlines()[-1] == ("shared settings: SMOOTHING=true CHANNEL_MAPPING=true "
+                                              "STOP_GRADIENT=true FREEZE_T=false T_INIT=keep")
+    # SHARED_RUNS=all (the default) runs the two others afterwards, and the rule then reads them.
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session4"), "shared", FAKE_GAINS=json.dumps(gains))
+    assert result.returncode == 0, result.stderr
+    assert [name for name, _, _ in trained] == ["shared-mda-1e-4-nostopgrad-s0", "shared-mda-1e-4-frozenT-s0"]
+    result, _ = run_stage(tmp_path, fresh_disk(tmp_path, "session5"), "settings")
+    assert "false gave -0.50 (shared-how-2e-4-nostopgrad-s0) and +5.00 (shared-mda-1e-4-nostopgrad-s0)" in result.stdout
+    # The arms are symmetric: with HOW's no-stop-gradient run gone from the ledger, MDA's settles
+    # nothing (it gained), so HOW's is needed again; MDA's frozen T (0) settles HOW's if it is gone.
+    shutil.rmtree(tmp_path / "ledger" / "shared-how-2e-4-nostopgrad-s0")
+    shutil.rmtree(tmp_path / "ledger" / "shared-how-2e-4-frozenT-s0")
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session6"), "shared",
+                                SHARED_RUNS="needed", FAKE_GAINS=json.dumps(gains))
+    assert result.returncode == 0, result.stderr
+    assert [name for name, _, _ in trained] == ["shared-how-2e-4-nostopgrad-s0"]
+    assert "shared-how-2e-4-frozenT-s0: not run (SHARED_RUNS=needed" in result.stdout
