@@ -183,6 +183,7 @@ read_chosen_rates() { chosen_rate=([how]="$(chosen_lr how)" [mda]="$(chosen_lr m
 # that run is not done. read_chosen_rates first.
 shared_gain() {  # shared_gain how|mda CHOICE
   local run="shared-$1-${chosen_rate[$1]}-$2-s0" base="lr-$1-${chosen_rate[$1]}-s0"
+  [ -f "$base/done" ] || { echo "controlled_comparison: $base is not done: run the lr stage first" >&2; exit 1; }
   restore "$run"
   [ -f "$run/done" ] || return 0
   python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" \

@@ -149,6 +149,9 @@ def test_a_missing_ledger_run_is_trained_again(tmp_path):
 
 def test_final_settings_take_a_choice_only_where_both_arms_gain_enough(tmp_path):
     install_stand_in(tmp_path)
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session0"), "settings")
+    assert result.returncode != 0 and trained == []
+    assert "run the lr stage first" in result.stderr
     assert run_stage(tmp_path, fresh_disk(tmp_path, "session1"), "lr")[0].returncode == 0
     result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "settings")
     assert result.returncode != 0 and trained == []
