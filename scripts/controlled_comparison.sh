@@ -189,38 +189,45 @@ shared_gain() {  # shared_gain how|mda CHOICE
   python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" \
     "$(best_validation "$run")" "$(best_validation "$base")"
 }
+# Whether a shared run's gain $1 (empty while the run is not done) settles its choice: a setting
+# is taken only where both arms gain, so one run without a gain keeps the project's setting.
+settles() { [ -n "$1" ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 0 else 1)" "$1"; }
 # Whether the rule still needs arm $1's shared run of choice $2: no other arm's run of it has
-# finished without a gain.
+# settled the choice.
 shared_run_needed() {  # shared_run_needed how|mda CHOICE
   local other gain
   for other in how mda; do
     [ "$other" = "$1" ] && continue
-    gain="$(shared_gain "$other" "$2")"
-    [ -n "$gain" ] && python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 0 else 1)" "$gain" && return 1
+    gain="$(shared_gain "$other" "$2")"  # an assignment, so that shared_gain's failure stops the script
+    settles "$gain" && return 1
   done
   return 0
 }
 # Applies the rule above (SHARED_SETTINGS=validation): sets SMOOTHING, ... for the final stage and
 # says why, choice by choice. Every shared run the rule needs must be done.
 choose_shared_settings() {
-  local entry name variable value a args decision
+  local entry name variable value a args decision gain settled
   read_chosen_rates
   for entry in $SHARED_CHOICES; do
     IFS=: read -r name variable value <<< "$entry"
-    args=()
-    for a in how mda; do args+=("shared-$a-${chosen_rate[$a]}-$name-s0" "$(shared_gain "$a" "$name")"); done
+    args=() settled=no
+    for a in how mda; do
+      gain="$(shared_gain "$a" "$name")"
+      settles "$gain" && settled=yes
+      args+=("shared-$a-${chosen_rate[$a]}-$name-s0" "$gain")
+    done
     decision="$(python3 -c "
 import sys
-runs, gains = sys.argv[1:5:2], [float(g) if g else None for g in sys.argv[2:5:2]]
+runs, gains = sys.argv[2:6:2], [float(g) if g else None for g in sys.argv[3:6:2]]
 said = ' and '.join('%+.2f (%s)' % (g, r) for g, r in zip(gains, runs) if g is not None)
 known = [g for g in gains if g is not None]
-if any(g <= 0 for g in known):  # settled: a setting is taken only where both arms gain
+if sys.argv[1] == 'yes':
     print('keep', said + ('' if len(known) == 2 else '; the other arm\\'s run is not needed'))
 elif len(known) < 2:
     print('missing', [r for g, r in zip(gains, runs) if g is None][0])
 else:
-    print('take' if sum(gains) / 2 >= float(sys.argv[5]) else 'keep', said)
-" "${args[@]}" "$MIN_GAIN")"
+    print('take' if sum(gains) / 2 >= float(sys.argv[6]) else 'keep', said)
+" "$settled" "${args[@]}" "$MIN_GAIN")"
     case "${decision%% *}" in
       missing)
         echo "controlled_comparison: ${decision#* } is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2
