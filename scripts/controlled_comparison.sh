@@ -204,9 +204,10 @@ shared_run_needed() {  # shared_run_needed how|mda CHOICE
   return 0
 }
 # Applies the rule above (SHARED_SETTINGS=validation): sets SMOOTHING, ... for the final stage and
-# says why, choice by choice. Every shared run the rule needs must be done.
+# says why, choice by choice. Every shared run the rule needs must be done: otherwise it says which
+# choices wait for which runs, after the decisions it could make, and fails.
 choose_shared_settings() {
-  local entry name variable value a args decision gain settled
+  local entry name variable value a args decision gain settled missing=()
   read_chosen_rates
   for entry in $SHARED_CHOICES; do
     IFS=: read -r name variable value <<< "$entry"
@@ -219,25 +220,29 @@ choose_shared_settings() {
     decision="$(python3 -c "
 import sys
 runs, gains = sys.argv[2:6:2], [float(g) if g else None for g in sys.argv[3:6:2]]
-said = ' and '.join('%+.2f (%s)' % (g, r) for g, r in zip(gains, runs) if g is not None)
+said = ' and '.join('%+.2f (%s)' % (g, r) for g, r in zip(gains, runs) if g is not None) + ' over the lr trials'
 known = [g for g in gains if g is not None]
 if sys.argv[1] == 'yes':
     print('keep', said + ('' if len(known) == 2 else '; the other arm\\'s run is not needed'))
 elif len(known) < 2:
-    print('missing', [r for g, r in zip(gains, runs) if g is None][0])
+    print('missing', ' '.join(r for g, r in zip(gains, runs) if g is None))
 else:
     print('take' if sum(gains) / 2 >= float(sys.argv[6]) else 'keep', said)
 " "$settled" "${args[@]}" "$MIN_GAIN")"
     case "${decision%% *}" in
       missing)
-        echo "controlled_comparison: ${decision#* } is not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2
-        exit 1 ;;
+        echo "$variable: waits for ${decision#* }"
+        missing+=(${decision#* }) ;;
       take)
         printf -v "$variable" '%s' "$value"
-        echo "$variable=$value: ${decision#* } over the lr trials, above them in both arms by $MIN_GAIN or more on average" ;;
-      *) echo "$variable=${!variable} (the project's): $value gave ${decision#* } over the lr trials" ;;
+        echo "$variable=$value: ${decision#* }, above them in both arms by $MIN_GAIN or more on average" ;;
+      *) echo "$variable=${!variable} (the project's): $value gave ${decision#* }" ;;
     esac
   done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "controlled_comparison: ${missing[*]} not done: run the shared stage first (or SHARED_SETTINGS=given)" >&2
+    exit 1
+  fi
 }
 # The final stage's shared settings: the rule's (SHARED_SETTINGS=validation) or the environment's.
 settle_shared_settings() {

@@ -156,6 +156,7 @@ def test_final_settings_take_a_choice_only_where_both_arms_gain_enough(tmp_path)
     result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session2"), "settings")
     assert result.returncode != 0 and trained == []
     assert "run the shared stage first" in result.stderr
+    assert "SMOOTHING: waits for shared-how-2e-4-smoothing-s0 shared-mda-1e-4-smoothing-s0" in result.stdout
     # Gains over the lr trials: smoothing +2 / +2 (taken), frozen T +1.5 / +1.5 (taken), no
     # stop-gradient +3 / -0.1 (not in both arms, though the mean is 1.45), random T +1 / +0.5 (the
     # stand-in's +1 start; the mean 0.75 is below MIN_GAIN), no channel mapping 0 / 0.
@@ -201,9 +202,9 @@ def test_a_choice_one_arm_settled_needs_no_run_of_the_other_arm(tmp_path):
     # The rule decides without them: MDA's +5 without the stop-gradient cannot outvote HOW's loss.
     result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session3"), "settings")
     assert result.returncode == 0, result.stderr
-    assert ("STOP_GRADIENT=true (the project's): false gave -0.50 (shared-how-2e-4-nostopgrad-s0); "
+    assert ("STOP_GRADIENT=true (the project's): false gave -0.50 (shared-how-2e-4-nostopgrad-s0) over the lr trials; "
             "the other arm's run is not needed") in result.stdout
-    assert "FREEZE_T=false (the project's): true gave +0.00 (shared-how-2e-4-frozenT-s0);" in result.stdout
+    assert "FREEZE_T=false (the project's): true gave +0.00 (shared-how-2e-4-frozenT-s0) over the lr trials;" in result.stdout
     # Smoothing +2 / +2 and random T +1 / +1 are taken, no channel mapping +1 / 0 is not.
     assert result.stdout.splitlines()[-1] == ("shared settings: SMOOTHING=true CHANNEL_MAPPING=true "
                                               "STOP_GRADIENT=true FREEZE_T=false T_INIT=keep")
@@ -217,6 +218,15 @@ def test_a_choice_one_arm_settled_needs_no_run_of_the_other_arm(tmp_path):
     # nothing (it gained), so HOW's is needed again; MDA's frozen T (0) settles HOW's if it is gone.
     shutil.rmtree(tmp_path / "ledger" / "shared-how-2e-4-nostopgrad-s0")
     shutil.rmtree(tmp_path / "ledger" / "shared-how-2e-4-frozenT-s0")
+    # Meanwhile the rule makes the decisions it can, says which choice waits for which run, and fails.
+    result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session6a"), "settings")
+    assert result.returncode != 0 and trained == []
+    assert "SMOOTHING=true: +2.00 (shared-how-2e-4-smoothing-s0) and +2.00" in result.stdout
+    assert ("FREEZE_T=false (the project's): true gave +0.00 (shared-mda-1e-4-frozenT-s0) over the lr trials; "
+            "the other arm's run is not needed") in result.stdout
+    assert "STOP_GRADIENT: waits for shared-how-2e-4-nostopgrad-s0" in result.stdout
+    assert "shared settings:" not in result.stdout
+    assert "controlled_comparison: shared-how-2e-4-nostopgrad-s0 not done: run the shared stage first" in result.stderr
     result, trained = run_stage(tmp_path, fresh_disk(tmp_path, "session6"), "shared",
                                 SHARED_RUNS="needed", FAKE_GAINS=json.dumps(gains))
     assert result.returncode == 0, result.stderr
