@@ -7,12 +7,14 @@ starting weights.
   /usr/bin/python3 scripts/ship_models.py CC_DIR [MODELS_DIR] [--arms how mda]
 
 CC_DIR is the output folder of scripts/controlled_comparison.sh ... final: it holds
-final-ARM-sSEED/{best.mdam,history.json,train.config.yaml,eval/metrics_*.json}. A run restored
+final-ARM-sSEED/{best.mdam,history.json,train.config.yaml,done,eval/metrics_*.json}; a run without
+its done marker is still training and is left out. A run restored
 from the comparison's ledger (trained in an earlier session) has no best.mdam: when it is the best
 seed, the model models/ already holds must be that run's (its card names it), and is kept.
 """
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -59,7 +61,15 @@ def test_map(run, dataset):
     return 100 * json.load(open(path))["protocols"]["medium"]["map"]
 
 
-def card(arm, run, seeds, model_file):
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def card(arm, run, seeds, model_file, model_sha256):
     best, history = best_validation(run)
     config = open(os.path.join(run, "train.config.yaml")).read()
     get = lambda key: config_value(config, key)  # noqa: E731
@@ -72,6 +82,8 @@ def card(arm, run, seeds, model_file):
         "`scripts/ship_models.py` as the seed with the best validation mAP of its arm." % (model_file, model_file),
         "",
         "Run: `%s`" % os.path.basename(os.path.normpath(run)),
+        "",
+        "sha256 of the model file: `%s`" % model_sha256,
         "",
         "## Architecture",
         "",
@@ -124,11 +136,11 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.models_dir, exist_ok=True)
     for arm in args.arms:
+        # Only finished runs (the done marker): a run still training has no final best epoch.
         seeds = sorted(r for r in glob.glob(os.path.join(args.cc_dir, "final-%s-s*" % arm))
-                       if os.path.exists(os.path.join(r, "history.json"))
-                       and os.path.exists(os.path.join(r, "train.config.yaml")))
+                       if all(os.path.exists(os.path.join(r, f)) for f in ("history.json", "train.config.yaml", "done")))
         if not seeds:
-            sys.exit("%s: no finished final-%s-s* run (history.json and train.config.yaml)" % (args.cc_dir, arm))
+            sys.exit("%s: no finished final-%s-s* run (history.json, train.config.yaml, done)" % (args.cc_dir, arm))
         run = max(seeds, key=lambda r: best_validation(r)[0]["medium"])
         config = open(os.path.join(run, "train.config.yaml")).read()
         name = "%s_%s_grocery" % (arm, config_value(config, "model.backbone"))
@@ -145,7 +157,7 @@ def main():
                      "train it again" % (args.cc_dir, run, model_file))
         temporary = card_file + ".tmp"
         with open(temporary, "w") as out:
-            out.write(card(arm, run, seeds, "models/" + name + ".mdam"))
+            out.write(card(arm, run, seeds, "models/" + name + ".mdam", sha256(model_file)))
         os.replace(temporary, card_file)
         print("%s: %s from %s (%.1f MB)" % (arm, model_file, run, os.path.getsize(model_file) / 1e6))
     return 0
