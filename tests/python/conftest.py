@@ -47,13 +47,18 @@ def data():
                 q_labels=q_labels)
 
 
+def skip_without_libtorch():
+    """Skips the calling test when mda was built without libtorch (no demo command: no model)."""
+    help_text = subprocess.run([MDA, "--help"], capture_output=True, text=True).stdout
+    if "\n  demo " not in help_text:
+        pytest.skip("mda was built without libtorch: it cannot run a model")
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """A small trained model and its procedural dataset (mda demo, about half a minute)."""
+    skip_without_libtorch()
     out = tmp_path_factory.mktemp("demo")
-    help_text = subprocess.run([MDA, "--help"], capture_output=True, text=True).stdout
-    if "\n  demo " not in help_text:
-        pytest.skip("mda was built without libtorch: no model")
     subprocess.run([MDA, "demo", "--out", str(out), "--objects", "4", "--epochs", "1", "--quiet"],
                    check=True, stdout=subprocess.DEVNULL)
     return out
