@@ -116,8 +116,11 @@ def card(arm, run, seeds, model_file, model_sha256):
             "n/a" if g is None else "%.2f" % g, "n/a" if u is None else "%.2f" % u))
     selection = os.path.join(run, "eval", "selection.txt")
     if os.path.exists(selection):
+        mode = open(selection).read().strip()
         lines += ["", "Test features selected by `evaluation.selection: %s` (for MDA chosen on grocery_val "
-                      "among the modes by scripts/controlled_comparison.sh)." % open(selection).read().strip()]
+                      "among the modes by scripts/controlled_comparison.sh). The model file does not record "
+                      "it: extract as tested with `mda extract --model %s --set evaluation.selection=%s ...` "
+                      "(the default is joint)." % (mode, model_file, mode)]
     heads = best.get("heads", {}).get("features_per_head")
     if heads:
         total = sum(heads)
