@@ -90,7 +90,7 @@ void extract_stage(const Config& config, const ExtractStage& stage) {
     run_on_every_rank(ranks, [&] {
       if (ranks.rank() != 0) return;
       const FolderExtractionResult result =
-          assemble_feature_folder(items, stage.out, parts.part_size);
+          assemble_feature_folder(items, stage.out, parts.part_size, net->architecture().heads);
       if (!result.assembled) fail(stage.out, ": ", result.missing_parts, " part(s) are missing");
       report_assembled(config, stage.out, result);
     });

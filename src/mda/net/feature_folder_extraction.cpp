@@ -210,7 +210,7 @@ FolderExtractionResult extract_feature_folder(MdaNetImpl& net,
     write_part(path, extract_local_features(net, part_items, settings));
   }
   if (!options.assemble) return {};
-  return assemble_feature_folder(items, out, part_size);
+  return assemble_feature_folder(items, out, part_size, net.architecture().heads);
 }
 
 void record_extraction_source(const std::vector<ExtractionItem>& items, const std::string& out,
@@ -219,7 +219,8 @@ void record_extraction_source(const std::vector<ExtractionItem>& items, const st
 }
 
 FolderExtractionResult assemble_feature_folder(const std::vector<ExtractionItem>& items,
-                                               const std::string& out, int64_t part_size) {
+                                               const std::string& out, int64_t part_size,
+                                               int64_t heads) {
   if (part_size < 1) fail("part size must be positive, found ", part_size);
   const int64_t n = static_cast<int64_t>(items.size());
   FolderExtractionResult result;
@@ -238,7 +239,7 @@ FolderExtractionResult assemble_feature_folder(const std::vector<ExtractionItem>
   result.assembled = true;
   result.images = n;
   for (const LocalFeatures& f : all) result.features += f.count();
-  result.features_per_head = count_features_per_head(all);
+  result.features_per_head = count_features_per_head(all, heads);
   return result;
 }
 

@@ -29,7 +29,7 @@ struct FolderExtractionResult {
   bool assembled = false;     // every part existed and the folder was written
   int64_t missing_parts = 0;  // parts of other shards not written yet
   int64_t images = 0, features = 0;
-  std::vector<int64_t> features_per_head;  // of the assembled folder
+  std::vector<int64_t> features_per_head;  // of the assembled folder, one count per head
 };
 
 // `settings.stream.progress` (when set) advances per image extracted in this run.
@@ -46,8 +46,10 @@ void record_extraction_source(const std::vector<ExtractionItem>& items, const st
                               const ExtractionSettings& settings, const std::string& model_file);
 
 // Writes OUT/{vecs,imids,...}.npy from the parts when every part exists (else `missing_parts`).
+// `heads`: the model's N, so that heads which kept no feature are counted too.
 FolderExtractionResult assemble_feature_folder(const std::vector<ExtractionItem>& items,
-                                               const std::string& out, int64_t part_size);
+                                               const std::string& out, int64_t part_size,
+                                               int64_t heads);
 
 // Images this run still has to extract (those of its shard's missing parts), for a progress bar.
 int64_t images_to_extract(int64_t images, const std::string& out,
