@@ -13,8 +13,9 @@
 # where it stopped. The figures are each stage's JSON; docs/scaling.md reads them.
 #
 # Environment: WORDS (65536), NITER (5), SIZES ("100000 1000000"), IMAGE_SIZE (512), FEATURES
-# (300), THREADS (2), KEEP_INDEX (0: an index is deleted once it is searched), MDA and BENCH (the
-# binaries; build/mda and build/bench/mda_bench_million).
+# (300), SELECTION (the features' selection mode, evaluation.selection: unset takes the default,
+# joint; the shipped MDA model's card names quota), THREADS (2), KEEP_INDEX (0: an index is deleted
+# once it is searched), MDA and BENCH (the binaries; build/mda and build/bench/mda_bench_million).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 model="${1:?usage: million_index.sh MODEL [SHARED_DATA] [OUT]}"
@@ -33,7 +34,8 @@ run() { echo "+ $*" >&2; "$@"; }
 if [ ! -f "$out/features/vecs.npy" ]; then
   run "$mda" extract --model "$model" --data-root "$data" --dataset ukbench1k --out "$out/features" \
     --set evaluation.image_size="${IMAGE_SIZE:-512}" --set "evaluation.scales=[1.0, 0.707]" \
-    --set evaluation.features_num="${FEATURES:-300}" --set runtime.threads="$threads"
+    --set evaluation.features_num="${FEATURES:-300}" --set runtime.threads="$threads" \
+    ${SELECTION:+--set evaluation.selection="$SELECTION"}
 fi
 codebook="$out/codebook-$words.npy"
 if [ ! -f "$codebook" ]; then
