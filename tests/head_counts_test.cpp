@@ -17,7 +17,7 @@ TEST(HeadCounts, CountsEveryHeadOfTheModelIncludingTrailingEmptyOnes) {
   const std::vector<LocalFeatures> images = {image_with_heads({0, 2, 0}), image_with_heads({2})};
   EXPECT_EQ(count_features_per_head(images, 4), (std::vector<int64_t>{2, 0, 2, 0}));
   // Without the model's head count the list can only end at the last head seen.
-  EXPECT_EQ(count_features_per_head(images), (std::vector<int64_t>{2, 0, 2}));
+  EXPECT_EQ(count_features_per_head(images, 0), (std::vector<int64_t>{2, 0, 2}));
 }
 
 TEST(HeadCounts, AHeadBeyondTheGivenCountIsStillCounted) {
