@@ -9,7 +9,7 @@
 #    added through Index::add (`mda_bench_million build --through-api 1`, checkpointed every
 #    50,000), then searched with every ukbench1k image at 1 and 2 threads.
 # Each stage's output is kept (OUT/build-N.json, OUT/query-N-tT.json, ...) and skipped when the
-# script runs again, so a run cut short (the million takes about 2.5 hours of 2 cores) goes on
+# script runs again, so a run cut short (the million takes about 2 hours of 2 cores) goes on
 # where it stopped. The figures are each stage's JSON; docs/scaling.md reads them.
 #
 # Environment: WORDS (65536), NITER (5), SIZES ("100000 1000000"), IMAGE_SIZE (512), FEATURES
